@@ -1,0 +1,61 @@
+package procexec
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reap collects every child of the process that has exited, without
+// blocking: it calls wait4(-1, WNOHANG) until no exited child is left, and
+// returns the batch in the order reaped (empty when there is none, including
+// when the process has no children at all).
+//
+// It reaps every child, including orphaned grandchildren adopted through
+// [SetSubreaper]; callers ignore PIDs they do not know. Once reaped, a PID may
+// be reused by a new process, so the caller must stop signalling it (its
+// group may live on while other members do).
+//
+// Reap is safe to call at any time, but the caller should call it from the
+// goroutine that calls [Spawner.Spawn] and registers the PIDs, so that an
+// exit is never returned before its PID is known. On an unexpected wait4
+// error, Reap returns the exits collected so far with the error.
+func Reap() ([]Exit, error) {
+	var exits []Exit
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.ECHILD || (err == nil && pid <= 0):
+			return exits, nil
+		case err != nil:
+			return exits, fmt.Errorf("cannot reap children: %w", err)
+		}
+		e := Exit{PID: pid, At: time.Now()}
+		switch {
+		case ws.Exited():
+			e.Code = ws.ExitStatus()
+		case ws.Signaled():
+			e.Code, e.Signal = -1, ws.Signal()
+		default:
+			// Stopped or continued: not requested (no WUNTRACED), and
+			// not an exit in any case.
+			continue
+		}
+		exits = append(exits, e)
+	}
+}
+
+// SetSubreaper marks the process as a child subreaper
+// (PR_SET_CHILD_SUBREAPER): a descendant orphaned by the exit of its parent is
+// re-parented to this process instead of init, and [Reap] collects its exit.
+// Call it before starting any process.
+func SetSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("cannot become a child subreaper: %w", err)
+	}
+	return nil
+}

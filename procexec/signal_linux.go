@@ -1,0 +1,30 @@
+package procexec
+
+import (
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Signal sends sig to the process group of p (kill(-PID, sig)), which
+// reaches every process the daemon started that stayed in its group. It
+// returns an error wrapping [ErrNoProcess] when the group no longer exists.
+func (p *Proc) Signal(sig syscall.Signal) error { return SignalGroup(p.PID, sig) }
+
+// SignalGroup sends sig to the process group pgid, as [Proc.Signal] does. A
+// pgid below 2 is refused (kill(0) or kill(-1) would signal the supervisor's
+// own group or every process). Signal 0 only checks that the group exists.
+func SignalGroup(pgid int, sig syscall.Signal) error {
+	if pgid < 2 {
+		return fmt.Errorf("cannot signal process group %d: invalid process group", pgid)
+	}
+	switch err := unix.Kill(-pgid, sig); err {
+	case nil:
+		return nil
+	case unix.ESRCH:
+		return fmt.Errorf("cannot signal process group %d: %w", pgid, ErrNoProcess)
+	default:
+		return fmt.Errorf("cannot send %s to process group %d: %w", signalName(sig), pgid, err)
+	}
+}

@@ -1,0 +1,61 @@
+package procexec
+
+import (
+	"io"
+	"time"
+)
+
+// Spec describes one process to start.
+type Spec struct {
+	// Name is the daemon's name. When it is not empty the process gets
+	// RINGSUP_DAEMON=<Name> in its environment, after Env.
+	Name string
+	// Argv is the command and its arguments. An Argv[0] without a '/' is
+	// looked up in the supervisor's PATH (exec.LookPath: not the PATH of
+	// Env, and never a relative result such as "./x" from a "." entry);
+	// one with a '/' is used as is, relative to Dir when it is relative.
+	Argv []string
+	// Dir is the working directory; "" inherits the supervisor's. Spawn
+	// checks that it exists before forking ([ExecBadDir]).
+	Dir string
+	// Env is added to the supervisor's environment (os.Environ()),
+	// replacing variables of the same name; RINGSUP_DAEMON comes last. The
+	// child gets each variable exactly once.
+	Env map[string]string
+	// User runs the process as another user: a user name or a numeric
+	// uid, with its primary group and supplementary groups (a numeric uid
+	// unknown to the passwd database gets gid = uid and no supplementary
+	// groups). "" keeps the supervisor's user. Only root may set it; any
+	// other supervisor gets an [ExecError] of kind [ExecBadUser] that reads
+	// `cannot run as user "x": supervisor is not root`.
+	User string
+	// Output receives everything the process writes to its standard
+	// output and standard error: both are one pipe, so the order is the
+	// order of the writes. It is called from a goroutine of procexec, one
+	// per process, with chunks of up to 32 KiB, until the last process
+	// holding the pipe (the daemon or anything it started) closes it; see
+	// [Proc.OutputDone]. A Write error does not stop the reading: the
+	// chunk is lost, later chunks are written again, and the process is
+	// never blocked by a broken Output. nil sends both to /dev/null.
+	Output io.Writer
+	// OnOutputError, if not nil, is called once, from the same goroutine
+	// as Output, with the first error Output returned.
+	OnOutputError func(error)
+}
+
+// Proc is a started process. It is the leader of a new process group whose
+// ID is its PID. procexec does not wait for it: its exit comes from [Reap].
+type Proc struct {
+	// PID is the process ID and process-group ID.
+	PID int
+	// Started is when the command had been executed.
+	Started time.Time
+
+	outputDone chan struct{}
+}
+
+// OutputDone returns a channel that is closed once the process's output has
+// reached end of file (every process holding the pipe has closed it or exited)
+// and Output has been called for the last time. It is already closed when
+// Spec.Output was nil. A process's exit does not wait for it.
+func (p *Proc) OutputDone() <-chan struct{} { return p.outputDone }
