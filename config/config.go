@@ -1,0 +1,228 @@
+// Package config loads and validates ringsup's configuration file.
+//
+// The configuration is one TOML file with a [supervisor] table, a [profiles]
+// table, one [daemons.NAME] table per daemon and any number of [[hooks]].
+// [Parse] decodes it, fills in every default and checks it whole: it returns
+// either a complete *[Config] or an [ErrorList] holding every problem it found,
+// each positioned FILE:LINE:COL and sorted by position. Relative paths in the
+// file are resolved against the file's directory, so a *Config holds only
+// absolute paths.
+//
+// The package is pure: it reads the file in [Load] and touches nothing else.
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ringrift/ringsup/depgraph"
+)
+
+// Config is a loaded and validated configuration file. Every default has been
+// filled in and every relative path resolved against Dir.
+type Config struct {
+	// Path is the absolute path of the file loaded.
+	Path string
+	// Dir is Path's directory; relative paths in the file resolve against it.
+	Dir string
+
+	// Supervisor holds the [supervisor] settings.
+	Supervisor Supervisor
+	// Profiles maps a profile name to its daemons' names, as written.
+	Profiles map[string][]string
+	// Daemons maps a daemon's name to its settings.
+	Daemons map[string]*Daemon
+	// Hooks lists the [[hooks]] in file order.
+	Hooks []Hook
+}
+
+// Supervisor holds the supervisor-wide settings of the [supervisor] table.
+// The durations other than HealthInterval are also the defaults of the
+// daemons' settings of the same name; HealthInterval is the default interval
+// of health checks.
+type Supervisor struct {
+	// Socket is the absolute path of the control socket.
+	// Default: ringsup.sock in Dir.
+	Socket string
+	// LogDir is the absolute path of the directory daemons' logs go to.
+	// Default: logs in Dir.
+	LogDir string
+	// DefaultProfile is the profile run when none is named on the command
+	// line. Empty means every daemon.
+	DefaultProfile string
+	// Watch reports whether the supervisor reloads the file when it changes.
+	// Default: true.
+	Watch bool
+
+	// StopTimeout is how long a stopped daemon has to exit after its stop
+	// signal before its process group is killed. Default: 10s.
+	StopTimeout time.Duration
+	// BackoffMin is the delay before the first restart of a daemon that
+	// exited unexpectedly; each further restart doubles it. Default: 1s.
+	BackoffMin time.Duration
+	// BackoffMax caps the restart delay. Default: 5m.
+	BackoffMax time.Duration
+	// StableAfter is how long a daemon must stay running for its restart
+	// count to reset to 0. Default: 1h.
+	StableAfter time.Duration
+	// HealthInterval is the default time between two health probes.
+	// Default: 30s.
+	HealthInterval time.Duration
+}
+
+// Daemon holds the settings of one [daemons.NAME] table.
+type Daemon struct {
+	// Name is the daemon's name, the NAME of its table.
+	Name string
+	// Description is free text for humans.
+	Description string
+	// Command is the argv the daemon runs. The array form of the key is used
+	// as written; the string form becomes {"/bin/sh", "-c", s}. A relative
+	// Command[0] containing a slash, such as "./bin/x", has been resolved
+	// against Dir; a bare name such as "sleep" is left for a PATH lookup.
+	Command []string
+	// DependsOn names the daemons that must be running before this one
+	// starts, as written.
+	DependsOn []string
+	// AutoRestart reports whether an unexpected exit restarts the daemon.
+	// Default: true.
+	AutoRestart bool
+	// MaxRestarts is how many restarts in a row the daemon gets before it
+	// fails for good. Default: 5; never negative.
+	MaxRestarts int
+	// BackoffMin, BackoffMax and StableAfter are the daemon's restart
+	// policy, as for [Supervisor]. Default: the [supervisor] values.
+	BackoffMin, BackoffMax, StableAfter time.Duration
+	// StopSignal is sent to the daemon's process group to stop it.
+	// Default: SIGTERM.
+	StopSignal syscall.Signal
+	// StopTimeout is how long the daemon has to exit after StopSignal before
+	// its process group gets SIGKILL. Default: the [supervisor] value.
+	StopTimeout time.Duration
+	// WorkingDir is the absolute directory the daemon runs in. Default: Dir.
+	WorkingDir string
+	// Env holds variables added to the supervisor's environment for the
+	// daemon; nil when there are none.
+	Env map[string]string
+	// User is the user the daemon runs as; empty means the supervisor's.
+	User string
+	// Health is the daemon's health check, nil when it has none.
+	Health *Health
+	// Pos is where the daemon's name first appears in the file, normally in
+	// its [daemons.NAME] table header.
+	Pos Position
+}
+
+// Health holds the settings of one [daemons.NAME.health] table. Exactly one
+// of Exec, HTTP and TCP is set.
+type Health struct {
+	// Exec is a probe command: exit status 0 means healthy. It has the same
+	// forms and resolution as [Daemon.Command].
+	Exec []string
+	// HTTP is an http or https URL: a 2xx answer means healthy.
+	HTTP string
+	// TCP is a host:port address: a successful connect means healthy.
+	TCP string
+	// Interval is the time between two probes.
+	// Default: [Supervisor.HealthInterval].
+	Interval time.Duration
+	// Timeout bounds one probe. Default: 5s.
+	Timeout time.Duration
+	// Retries is how many probes in a row must fail for the daemon to be
+	// unhealthy. Default: 3; at least 1.
+	Retries int
+	// StartPeriod is a window after the daemon starts in which failed
+	// probes do not count. Default: 0 (all count).
+	StartPeriod time.Duration
+	// OnUnhealthy is what happens when the daemon becomes unhealthy:
+	// "restart" (the default) treats it as an unexpected exit, "ignore" only
+	// reports it.
+	OnUnhealthy string
+}
+
+// Hook runs a command when one of its events happens.
+type Hook struct {
+	// Events are the event types that fire the hook, such as "DAEMON_FAILED".
+	Events []string
+	// Command is the argv run with the event's JSON on its standard input,
+	// with the same forms and resolution as [Daemon.Command].
+	Command []string
+}
+
+// Position is a place in the config file. Line and Col start at 1; Col counts
+// bytes.
+type Position struct {
+	Line, Col int
+}
+
+// Names returns the names of all daemons, sorted.
+func (c *Config) Names() []string {
+	return sortedKeys(c.Daemons)
+}
+
+// ProfileNames returns the names of all profiles, sorted.
+func (c *Config) ProfileNames() []string {
+	return sortedKeys(c.Profiles)
+}
+
+// Deps returns each daemon's dependencies, as [depgraph.New] takes them. The
+// map and its slices are fresh copies.
+func (c *Config) Deps() map[string][]string {
+	deps := make(map[string][]string, len(c.Daemons))
+	for name, d := range c.Daemons {
+		deps[name] = slices.Clone(d.DependsOn)
+	}
+	return deps
+}
+
+// Select returns the name of the profile it resolved and the daemons that
+// profile runs: its members plus their transitive dependencies, in
+// dependency order (every daemon after the daemons it depends on).
+//
+// An empty profile means Supervisor.DefaultProfile; if that is empty too,
+// active is "" and names holds every daemon. A profile the config does not
+// define gives an *[UnknownProfileError].
+func (c *Config) Select(profile string) (active string, names []string, err error) {
+	active = profile
+	if active == "" {
+		active = c.Supervisor.DefaultProfile
+	}
+	var roots []string
+	if active == "" {
+		roots = c.Names()
+	} else {
+		members, ok := c.Profiles[active]
+		if !ok {
+			return "", nil, &UnknownProfileError{Name: active, Have: c.ProfileNames()}
+		}
+		roots = members
+	}
+	return active, depgraph.New(c.Deps()).Closure(roots), nil
+}
+
+// UnknownProfileError reports a profile name the config does not define.
+type UnknownProfileError struct {
+	Name string   // the profile asked for
+	Have []string // the profiles defined, sorted
+}
+
+// Error returns `unknown profile "x" (have: full, minimal)`, or
+// `unknown profile "x" (no profiles defined)`.
+func (e *UnknownProfileError) Error() string {
+	if len(e.Have) == 0 {
+		return fmt.Sprintf("unknown profile %q (no profiles defined)", e.Name)
+	}
+	return fmt.Sprintf("unknown profile %q (have: %s)", e.Name, strings.Join(e.Have, ", "))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,498 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/ringrift/ringsup/depgraph"
+)
+
+// Load reads the config file at path and parses it with [Parse]. A file it
+// cannot read gives a plain error wrapping the cause, so that
+// errors.Is(err, fs.ErrNotExist) reports a missing file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data, the contents of the config file at path.
+// It returns a complete *Config, or a nil *Config and an [ErrorList] holding
+// every problem found, each naming path as given. After a TOML syntax error
+// Parse checks nothing else.
+func Parse(path string, data []byte) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = filepath.Clean(path)
+	}
+	p := &parser{file: path, dir: filepath.Dir(abs), bad: make(map[string]bool)}
+	raw, syntaxErr := decodeTOML(path, data)
+	if syntaxErr != nil {
+		return nil, ErrorList{syntaxErr}
+	}
+	p.pos = scanPositions(string(data))
+	c := p.config(raw)
+	if len(p.errs) > 0 {
+		p.errs.sort()
+		return nil, p.errs
+	}
+	c.Path, c.Dir = abs, p.dir
+	return c, nil
+}
+
+// decodeTOML decodes data into plain maps, so that a value of the wrong type
+// cannot stop the checks of the others.
+func decodeTOML(file string, data []byte) (raw map[string]any, e *Error) {
+	defer func() {
+		// The decoder panics only on its own bugs; report them as a
+		// problem with the file rather than crash a reload.
+		if r := recover(); r != nil {
+			raw, e = nil, &Error{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse TOML: %v", r)}
+		}
+	}()
+	_, err := toml.Decode(string(data), &raw)
+	if err == nil {
+		return raw, nil
+	}
+	e = &Error{File: file, Line: 1, Col: 1, Msg: err.Error()}
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		e.Line, e.Col = max(pe.Position.Line, 1), max(pe.Position.Col, 1)
+		if pe.Message != "" {
+			e.Msg = pe.Message
+		}
+	}
+	return nil, e
+}
+
+// parser holds the state of one Parse.
+type parser struct {
+	file string              // the path as given, for messages
+	dir  string              // the absolute directory of the file
+	pos  map[string]Position // where each key is, by keyPath.id
+	errs ErrorList
+	bad  map[string]bool // keys with an error, by keyPath.id
+}
+
+// position returns where k is, or where its closest enclosing table is.
+func (p *parser) position(k keyPath) Position {
+	for ; len(k) > 0; k = k[:len(k)-1] {
+		if pos, ok := p.pos[k.id()]; ok {
+			return pos
+		}
+	}
+	return Position{Line: 1, Col: 1}
+}
+
+// errorAt records the message msg at k's position.
+func (p *parser) errorAt(k keyPath, msg string) {
+	pos := p.position(k)
+	p.errs = append(p.errs, &Error{File: p.file, Line: pos.Line, Col: pos.Col, Msg: msg})
+	p.bad[k.id()] = true
+}
+
+// errorf records a message about k, after k's name.
+func (p *parser) errorf(k keyPath, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if len(k) > 0 {
+		msg = k.String() + ": " + msg
+	}
+	p.errorAt(k, msg)
+}
+
+func (p *parser) typeError(k keyPath, want string, v any) {
+	p.errorf(k, "expected %s, got %s", want, tomlType(v))
+}
+
+// tomlType returns the TOML name of the type of v, a decoded value.
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case bool:
+		return "boolean"
+	case time.Time:
+		return "datetime"
+	case []any:
+		return "array"
+	case []map[string]any:
+		return "array of tables"
+	case map[string]any:
+		return "table"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func (p *parser) config(raw map[string]any) *Config {
+	c := &Config{
+		Supervisor: defaultSupervisor(p.dir),
+		Profiles:   make(map[string][]string),
+		Daemons:    make(map[string]*Daemon),
+	}
+	decodeTable(p, nil, raw, topFields(), c)
+
+	if v, ok := raw["supervisor"]; ok {
+		k := keyPath{"supervisor"}
+		if t, ok := p.table(k, v); ok {
+			decodeTable(p, k, t, supervisorFields(), &c.Supervisor)
+			p.checkBackoff(k, t, c.Supervisor.BackoffMin, c.Supervisor.BackoffMax)
+		}
+	}
+	if v, ok := raw["profiles"]; ok {
+		k := keyPath{"profiles"}
+		if t, ok := p.table(k, v); ok {
+			for _, name := range sortedKeys(t) {
+				members, _ := p.value(k.key(name), kindStrings, t[name])
+				c.Profiles[name], _ = members.([]string)
+			}
+		}
+	}
+	if v, ok := raw["daemons"]; ok {
+		k := keyPath{"daemons"}
+		if t, ok := p.table(k, v); ok {
+			for _, name := range sortedKeys(t) {
+				c.Daemons[name] = p.daemon(&c.Supervisor, name, t[name])
+			}
+		}
+	}
+	if v, ok := raw["hooks"]; ok {
+		c.Hooks = p.hooks(keyPath{"hooks"}, v)
+	}
+	p.checkReferences(c)
+	return c
+}
+
+// table returns v as a table, or reports that it is not one.
+func (p *parser) table(k keyPath, v any) (map[string]any, bool) {
+	t, ok := v.(map[string]any)
+	if !ok {
+		p.typeError(k, "table", v)
+	}
+	return t, ok
+}
+
+// decodeTable decodes the keys of table t, at k, into dst as fields
+// describes them, and reports unknown, missing and invalid keys. It skips
+// the keys that have their own schema.
+func decodeTable[T any](p *parser, k keyPath, t map[string]any, fields []field[T], dst *T) {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.key
+		if _, ok := t[f.key]; f.required && !ok {
+			p.errorf(k, "missing required key %q", f.key)
+		}
+	}
+	for _, key := range sortedKeys(t) {
+		kk := k.key(key)
+		i := slices.Index(names, key)
+		if i < 0 {
+			p.errorAt(kk, fmt.Sprintf("unknown key %q%s", kk.String(), suggest(key, names)))
+			continue
+		}
+		f := fields[i]
+		if f.set == nil {
+			continue
+		}
+		v, ok := p.value(kk, f.kind, t[key])
+		if !ok {
+			continue
+		}
+		if f.check != nil {
+			if err := f.check(v); err != nil {
+				p.errorf(kk, "%v", err)
+				continue
+			}
+		}
+		f.set(dst, v)
+	}
+}
+
+// value decodes v, the value at k, as a value of kind kd, or reports why it
+// cannot.
+func (p *parser) value(k keyPath, kd kind, v any) (any, bool) {
+	switch kd {
+	case kindString:
+		if s, ok := v.(string); ok {
+			return s, true
+		}
+		p.typeError(k, "string", v)
+	case kindBool:
+		if b, ok := v.(bool); ok {
+			return b, true
+		}
+		p.typeError(k, "boolean", v)
+	case kindInt:
+		n, ok := v.(int64)
+		if !ok {
+			p.typeError(k, "integer", v)
+			break
+		}
+		if int64(int(n)) != n {
+			p.errorf(k, "%d is out of range", n)
+			break
+		}
+		return int(n), true
+	case kindDuration:
+		s, ok := v.(string)
+		if !ok {
+			p.typeError(k, `duration string such as "10s"`, v)
+			break
+		}
+		d, err := ParseDuration(s)
+		if err != nil {
+			p.errorf(k, "%v", err)
+			break
+		}
+		return d, true
+	case kindSignal:
+		s, ok := v.(string)
+		if !ok {
+			p.typeError(k, `signal name such as "SIGTERM"`, v)
+			break
+		}
+		sig, err := ParseSignal(s)
+		if err != nil {
+			p.errorf(k, "%v", err)
+			break
+		}
+		return sig, true
+	case kindPath:
+		s, ok := v.(string)
+		if !ok {
+			p.typeError(k, "string", v)
+			break
+		}
+		if s == "" {
+			p.errorf(k, "must not be empty")
+			break
+		}
+		return joinDir(p.dir, s), true
+	case kindStrings:
+		if list, ok := p.strings(k, v); ok {
+			return list, true
+		}
+	case kindCommand:
+		return p.command(k, v)
+	case kindStringMap:
+		t, ok := v.(map[string]any)
+		if !ok {
+			p.typeError(k, "table of strings", v)
+			break
+		}
+		m := make(map[string]string, len(t))
+		for _, name := range sortedKeys(t) {
+			s, ok := t[name].(string)
+			if !ok {
+				p.typeError(k.key(name), "string", t[name])
+				continue
+			}
+			m[name] = s
+		}
+		if len(m) < len(t) {
+			break
+		}
+		if len(m) == 0 {
+			m = nil
+		}
+		return m, true
+	default:
+		panic(fmt.Sprintf("config: kind %d has no decoder", kd))
+	}
+	return nil, false
+}
+
+// strings decodes an array of strings; an empty one gives nil.
+func (p *parser) strings(k keyPath, v any) ([]string, bool) {
+	arr, ok := v.([]any)
+	if !ok {
+		p.typeError(k, "array of strings", v)
+		return nil, false
+	}
+	var list []string
+	for i, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			p.typeError(k.index(i), "string", e)
+			continue
+		}
+		list = append(list, s)
+	}
+	return list, len(list) == len(arr)
+}
+
+// command decodes a command: a string run by /bin/sh -c, or an argv whose
+// first element, when relative and containing a slash, is resolved against
+// the file's directory.
+func (p *parser) command(k keyPath, v any) (any, bool) {
+	if s, ok := v.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			p.errorf(k, "empty command")
+			return nil, false
+		}
+		return []string{"/bin/sh", "-c", s}, true
+	}
+	if _, ok := v.([]any); !ok {
+		p.typeError(k, "string or array of strings", v)
+		return nil, false
+	}
+	argv, ok := p.strings(k, v)
+	if !ok {
+		return nil, false
+	}
+	if len(argv) == 0 || strings.TrimSpace(argv[0]) == "" {
+		p.errorf(k, "empty command")
+		return nil, false
+	}
+	if strings.Contains(argv[0], "/") {
+		argv[0] = joinDir(p.dir, argv[0])
+	}
+	return argv, true
+}
+
+// joinDir returns path made absolute against dir, and clean.
+func joinDir(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	return filepath.Join(dir, path)
+}
+
+// daemon decodes [daemons.NAME]. It returns a daemon even when v is not a
+// table, so that references to it are not reported as well.
+func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
+	k := keyPath{"daemons", name}
+	d := defaultDaemon(name, p.dir, s)
+	d.Pos = p.position(k)
+	if !validName(name) {
+		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: must match %s", name, namePattern))
+	}
+	t, ok := p.table(k, v)
+	if !ok {
+		return d
+	}
+	decodeTable(p, k, t, daemonFields(), d)
+	p.checkBackoff(k, t, d.BackoffMin, d.BackoffMax)
+	if v, ok := t["health"]; ok {
+		hk := k.key("health")
+		if ht, ok := p.table(hk, v); ok {
+			d.Health = defaultHealth(s)
+			decodeTable(p, hk, ht, healthFields(), d.Health)
+			p.checkProbes(hk, ht)
+		}
+	}
+	return d
+}
+
+// checkBackoff reports backoff_min > backoff_max in the table t at k, at
+// whichever of the two keys t sets. When t sets neither, the values came
+// from [supervisor], which reports them.
+func (p *parser) checkBackoff(k keyPath, t map[string]any, lo, hi time.Duration) {
+	kmin, kmax := k.key("backoff_min"), k.key("backoff_max")
+	if lo <= hi || p.bad[kmin.id()] || p.bad[kmax.id()] {
+		return
+	}
+	if _, ok := t["backoff_min"]; ok {
+		p.errorf(kmin, "%v is greater than backoff_max %v", lo, hi)
+	} else if _, ok := t["backoff_max"]; ok {
+		p.errorf(kmax, "%v is less than backoff_min %v", hi, lo)
+	}
+}
+
+// checkProbes reports a health table at k without exactly one probe, at the
+// health table or at the second probe.
+func (p *parser) checkProbes(k keyPath, t map[string]any) {
+	var set []string
+	for _, key := range probeKeys() {
+		if _, ok := t[key]; ok {
+			set = append(set, key)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		p.errorf(k, "no probe: set one of exec, http or tcp")
+	case len(set) > 1:
+		slices.SortStableFunc(set, func(a, b string) int {
+			pa, pb := p.position(k.key(a)), p.position(k.key(b))
+			if pa.Line != pb.Line {
+				return pa.Line - pb.Line
+			}
+			return pa.Col - pb.Col
+		})
+		p.errorAt(k.key(set[1]), fmt.Sprintf("%s: more than one probe (%s): set only one", k, strings.Join(set, ", ")))
+	}
+}
+
+// hooks decodes [[hooks]], or hooks = [{...}].
+func (p *parser) hooks(k keyPath, v any) []Hook {
+	var elems []any
+	switch v := v.(type) {
+	case []map[string]any:
+		for _, t := range v {
+			elems = append(elems, t)
+		}
+	case []any:
+		elems = v
+	default:
+		p.typeError(k, "array of tables", v)
+	}
+	var hooks []Hook
+	for i, e := range elems {
+		ek := k.index(i)
+		t, ok := p.table(ek, e)
+		if !ok {
+			continue
+		}
+		var h Hook
+		decodeTable(p, ek, t, hookFields(), &h)
+		for _, ev := range h.Events {
+			if !slices.Contains(eventTypes(), ev) {
+				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, eventTypes()))
+			}
+		}
+		hooks = append(hooks, h)
+	}
+	return hooks
+}
+
+// checkReferences reports names that refer to nothing: unknown dependencies,
+// profile members and default profile, and dependency cycles.
+func (p *parser) checkReferences(c *Config) {
+	names := c.Names()
+	for _, name := range names {
+		k := keyPath{"daemons", name, "depends_on"}
+		for _, dep := range c.Daemons[name].DependsOn {
+			if _, ok := c.Daemons[dep]; !ok {
+				others := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == name })
+				p.errorf(k, "unknown daemon %q%s", dep, suggest(dep, others))
+			}
+		}
+	}
+	for _, profile := range c.ProfileNames() {
+		for _, m := range c.Profiles[profile] {
+			if _, ok := c.Daemons[m]; !ok {
+				p.errorf(keyPath{"profiles", profile}, "unknown daemon %q%s", m, suggest(m, names))
+			}
+		}
+	}
+	if dp := c.Supervisor.DefaultProfile; dp != "" {
+		if _, ok := c.Profiles[dp]; !ok {
+			p.errorf(keyPath{"supervisor", "default_profile"}, "%v", &UnknownProfileError{Name: dp, Have: c.ProfileNames()})
+		}
+	}
+	if cycle := depgraph.New(c.Deps()).Cycle(); cycle != nil {
+		p.errorAt(keyPath{"daemons", cycle[0], "depends_on"}, "dependency cycle: "+strings.Join(cycle, " -> "))
+	}
+}
