@@ -68,10 +68,21 @@ func decodeTOML(file string, data []byte) (raw map[string]any, e *Error) {
 	if errors.As(err, &pe) {
 		e.Line, e.Col = max(pe.Position.Line, 1), max(pe.Position.Col, 1)
 		if pe.Message != "" {
-			e.Msg = pe.Message
+			e.Msg = lowerMessage(pe.Message)
 		}
 	}
 	return nil, e
+}
+
+// lowerMessage returns a message of the TOML decoder in the style of ours:
+// "Key 'x' has already been defined." becomes
+// "key 'x' has already been defined".
+func lowerMessage(msg string) string {
+	msg = strings.TrimSuffix(msg, ".")
+	if len(msg) >= 2 && 'A' <= msg[0] && msg[0] <= 'Z' && 'a' <= msg[1] && msg[1] <= 'z' {
+		msg = string(msg[0]+'a'-'A') + msg[1:]
+	}
+	return msg
 }
 
 // parser holds the state of one Parse.
@@ -191,15 +202,18 @@ func decodeTable[T any](p *parser, k keyPath, t map[string]any, fields []field[T
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.key
-		if _, ok := t[f.key]; f.required && !ok {
-			p.errorf(k, "missing required key %q", f.key)
-		}
 	}
+	typos := make(map[string]bool) // known keys suggested for unknown ones
 	for _, key := range sortedKeys(t) {
 		kk := k.key(key)
 		i := slices.Index(names, key)
 		if i < 0 {
-			p.errorAt(kk, fmt.Sprintf("unknown key %q%s", kk.String(), suggest(key, names)))
+			msg := fmt.Sprintf("unknown key %q", kk.String())
+			if c := closest(key, names); c != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", c)
+				typos[c] = true
+			}
+			p.errorAt(kk, msg)
 			continue
 		}
 		f := fields[i]
@@ -217,6 +231,13 @@ func decodeTable[T any](p *parser, k keyPath, t map[string]any, fields []field[T
 			}
 		}
 		f.set(dst, v)
+	}
+	for _, f := range fields {
+		// A missing key that an unknown one was suggested for has been
+		// reported: "comand" (did you mean "command"?).
+		if _, ok := t[f.key]; f.required && !ok && !typos[f.key] {
+			p.errorf(k, "missing required key %q", f.key)
+		}
 	}
 }
 
@@ -492,7 +513,15 @@ func (p *parser) checkReferences(c *Config) {
 			p.errorf(keyPath{"supervisor", "default_profile"}, "%v", &UnknownProfileError{Name: dp, Have: c.ProfileNames()})
 		}
 	}
-	if cycle := depgraph.New(c.Deps()).Cycle(); cycle != nil {
+	// Report every cycle: break each one found at its first edge and look
+	// again. Each round removes an edge, so this ends.
+	deps := c.Deps()
+	for {
+		cycle := depgraph.New(deps).Cycle()
+		if len(cycle) < 2 {
+			break
+		}
 		p.errorAt(keyPath{"daemons", cycle[0], "depends_on"}, "dependency cycle: "+strings.Join(cycle, " -> "))
+		deps[cycle[0]] = slices.DeleteFunc(deps[cycle[0]], func(d string) bool { return d == cycle[1] })
 	}
 }

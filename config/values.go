@@ -47,6 +47,16 @@ func SignalName(sig syscall.Signal) string {
 // suggest returns ` (did you mean "x"?)` for the candidate x closest to
 // word, or "" when none is close enough to be a likely typo.
 func suggest(word string, candidates []string) string {
+	if c := closest(word, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
+}
+
+// closest returns the candidate closest to word, ignoring case, if it is
+// close enough to be a likely typo of word, and "" otherwise. Ties go to the
+// earliest candidate.
+func closest(word string, candidates []string) string {
 	best, bestDist := "", -1
 	w := strings.ToLower(word)
 	for _, c := range candidates {
@@ -55,10 +65,7 @@ func suggest(word string, candidates []string) string {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 // levenshtein returns the edit distance between a and b, in runes.
