@@ -51,11 +51,18 @@ func NewSpawner() *Spawner {
 	return s
 }
 
-// Close stops the Spawner after the Spawn in progress, if any, and waits for
-// its goroutine to end. The goroutine unlocks its OS thread before it ends, so
-// the Go runtime keeps the thread and the processes started keep running.
-// Later calls to Spawn return an error wrapping [ErrClosed]. Close may be
-// called more than once.
+// Close stops the Spawner after the Spawn in progress, if any, and waits
+// until it serves no more requests; later calls to Spawn return an error
+// wrapping [ErrClosed]. Close may be called more than once. The processes
+// started keep running.
+//
+// For that, the Spawner's thread must outlive them, so when the Spawner has
+// started any process its goroutine stays parked on that thread, locked, for
+// the life of the program (one idle goroutine and thread). It does not unlock
+// it: an unlocked thread goes back to the Go scheduler, and any goroutine that
+// locks it and ends without unlocking would make the runtime destroy it,
+// killing every process it forked. A Spawner that started nothing ends its
+// goroutine and frees its thread.
 func (s *Spawner) Close() {
 	s.once.Do(func() { close(s.quit) })
 	<-s.exited
@@ -84,20 +91,22 @@ func (s *Spawner) Spawn(spec Spec) (*Proc, error) {
 // serve runs on the Spawner's thread and forks every process.
 func (s *Spawner) serve() {
 	runtime.LockOSThread()
-	devNull := -1
-	defer func() {
-		if devNull >= 0 {
-			unix.Close(devNull)
-		}
-		runtime.UnlockOSThread() // keep the thread: see Close
-		close(s.exited)
-	}()
+	devNull, forked := -1, false
 	for {
 		select {
 		case req := <-s.reqs:
 			p, err := spawn(req.spec, &devNull)
+			forked = forked || p != nil
 			req.reply <- spawnResult{p, err}
 		case <-s.quit:
+			if devNull >= 0 {
+				unix.Close(devNull)
+			}
+			close(s.exited)
+			if forked {
+				select {} // keep the thread alive: see Close
+			}
+			runtime.UnlockOSThread()
 			return
 		}
 	}

@@ -1,0 +1,98 @@
+package procexec
+
+import (
+	"io"
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var sleepArgv = []string{"/bin/sleep", "1000"}
+
+// BenchmarkSpawn1000 starts 1000 sleeping processes through a Spawner per
+// iteration (kill and reap are not timed).
+func BenchmarkSpawn1000(b *testing.B) {
+	for _, bb := range []struct {
+		name   string
+		output io.Writer
+	}{{"devnull", nil}, {"pipe", io.Discard}} {
+		b.Run(bb.name, func(b *testing.B) {
+			s := NewSpawner()
+			defer s.Close()
+			var heap int64
+			for range b.N {
+				since := time.Now()
+				before := int64(0)
+				if bb.output != nil {
+					b.StopTimer()
+					before = heapInUse()
+					b.StartTimer()
+				}
+				pids := make([]int, 0, 1000)
+				for range 1000 {
+					p, err := s.Spawn(Spec{Argv: sleepArgv, Output: bb.output})
+					if err != nil {
+						b.Fatal(err)
+					}
+					pids = append(pids, p.PID)
+				}
+				b.StopTimer()
+				if bb.output != nil {
+					heap += heapInUse() - before
+				}
+				killAll(b, pids, since)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*1000), "µs/spawn")
+			if bb.output != nil {
+				b.ReportMetric(float64(heap)/float64(b.N*1000), "heapB/proc")
+			}
+		})
+	}
+}
+
+// BenchmarkForkExecBare is BenchmarkSpawn1000/devnull with bare
+// syscall.ForkExec, to show the overhead of procexec.
+func BenchmarkForkExecBare(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer null.Close()
+	fd := null.Fd()
+	attr := &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{fd, fd, fd},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	}
+	for range b.N {
+		since := time.Now()
+		pids := make([]int, 0, 1000)
+		for range 1000 {
+			pid, err := syscall.ForkExec(sleepArgv[0], sleepArgv, attr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pids = append(pids, pid)
+		}
+		b.StopTimer()
+		killAll(b, pids, since)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*1000), "µs/spawn")
+}
+
+func killAll(b *testing.B, pids []int, since time.Time) {
+	for _, pid := range pids {
+		unix.Kill(-pid, syscall.SIGKILL)
+	}
+	for _, pid := range pids {
+		waitExit(b, pid, since)
+	}
+}

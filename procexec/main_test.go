@@ -1,0 +1,347 @@
+package procexec
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary impersonates the programs the tests start (the pattern of
+// os/exec's exec_test.go): started with helperEnv=1, it runs the helper
+// command named by its first argument instead of the tests.
+const helperEnv = "PROCEXEC_TEST_HELPER"
+
+// helpers are the commands the test binary can impersonate. Each returns the
+// exit status.
+var helpers = map[string]func(args []string) int{
+	// sleep: sleep an hour (Pdeathsig ends it with the test process).
+	"sleep": func([]string) int { time.Sleep(time.Hour); return 0 },
+	// exit N: exit with status N.
+	"exit": func(args []string) int { n, _ := strconv.Atoi(args[0]); return n },
+	// ignore-sigterm: ignore SIGTERM, say "ready", sleep.
+	"ignore-sigterm": func([]string) int {
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ready")
+		time.Sleep(time.Hour)
+		return 0
+	},
+	// spawn-grandchild: start a grandchild that sleeps (in the same
+	// process group), print its PID, sleep.
+	"spawn-grandchild": func([]string) int {
+		pid := startSelf(nil, "sleep")
+		fmt.Printf("grandchild %d\n", pid)
+		time.Sleep(time.Hour)
+		return 0
+	},
+	// hold-pipe-open: start a grandchild that sleeps with our stdout, print
+	// its PID, exit.
+	"hold-pipe-open": func([]string) int {
+		pid := startSelf(os.Stdout, "sleep")
+		fmt.Printf("grandchild %d\n", pid)
+		return 0
+	},
+	// print-env: print the environment, one variable a line.
+	"print-env": func([]string) int {
+		for _, kv := range os.Environ() {
+			fmt.Println(kv)
+		}
+		return 0
+	},
+	// echo-both: alternate writes to stdout and stderr.
+	"echo-both": func([]string) int {
+		os.Stdout.WriteString("1 out\n")
+		os.Stderr.WriteString("2 err\n")
+		os.Stdout.WriteString("3 out\n")
+		os.Stderr.WriteString("4 err\n")
+		return 0
+	},
+	// burst N: write N bytes of burstPattern to stdout.
+	"burst": func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		if _, err := os.Stdout.Write(burst(n)); err != nil {
+			return 1
+		}
+		return 0
+	},
+	// supervise: start "sleep" through a Spawner, print "child PID", wait.
+	"supervise": func([]string) int {
+		s := NewSpawner()
+		p, err := s.Spawn(Spec{Argv: helperArgv("sleep"), Env: helperEnvMap()})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		fmt.Printf("child %d\n", p.PID)
+		select {}
+	},
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		args := os.Args[1:]
+		h, ok := helpers[args[0]]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown helper %q\n", args[0])
+			os.Exit(2)
+		}
+		os.Exit(h(args[1:]))
+	}
+	// Orphaned grandchildren come back to the test process, so that the
+	// tests can reap them and check that none is left a zombie.
+	if err := SetSubreaper(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	testSpawner = NewSpawner()
+	code := m.Run()
+	testSpawner.Close()
+	os.Exit(code)
+}
+
+// startSelf starts the test binary as a helper with os/exec (allowed in
+// procexec's tests) and returns its PID; the caller never waits for it.
+func startSelf(stdout *os.File, args ...string) int {
+	cmd := exec.Command(self(), args...)
+	cmd.Stdout = stdout
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	return cmd.Process.Pid
+}
+
+func self() string {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return exe
+}
+
+// helperArgv is the Argv that runs a helper command.
+func helperArgv(args ...string) []string { return append([]string{self()}, args...) }
+
+// helperEnvMap is the Env of a helper command. A race-enabled helper that
+// exits 0 would otherwise sleep a second in the race detector's exit hook.
+func helperEnvMap() map[string]string {
+	return map[string]string{helperEnv: "1", "GORACE": "atexit_sleep_ms=0"}
+}
+
+// helperSpec is the Spec of a helper command.
+func helperSpec(args ...string) Spec { return Spec{Argv: helperArgv(args...), Env: helperEnvMap()} }
+
+// burst returns n bytes of a pattern that shows lost, repeated or reordered
+// pieces.
+func burst(n int) []byte {
+	b := make([]byte, 0, n+9)
+	for i := 0; len(b) < n; i++ {
+		line := []byte("00000000\n")
+		for j, v := 7, i; j >= 0 && v > 0; j, v = j-1, v/10 {
+			line[j] = byte('0' + v%10)
+		}
+		b = append(b, line...)
+	}
+	return b[:n]
+}
+
+// testSpawner serves the tests that need no Spawner of their own.
+var testSpawner *Spawner
+
+// Reap collects every child of the test process, whichever test started it,
+// so the tests keep the exits they have seen in one place and each takes its
+// own.
+var (
+	sigchld  = make(chan os.Signal, 1)
+	exitsMu  sync.Mutex
+	exitsFor = map[int]Exit{} // the latest exit reaped for each PID, not yet taken
+)
+
+// collect reaps what is ready into exitsFor.
+func collect(t testing.TB) {
+	t.Helper()
+	exits, err := Reap()
+	if err != nil {
+		t.Fatalf("Reap() = %v", err)
+	}
+	exitsMu.Lock()
+	defer exitsMu.Unlock()
+	for _, e := range exits {
+		exitsFor[e.PID] = e
+	}
+}
+
+// takeExit returns the exit of pid reaped after since, if there is one yet.
+func takeExit(t testing.TB, pid int, since time.Time) (Exit, bool) {
+	t.Helper()
+	collect(t)
+	exitsMu.Lock()
+	defer exitsMu.Unlock()
+	e, ok := exitsFor[pid]
+	if !ok || e.At.Before(since) {
+		return Exit{}, false
+	}
+	delete(exitsFor, pid)
+	return e, true
+}
+
+// waitTimeout bounds every wait of the tests.
+const waitTimeout = 20 * time.Second
+
+// waitExit waits for the exit of pid, a process started after since.
+func waitExit(t testing.TB, pid int, since time.Time) Exit {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		if e, ok := takeExit(t, pid, since); ok {
+			return e
+		}
+		select {
+		case <-sigchld:
+		case <-time.After(100 * time.Millisecond): // a deadline per round, not a sleep: SIGCHLD wakes it
+		case <-deadline:
+			t.Fatalf("no exit of PID %d after %v", pid, waitTimeout)
+		}
+	}
+}
+
+// start spawns spec and makes sure, at the end of the test, that its group is
+// killed and its exit reaped.
+func start(t testing.TB, s *Spawner, spec Spec) *Proc {
+	t.Helper()
+	before := time.Now()
+	p, err := s.Spawn(spec)
+	if err != nil {
+		t.Fatalf("Spawn(%q) = %v", spec.Argv, err)
+	}
+	t.Cleanup(func() {
+		p.Signal(syscall.SIGKILL)
+		if _, taken := takenProcs.Load(p); !taken {
+			waitExit(t, p.PID, before)
+		}
+	})
+	return p
+}
+
+// takenProcs are the processes whose exit a test has taken with waitProc.
+var takenProcs sync.Map
+
+// waitProc waits for the exit of p, started by start.
+func waitProc(t testing.TB, p *Proc) Exit {
+	t.Helper()
+	e := waitExit(t, p.PID, p.Started.Add(-time.Second))
+	takenProcs.Store(p, true)
+	return e
+}
+
+// procState is the state letter of pid in /proc/PID/stat ('S', 'Z', ...), or
+// 0 when there is no such process.
+func procState(pid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	s := procState(pid)
+	return s != 0 && s != 'Z'
+}
+
+// pollUntil calls cond until it is true or the wait times out.
+func pollUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// output is an Output that can be read while it is written and waited on.
+type output struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newOutput() *output { return &output{changed: make(chan struct{}, 1)} }
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case o.changed <- struct{}{}:
+	default:
+	}
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// waitFor waits until the output matches re and returns the submatches.
+func (o *output) waitFor(t testing.TB, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(waitTimeout)
+	for {
+		if m := rx.FindStringSubmatch(o.String()); m != nil {
+			return m
+		}
+		select {
+		case <-o.changed:
+		case <-deadline:
+			t.Fatalf("output %q does not match %q after %v", o.String(), re, waitTimeout)
+		}
+	}
+}
+
+// waitPID waits for a line "<label> PID" in the output.
+func (o *output) waitPID(t testing.TB, label string) int {
+	t.Helper()
+	m := o.waitFor(t, label+` (\d+)\n`)
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+// waitDone waits until p's output is done.
+func waitDone(t testing.TB, p *Proc) {
+	t.Helper()
+	select {
+	case <-p.OutputDone():
+	case <-time.After(waitTimeout):
+		t.Fatalf("OutputDone of PID %d not closed after %v", p.PID, waitTimeout)
+	}
+}
+
+// lines counts the lines of s equal to line.
+func countLines(s, line string) int {
+	n := 0
+	for _, l := range strings.Split(s, "\n") {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,469 @@
+package procexec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestExitCode(t *testing.T) {
+	p := start(t, testSpawner, helperSpec("exit", "3"))
+	e := waitProc(t, p)
+	if e.PID != p.PID || e.Code != 3 || e.Signal != 0 || e.Success() {
+		t.Errorf("exit of `exit 3` = %+v, want Code 3, Signal 0", e)
+	}
+	if got, want := e.String(), "exit status 3"; got != want {
+		t.Errorf("Exit.String() = %q, want %q", got, want)
+	}
+}
+
+func TestSignalKill(t *testing.T) {
+	p := start(t, testSpawner, helperSpec("sleep"))
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("Signal(SIGKILL) = %v", err)
+	}
+	e := waitProc(t, p)
+	if e.Code != -1 || e.Signal != syscall.SIGKILL || e.Success() {
+		t.Errorf("exit after SIGKILL = %+v, want Code -1, Signal SIGKILL", e)
+	}
+	if got, want := e.String(), "signal SIGKILL"; got != want {
+		t.Errorf("Exit.String() = %q, want %q", got, want)
+	}
+	// Reaped and alone in its group: the group is gone.
+	if err := p.Signal(syscall.SIGTERM); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("Signal after reaping = %v, want ErrNoProcess", err)
+	}
+	if err := SignalGroup(p.PID, 0); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("SignalGroup(%d, 0) after reaping = %v, want ErrNoProcess", p.PID, err)
+	}
+}
+
+func TestSignalIgnoredTerm(t *testing.T) {
+	out := newOutput()
+	spec := helperSpec("ignore-sigterm")
+	spec.Output = out
+	p := start(t, testSpawner, spec)
+	out.waitFor(t, "ready\n")
+	// An ignored signal is dropped when sent, so the SIGKILL that follows
+	// is what ends the process.
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("Signal(SIGTERM) = %v", err)
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("Signal(SIGKILL) = %v", err)
+	}
+	if e := waitProc(t, p); e.Signal != syscall.SIGKILL {
+		t.Errorf("exit of ignore-sigterm after SIGTERM, SIGKILL = %v, want signal SIGKILL", e)
+	}
+}
+
+func TestSignalGroupRefusesSpecialGroups(t *testing.T) {
+	for _, pgid := range []int{-5, 0, 1} {
+		err := SignalGroup(pgid, 0)
+		if err == nil || errors.Is(err, ErrNoProcess) {
+			t.Errorf("SignalGroup(%d, 0) = %v, want an invalid group error", pgid, err)
+		}
+	}
+}
+
+func TestProcessGroupLeader(t *testing.T) {
+	p := start(t, testSpawner, helperSpec("sleep"))
+	pgid, err := unix.Getpgid(p.PID)
+	if err != nil {
+		t.Fatalf("Getpgid(%d) = %v", p.PID, err)
+	}
+	if pgid != p.PID {
+		t.Errorf("Getpgid(%d) = %d, want %d (its own group)", p.PID, pgid, p.PID)
+	}
+}
+
+func TestGroupKillReachesGrandchildren(t *testing.T) {
+	out := newOutput()
+	spec := helperSpec("spawn-grandchild")
+	spec.Output = out
+	p := start(t, testSpawner, spec)
+	since := time.Now()
+	gpid := out.waitPID(t, "grandchild")
+	if got, err := unix.Getpgid(gpid); err != nil || got != p.PID {
+		t.Fatalf("Getpgid(grandchild %d) = %d, %v; want %d", gpid, got, err, p.PID)
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("Signal(SIGKILL) = %v", err)
+	}
+	if e := waitProc(t, p); e.Signal != syscall.SIGKILL {
+		t.Errorf("exit of the child = %v, want signal SIGKILL", e)
+	}
+	// The grandchild is orphaned to the test process (a subreaper): Reap
+	// collects it and no zombie is left.
+	if e := waitExit(t, gpid, since); e.Signal != syscall.SIGKILL {
+		t.Errorf("exit of the grandchild = %v, want signal SIGKILL", e)
+	}
+	if s := procState(gpid); s != 0 {
+		t.Errorf("grandchild %d still in /proc after Reap (state %c)", gpid, s)
+	}
+	waitDone(t, p)
+}
+
+func TestEarlyExitNotLost(t *testing.T) {
+	p := start(t, testSpawner, helperSpec("exit", "0"))
+	// Regression: an exit that happens before anyone reaps must wait as a
+	// zombie, not be lost to a waiter that was not yet listening.
+	// Wait until the exit can be collected, without collecting it (a 'Z'
+	// in /proc is not enough: a leader waits for its other threads).
+	pollUntil(t, fmt.Sprintf("PID %d can be reaped", p.PID), func() bool {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, p.PID, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		if err != nil {
+			t.Fatalf("waitid(%d) = %v", p.PID, err)
+		}
+		return info.Signo != 0
+	})
+	exits, err := Reap()
+	if err != nil {
+		t.Fatalf("Reap() = %v", err)
+	}
+	var found bool
+	for _, e := range exits {
+		if e.PID == p.PID {
+			found = true
+			if !e.Success() {
+				t.Errorf("exit of `exit 0` = %v, want exit status 0", e)
+			}
+		}
+		exitsMu.Lock()
+		if e.PID != p.PID {
+			exitsFor[e.PID] = e // another test's
+		}
+		exitsMu.Unlock()
+	}
+	if !found {
+		t.Fatalf("Reap() = %v, want the exit of PID %d", exits, p.PID)
+	}
+	takenProcs.Store(p, true)
+}
+
+func TestReapWithoutChildren(t *testing.T) {
+	collect(t)
+	exits, err := Reap()
+	if err != nil || len(exits) != 0 {
+		t.Errorf("Reap() with nothing exited = %v, %v; want none, nil", exits, err)
+	}
+}
+
+func TestSetSubreaper(t *testing.T) {
+	if err := SetSubreaper(); err != nil {
+		t.Fatalf("SetSubreaper() = %v", err)
+	}
+	var on int32
+	if err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&on)), 0, 0, 0); err != nil {
+		t.Fatalf("PR_GET_CHILD_SUBREAPER: %v", err)
+	}
+	if on != 1 {
+		t.Errorf("PR_GET_CHILD_SUBREAPER = %d, want 1", on)
+	}
+}
+
+func TestExecErrors(t *testing.T) {
+	dir := t.TempDir()
+	noExec := filepath.Join(dir, "no-x-bit")
+	if err := os.WriteFile(noExec, []byte("#!/bin/sh\nexit 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("\x00\x01\x02 this is not a program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	badInterp := filepath.Join(dir, "bad-interpreter")
+	if err := os.WriteFile(badInterp, []byte("#!/nonexistent/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		spec Spec
+		kind ExecErrorKind
+	}{
+		{"missing file", Spec{Argv: []string{filepath.Join(dir, "missing")}}, ExecNotFound},
+		{"missing relative to Dir", Spec{Argv: []string{"./missing"}, Dir: dir}, ExecNotFound},
+		{"not in PATH", Spec{Argv: []string{"ringsup-no-such-command"}}, ExecNotFound},
+		{"missing interpreter", Spec{Argv: []string{badInterp}}, ExecNotFound},
+		{"no x bit", Spec{Argv: []string{noExec}}, ExecPermission},
+		{"directory", Spec{Argv: []string{dir}}, ExecPermission},
+		{"no shebang", Spec{Argv: []string{garbage}}, ExecNotExecutable},
+		{"missing Dir", Spec{Argv: []string{"/bin/true"}, Dir: filepath.Join(dir, "nope")}, ExecBadDir},
+		{"Dir is a file", Spec{Argv: []string{"/bin/true"}, Dir: garbage}, ExecBadDir},
+		{"empty Argv", Spec{}, ExecNotFound},
+		{"bad Env", Spec{Argv: []string{"/bin/true"}, Env: map[string]string{"A=B": "x"}}, ExecOther},
+		{"unknown user", Spec{Argv: []string{"/bin/true"}, User: "ringsup-no-such-user"}, ExecBadUser},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := testSpawner.Spawn(tt.spec)
+			var ee *ExecError
+			if !errors.As(err, &ee) {
+				if p != nil {
+					p.Signal(syscall.SIGKILL)
+				}
+				t.Fatalf("Spawn(%q) = %v, want an *ExecError", tt.spec.Argv, err)
+			}
+			if p != nil || ee.Kind != tt.kind {
+				t.Errorf("Spawn(%q) = %v, %v (kind %d); want nil, kind %d %q", tt.spec.Argv, p, err, ee.Kind, tt.kind, tt.kind)
+			}
+			if !strings.HasPrefix(err.Error(), "cannot execute ") {
+				t.Errorf("error %q does not start with %q", err, "cannot execute ")
+			}
+		})
+	}
+}
+
+func TestExecErrorMessage(t *testing.T) {
+	_, err := testSpawner.Spawn(Spec{Argv: []string{"./x"}, Dir: "/"})
+	if got, want := fmt.Sprint(err), `cannot execute "./x": not found`; got != want {
+		t.Errorf("Spawn(./x) error = %q, want %q", got, want)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("errors.Is(%v, os.ErrNotExist) = false, want true", err)
+	}
+}
+
+func TestSpawnerClosed(t *testing.T) {
+	s := NewSpawner()
+	s.Close()
+	s.Close()
+	if p, err := s.Spawn(helperSpec("sleep")); !errors.Is(err, ErrClosed) {
+		if p != nil {
+			p.Signal(syscall.SIGKILL)
+		}
+		t.Errorf("Spawn after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	t.Setenv("PROCEXEC_TEST_VAR", "inherited")
+	t.Setenv("PROCEXEC_TEST_KEPT", "kept")
+	out := newOutput()
+	spec := helperSpec("print-env")
+	spec.Name = "web"
+	spec.Env["PROCEXEC_TEST_VAR"] = "override"
+	spec.Env["RINGSUP_DAEMON"] = "not-the-name"
+	spec.Output = out
+	p := start(t, testSpawner, spec)
+	waitProc(t, p)
+	waitDone(t, p)
+	env := out.String()
+	for _, line := range []string{"PROCEXEC_TEST_VAR=override", "PROCEXEC_TEST_KEPT=kept", "RINGSUP_DAEMON=web"} {
+		if n := countLines(env, line); n != 1 {
+			t.Errorf("%q occurs %d times in the environment, want once:\n%s", line, n, env)
+		}
+	}
+	for _, key := range []string{"PROCEXEC_TEST_VAR=", "RINGSUP_DAEMON="} {
+		if n := strings.Count("\n"+env, "\n"+key); n != 1 {
+			t.Errorf("%s set %d times, want once", strings.TrimSuffix(key, "="), n)
+		}
+	}
+}
+
+func TestBuildEnv(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		base  []string
+		extra map[string]string
+		daem  string
+		want  []string
+	}{
+		{"empty", nil, nil, "", []string{}},
+		{"name only", []string{"A=1"}, nil, "x", []string{"A=1", "RINGSUP_DAEMON=x"}},
+		{"override in place", []string{"A=1", "B=2"}, map[string]string{"A": "9"}, "", []string{"A=9", "B=2"}},
+		{"sorted additions", nil, map[string]string{"Z": "1", "M": "2", "A": "3"}, "", []string{"A=3", "M=2", "Z=1"}},
+		{"duplicates in base", []string{"A=1", "A=2", "B"}, nil, "", []string{"A=2", "B"}},
+		{"name wins", []string{"RINGSUP_DAEMON=old"}, map[string]string{"RINGSUP_DAEMON": "env"}, "n", []string{"RINGSUP_DAEMON=n"}},
+		{"empty value", []string{"A=1"}, map[string]string{"A": ""}, "", []string{"A="}},
+	} {
+		got, err := buildEnv(tt.base, tt.extra, tt.daem)
+		if err != nil || strings.Join(got, "\x00") != strings.Join(tt.want, "\x00") {
+			t.Errorf("%s: buildEnv(%q, %v, %q) = %q, %v; want %q", tt.name, tt.base, tt.extra, tt.daem, got, err, tt.want)
+		}
+	}
+	for _, extra := range []map[string]string{{"": "x"}, {"A=B": "x"}, {"A\x00": "x"}, {"A": "x\x00y"}} {
+		if _, err := buildEnv(nil, extra, ""); err == nil {
+			t.Errorf("buildEnv(nil, %q, \"\") = nil error, want one", extra)
+		}
+	}
+}
+
+func TestUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		_, err := testSpawner.Spawn(Spec{Argv: []string{"id", "-u"}, User: "nobody"})
+		var ee *ExecError
+		if !errors.As(err, &ee) || ee.Kind != ExecBadUser || !strings.Contains(err.Error(), `cannot run as user "nobody": supervisor is not root`) {
+			t.Errorf("Spawn as nobody when not root = %v, want ExecBadUser: supervisor is not root", err)
+		}
+		return
+	}
+	for _, user := range []string{"nobody", "65534"} {
+		if _, err := credential(user); err != nil {
+			t.Skipf("no user %s on this host: %v", user, err)
+		}
+		out := newOutput()
+		p := start(t, testSpawner, Spec{Argv: []string{"sh", "-c", "id -u; id -g; id -G"}, User: user, Output: out})
+		if e := waitProc(t, p); !e.Success() {
+			t.Fatalf("id as %s: %v (output %q)", user, e, out.String())
+		}
+		waitDone(t, p)
+		// nobody's groups: its primary group only (not root's).
+		if got, want := out.String(), "65534\n65534\n65534\n"; got != want {
+			t.Errorf("uid, gid and groups as user %q = %q, want %q", user, got, want)
+		}
+	}
+	// A numeric uid unknown to the passwd database runs with gid = uid.
+	out := newOutput()
+	p := start(t, testSpawner, Spec{Argv: []string{"sh", "-c", "id -u; id -g; id -G"}, User: "54321", Output: out})
+	waitProc(t, p)
+	waitDone(t, p)
+	if got, want := out.String(), "54321\n54321\n54321\n"; got != want {
+		t.Errorf("uid, gid and groups as user 54321 = %q, want %q", got, want)
+	}
+}
+
+func TestChildSurvivesThreadChurn(t *testing.T) {
+	s := NewSpawner()
+	defer s.Close()
+	first := start(t, s, helperSpec("sleep"))
+
+	// Regression (golang/go#27505): Pdeathsig fires when the thread that
+	// forked exits. Spawn from goroutines whose threads then die, and
+	// destroy many more threads.
+	var mu sync.Mutex
+	procs := []*Proc{first}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+			p, err := s.Spawn(helperSpec("sleep"))
+			if err != nil {
+				t.Errorf("Spawn: %v", err)
+				return
+			}
+			mu.Lock()
+			procs = append(procs, p)
+			mu.Unlock()
+		})
+	}
+	for range 50 {
+		wg.Go(func() { runtime.LockOSThread() })
+	}
+	wg.Wait()
+	for _, p := range procs[1:] {
+		t.Cleanup(func() { p.Signal(syscall.SIGKILL); waitProc(t, p) })
+	}
+
+	// Control: a child forked by a thread that then exits does die, so
+	// the threads above are gone by the time it has.
+	ctl := forkFromDyingThread(t)
+	if e := waitExit(t, ctl.pid, ctl.since); e.Signal != syscall.SIGKILL {
+		t.Fatalf("control child forked by a dying thread: %v, want signal SIGKILL", e)
+	}
+	for _, p := range procs {
+		if !alive(p.PID) {
+			t.Errorf("PID %d (spawned by the Spawner) died with a thread; state %c", p.PID, procState(p.PID))
+		}
+	}
+}
+
+func TestClosedSpawnerKeepsChildren(t *testing.T) {
+	s := NewSpawner()
+	p := start(t, s, helperSpec("sleep"))
+	s.Close()
+	// Regression: Close used to unlock the thread, and the first goroutine
+	// to lock it and end locked destroyed it, killing the child.
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { runtime.LockOSThread() })
+	}
+	wg.Wait()
+	ctl := forkFromDyingThread(t)
+	waitExit(t, ctl.pid, ctl.since)
+	if !alive(p.PID) {
+		t.Errorf("PID %d died after Spawner.Close; state %c", p.PID, procState(p.PID))
+	}
+}
+
+type forked struct {
+	pid   int
+	since time.Time
+}
+
+// forkFromDyingThread starts "sleep" with Pdeathsig SIGKILL from a thread that
+// exits right after.
+func forkFromDyingThread(t *testing.T) forked {
+	t.Helper()
+	res := make(chan forked, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked
+		since := time.Now()
+		pid, err := syscall.ForkExec(self(), helperArgv("sleep"), &syscall.ProcAttr{
+			Env: append(os.Environ(), helperEnv+"=1"),
+			Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		})
+		if err != nil {
+			t.Errorf("ForkExec: %v", err)
+		}
+		res <- forked{pid, since}
+	}()
+	f := <-res
+	if f.pid == 0 {
+		t.FailNow()
+	}
+	return f
+}
+
+func TestChildDiesWithSupervisor(t *testing.T) {
+	out := newOutput()
+	spec := helperSpec("supervise")
+	spec.Output = out
+	sup := start(t, testSpawner, spec)
+	since := time.Now()
+	child := out.waitPID(t, "child")
+	if !alive(child) {
+		t.Fatalf("child %d of the supervisor is not running", child)
+	}
+	// Kill the supervisor alone; its child leads another group.
+	if err := unix.Kill(sup.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitProc(t, sup); e.Signal != syscall.SIGKILL {
+		t.Fatalf("exit of the supervisor = %v, want signal SIGKILL (ours)", e)
+	}
+	// Orphaned to the test process (a subreaper) and killed by Pdeathsig.
+	if e := waitExit(t, child, since); e.Signal != syscall.SIGKILL {
+		t.Errorf("exit of the child of a killed supervisor = %v, want signal SIGKILL", e)
+	}
+}
+
+func TestExitString(t *testing.T) {
+	for _, tt := range []struct {
+		e    Exit
+		want string
+		ok   bool
+	}{
+		{Exit{Code: 0}, "exit status 0", true},
+		{Exit{Code: 1}, "exit status 1", false},
+		{Exit{Code: -1, Signal: syscall.SIGTERM}, "signal SIGTERM", false},
+		{Exit{Code: -1, Signal: syscall.Signal(99)}, "signal 99", false},
+	} {
+		if got := tt.e.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", tt.e, got, tt.want)
+		}
+		if got := tt.e.Success(); got != tt.ok {
+			t.Errorf("%+v.Success() = %v, want %v", tt.e, got, tt.ok)
+		}
+	}
+}
