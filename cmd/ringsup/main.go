@@ -1,0 +1,35 @@
+// Command ringsup is a process supervisor for a cluster node: it runs the
+// daemons listed in one TOML file as child processes, in dependency order,
+// restarts them with backoff, and stops them dependents first.
+//
+// Usage:
+//
+//	ringsup [--config FILE] [--profile NAME] [flags]   run in the foreground
+//	ringsup check [--config FILE] [--profile NAME]      validate; print the start order
+//	ringsup graph [--config FILE] [--profile NAME]      dependency graph as Graphviz DOT
+//	ringsup version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+)
+
+func main() {
+	err := run(context.Background(), os.Args, os.Stdout, os.Stderr)
+	if err != nil {
+		var quiet *exitError
+		if !errors.As(err, &quiet) {
+			fmt.Fprintf(os.Stderr, "ringsup: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError is an error already reported on stderr: main only exits 1.
+type exitError struct{ err error }
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }

@@ -1,0 +1,320 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"time"
+)
+
+// request is a message to the loop. Each carries its own reply channel,
+// buffered so the loop never waits for a caller.
+type request interface {
+	handle(s *Supervisor)
+}
+
+// call sends req to the loop, or gives up with ErrNotRunning once Run has
+// returned.
+func (s *Supervisor) call(req request) error {
+	select {
+	case s.requests <- req:
+		return nil
+	case <-s.done:
+		return ErrNotRunning
+	}
+}
+
+// UnknownDaemonError reports a daemon name that is not in the config.
+type UnknownDaemonError struct{ Name string }
+
+func (e *UnknownDaemonError) Error() string { return fmt.Sprintf("unknown daemon %q", e.Name) }
+
+// RefusedError reports an operation refused for a daemon in its current
+// state, such as a restart without --force of a failed daemon.
+type RefusedError struct {
+	Name   string
+	State  State
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("cannot %s: daemon %q is %s", e.Reason, e.Name, e.State)
+}
+
+// lookup resolves names, failing on the first unknown one.
+func (s *Supervisor) lookup(names []string) ([]*daemon, error) {
+	out := make([]*daemon, 0, len(names))
+	for _, n := range names {
+		d, ok := s.daemons[n]
+		if !ok {
+			return nil, &UnknownDaemonError{Name: n}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// opRequest is a start, stop or restart of named daemons.
+type opRequest struct {
+	op    string // "start", "stop", "restart"
+	names []string
+	force bool
+	reply chan error
+}
+
+func (r *opRequest) handle(s *Supervisor) { r.reply <- s.operate(r) }
+
+func (s *Supervisor) operate(r *opRequest) error {
+	ds, err := s.lookup(r.names)
+	if err != nil {
+		return err
+	}
+	if s.shuttingDown {
+		return fmt.Errorf("cannot %s: shutting down", r.op)
+	}
+	switch r.op {
+	case "start":
+		for _, d := range ds {
+			if d.rec.State == Failed || d.rec.State == ImportFailed {
+				return &RefusedError{Name: d.name, State: d.rec.State, Reason: "start (use restart --force)"}
+			}
+		}
+		for _, d := range ds {
+			s.startWithDependencies(d)
+		}
+	case "stop":
+		for _, d := range ds {
+			for _, dep := range s.dependentsOf(d) {
+				s.stopNow(dep)
+			}
+			s.stopNow(d)
+		}
+	case "restart":
+		if !r.force {
+			for _, d := range ds {
+				if d.rec.State == Failed || d.rec.State == ImportFailed {
+					return &RefusedError{Name: d.name, State: d.rec.State, Reason: "restart without --force"}
+				}
+			}
+		}
+		for _, d := range ds {
+			for _, dep := range s.dependenciesOf(d) {
+				dep.stopPending = false
+				s.apply(dep, input{kind: inStart})
+			}
+			d.stopPending = false
+			s.apply(d, input{kind: inRestart, force: r.force})
+			if d.rec.PID != 0 {
+				s.requestStop(d, startAgain)
+			}
+			for _, dep := range s.dependentsOf(d) {
+				if dep.rec.PID != 0 {
+					s.requestStop(dep, startAgain)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// startWithDependencies wants d up, and with it everything it depends on.
+func (s *Supervisor) startWithDependencies(d *daemon) {
+	for _, dep := range s.dependenciesOf(d) {
+		dep.stopPending = false
+		s.apply(dep, input{kind: inStart})
+	}
+	d.stopPending = false
+	s.apply(d, input{kind: inStart})
+}
+
+// stopNow marks d to stop and stay down; it stops once its dependents are.
+func (s *Supervisor) stopNow(d *daemon) {
+	d.stopPending, d.stopReason = true, stayDown
+}
+
+// dependenciesOf returns every daemon d depends on, directly or not.
+func (s *Supervisor) dependenciesOf(d *daemon) []*daemon {
+	seen := map[*daemon]bool{d: true}
+	var out []*daemon
+	var walk func(*daemon)
+	walk = func(x *daemon) {
+		for _, dep := range x.deps {
+			if !seen[dep] {
+				seen[dep] = true
+				walk(dep)
+				out = append(out, dep)
+			}
+		}
+	}
+	walk(d)
+	return out
+}
+
+func (s *Supervisor) op(op string, force bool, names []string) error {
+	r := &opRequest{op: op, names: names, force: force, reply: make(chan error, 1)}
+	if err := s.call(r); err != nil {
+		return err
+	}
+	return <-r.reply
+}
+
+// Start starts the named daemons, their dependencies first. A failed or
+// import_failed daemon is refused with a *RefusedError: it needs
+// Restart with force. An unknown name gives an *UnknownDaemonError and
+// changes nothing.
+func (s *Supervisor) Start(names ...string) error { return s.op("start", false, names) }
+
+// Stop stops the named daemons, their running dependents first; all of them
+// stay stopped until started again.
+func (s *Supervisor) Stop(names ...string) error { return s.op("stop", false, names) }
+
+// Restart stops the named daemons (their running dependents first) and
+// starts them all again. force also resets restart_count and last_error and
+// is required for a failed or import_failed daemon.
+func (s *Supervisor) Restart(force bool, names ...string) error {
+	return s.op("restart", force, names)
+}
+
+// controlRequest is a shutdown or kill.
+type controlRequest struct {
+	kill  bool
+	reply chan struct{}
+}
+
+func (r *controlRequest) handle(s *Supervisor) {
+	if r.kill {
+		s.kill()
+	} else {
+		s.shutdown()
+	}
+	close(r.reply)
+}
+
+// Shutdown begins a graceful shutdown, as when Run's context is done: every
+// daemon stops, dependents first, and Run returns.
+func (s *Supervisor) Shutdown() error {
+	r := &controlRequest{reply: make(chan struct{})}
+	if err := s.call(r); err != nil {
+		return err
+	}
+	<-r.reply
+	return nil
+}
+
+// Kill sends SIGKILL to every daemon's process group at once and shuts down.
+func (s *Supervisor) Kill() error {
+	r := &controlRequest{kill: true, reply: make(chan struct{})}
+	if err := s.call(r); err != nil {
+		return err
+	}
+	<-r.reply
+	return nil
+}
+
+// Done is closed when Run has returned.
+func (s *Supervisor) Done() <-chan struct{} { return s.done }
+
+// Status is the state of the supervisor and its daemons, as `ctl status
+// --json` shows it (SPEC.md).
+type Status struct {
+	Profile string                  `json:"profile"`
+	Config  string                  `json:"config"`
+	PID     int                     `json:"pid"`
+	Daemons map[string]DaemonStatus `json:"daemons"`
+}
+
+// DaemonStatus is one daemon's entry in Status.
+type DaemonStatus struct {
+	State        State       `json:"state"`
+	PID          int         `json:"pid"`
+	RestartCount int         `json:"restart_count"`
+	UptimeS      float64     `json:"uptime_s"`
+	Health       string      `json:"health"`
+	LastExit     *ExitStatus `json:"last_exit"`
+	LastError    string      `json:"last_error"`
+	DependsOn    []string    `json:"depends_on"`
+}
+
+// ExitStatus is how a daemon's process last ended: a code, or the name of
+// the signal that killed it (Code is then -1).
+type ExitStatus struct {
+	Code   int    `json:"code"`
+	Signal string `json:"signal"`
+}
+
+// Names returns the daemon names of st in order.
+func (st Status) Names() []string {
+	names := make([]string, 0, len(st.Daemons))
+	for n := range st.Daemons {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+type statusRequest struct {
+	names []string
+	reply chan statusReply
+}
+
+type statusReply struct {
+	st  Status
+	err error
+}
+
+func (r *statusRequest) handle(s *Supervisor) {
+	st, err := s.status(r.names)
+	r.reply <- statusReply{st, err}
+}
+
+// Status reports the named daemons, or all of them when names is empty.
+// An unknown name gives an *UnknownDaemonError.
+func (s *Supervisor) Status(names ...string) (Status, error) {
+	r := &statusRequest{names: names, reply: make(chan statusReply, 1)}
+	if err := s.call(r); err != nil {
+		return Status{}, err
+	}
+	rep := <-r.reply
+	return rep.st, rep.err
+}
+
+func (s *Supervisor) status(names []string) (Status, error) {
+	ds := s.order
+	if len(names) > 0 {
+		var err error
+		if ds, err = s.lookup(names); err != nil {
+			return Status{}, err
+		}
+	}
+	now := time.Now()
+	st := Status{
+		Profile: s.profile,
+		Config:  s.cfg.Path,
+		PID:     os.Getpid(),
+		Daemons: make(map[string]DaemonStatus, len(ds)),
+	}
+	for _, d := range ds {
+		ds := DaemonStatus{
+			State:        d.rec.State,
+			PID:          d.rec.PID,
+			RestartCount: d.rec.RestartCount,
+			Health:       "none",
+			LastError:    d.rec.LastError,
+			DependsOn:    append([]string{}, d.cfg.DependsOn...),
+		}
+		if d.cfg.Health != nil {
+			ds.Health = "unknown"
+		}
+		if d.rec.PID != 0 && d.rec.State == Running {
+			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
+		}
+		if x := d.rec.LastExit; x != nil {
+			ds.LastExit = &ExitStatus{Code: x.Code}
+			if x.Signal != 0 {
+				ds.LastExit.Signal = signalName(x.Signal)
+			}
+		}
+		st.Daemons[d.name] = ds
+	}
+	return st, nil
+}

@@ -1,0 +1,127 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/procexec"
+)
+
+// fakeRuntime is a Runtime of pretend processes for tests under
+// testing/synctest: spawns get increasing PIDs, signals are recorded, and a
+// process "dies" of SIGTERM (unless its daemon ignores it) or SIGKILL.
+// Tests make processes exit with exit.
+type fakeRuntime struct {
+	mu       sync.Mutex
+	nextPID  int
+	live     map[int]string // pid -> daemon name
+	pending  []procexec.Exit
+	exited   chan os.Signal
+	log      []string // "spawn a", "SIGTERM a", ...
+	ignore   map[string]bool
+	noExec   map[string]bool // daemons whose command cannot be executed
+	spawnErr map[string]error
+}
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{
+		nextPID:  100,
+		live:     make(map[int]string),
+		exited:   make(chan os.Signal, 1),
+		ignore:   make(map[string]bool),
+		noExec:   make(map[string]bool),
+		spawnErr: make(map[string]error),
+	}
+}
+
+func (f *fakeRuntime) Spawn(spec procexec.Spec) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.noExec[spec.Name] {
+		f.log = append(f.log, "noexec "+spec.Name)
+		return 0, &procexec.ExecError{Argv0: spec.Argv[0], Kind: procexec.ExecNotFound, Err: syscall.ENOENT}
+	}
+	if err := f.spawnErr[spec.Name]; err != nil {
+		return 0, err
+	}
+	f.nextPID++
+	f.live[f.nextPID] = spec.Name
+	f.log = append(f.log, "spawn "+spec.Name)
+	return f.nextPID, nil
+}
+
+func (f *fakeRuntime) Signal(pgid int, sig syscall.Signal) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name, ok := f.live[pgid]
+	if !ok {
+		return procexec.ErrNoProcess
+	}
+	f.log = append(f.log, fmt.Sprintf("%s %s", config.SignalName(sig), name))
+	if sig == syscall.SIGKILL || (sig != 0 && !f.ignore[name]) {
+		f.exitLocked(pgid, procexec.Exit{PID: pgid, Code: -1, Signal: sig})
+	}
+	return nil
+}
+
+func (f *fakeRuntime) Exited() <-chan os.Signal { return f.exited }
+
+func (f *fakeRuntime) Reap() ([]procexec.Exit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.pending
+	f.pending = nil
+	return out, nil
+}
+
+func (f *fakeRuntime) Close() {}
+
+// exit makes the process of daemon name exit with code.
+func (f *fakeRuntime) exit(t *testing.T, name string, code int) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for pid, n := range f.live {
+		if n == name {
+			f.exitLocked(pid, procexec.Exit{PID: pid, Code: code})
+			return
+		}
+	}
+	t.Fatalf("exit(%q): no live process", name)
+}
+
+func (f *fakeRuntime) exitLocked(pid int, x procexec.Exit) {
+	delete(f.live, pid)
+	x.At = time.Now()
+	f.pending = append(f.pending, x)
+	select {
+	case f.exited <- syscall.SIGCHLD:
+	default:
+	}
+}
+
+// takeLog returns the actions since the last call.
+func (f *fakeRuntime) takeLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.log
+	f.log = nil
+	return out
+}
+
+func (f *fakeRuntime) liveNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, n := range f.live {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,69 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ringrift/ringsup/procexec"
+)
+
+// Runtime is what the supervisor needs from the operating system: start a
+// process, signal its group, and collect exits. The supervisor calls every
+// method from its loop goroutine only, so Spawn and Reap never race: an exit
+// cannot be reaped before the PID that Spawn returned is registered.
+type Runtime interface {
+	// Spawn starts a process as the leader of a new process group.
+	// A *procexec.ExecError means the command cannot be executed.
+	Spawn(spec procexec.Spec) (pid int, err error)
+	// Signal sends sig to the process group pgid.
+	Signal(pgid int, sig syscall.Signal) error
+	// Exited receives a value (SIGCHLD) when some child may have exited.
+	Exited() <-chan os.Signal
+	// Reap collects every exit that is ready, without blocking.
+	Reap() ([]procexec.Exit, error)
+	// Close releases the runtime; processes keep running.
+	Close()
+}
+
+// osRuntime is the Runtime of real processes.
+type osRuntime struct {
+	spawner *procexec.Spawner
+	sigchld chan os.Signal
+}
+
+// newOSRuntime makes the process a child subreaper, so that orphaned
+// grandchildren are reaped too, and starts listening for SIGCHLD.
+func newOSRuntime() (*osRuntime, error) {
+	if err := procexec.SetSubreaper(); err != nil {
+		return nil, fmt.Errorf("cannot become a subreaper: %w", err)
+	}
+	// One buffered slot coalesces a burst of SIGCHLD into one Reap.
+	rt := &osRuntime{spawner: procexec.NewSpawner(), sigchld: make(chan os.Signal, 1)}
+	signal.Notify(rt.sigchld, syscall.SIGCHLD)
+	// A child may have exited before we listened.
+	rt.sigchld <- syscall.SIGCHLD
+	return rt, nil
+}
+
+func (rt *osRuntime) Spawn(spec procexec.Spec) (int, error) {
+	p, err := rt.spawner.Spawn(spec)
+	if err != nil {
+		return 0, err
+	}
+	return p.PID, nil
+}
+
+func (rt *osRuntime) Signal(pgid int, sig syscall.Signal) error {
+	return procexec.SignalGroup(pgid, sig)
+}
+
+func (rt *osRuntime) Exited() <-chan os.Signal { return rt.sigchld }
+
+func (rt *osRuntime) Reap() ([]procexec.Exit, error) { return procexec.Reap() }
+
+func (rt *osRuntime) Close() {
+	signal.Stop(rt.sigchld)
+	rt.spawner.Close()
+}

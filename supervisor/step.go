@@ -1,0 +1,388 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/ringrift/ringsup/procexec"
+)
+
+// This file holds the per-daemon state machine as one pure function, step.
+// It knows nothing of other daemons, processes or goroutines: the loop feeds
+// it inputs and carries out the actions it returns. Everything that involves
+// several daemons (waiting for dependencies, stopping dependents first,
+// cascades) is the loop's.
+
+// inputKind is what happened to a daemon.
+type inputKind int
+
+const (
+	// inStart: the daemon is wanted up (profile, `ctl start`, cascade over).
+	inStart inputKind = iota
+	// inDepsReady: it is starting and every dependency is running; spawn.
+	inDepsReady
+	// inSpawned: its process was started with input.pid.
+	inSpawned
+	// inSpawnFailed: its command could not be executed (input.err).
+	inSpawnFailed
+	// inSpawnError: starting failed for another reason (input.err), such as
+	// running out of file descriptors; retried like a crash.
+	inSpawnError
+	// inExit: its process exited (input.exit).
+	inExit
+	// inStop: stop it, and afterwards do what input.reason says. The loop
+	// sends it only once every dependent is down.
+	inStop
+	// inRestart: `ctl restart`; input.force also resets the restart count
+	// and is needed to leave failed and import_failed.
+	inRestart
+	// inDeadline: its deadline passed.
+	inDeadline
+	// inDepFailed: a dependency ended failed or import_failed (input.err).
+	inDepFailed
+)
+
+var inputNames = [...]string{
+	inStart: "start", inDepsReady: "deps_ready", inSpawned: "spawned",
+	inSpawnFailed: "spawn_failed", inSpawnError: "spawn_error", inExit: "exit",
+	inStop: "stop", inRestart: "restart", inDeadline: "deadline",
+	inDepFailed: "dep_failed",
+}
+
+func (k inputKind) String() string { return inputNames[k] }
+
+// allInputs lists every input kind; the transition test walks them all.
+func allInputs() []inputKind {
+	return []inputKind{inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError,
+		inExit, inStop, inRestart, inDeadline, inDepFailed}
+}
+
+// stopReason says what a stopping daemon does once its process is gone.
+type stopReason int
+
+const (
+	// stayDown: become stopped (operator stop, shutdown, removal).
+	stayDown stopReason = iota
+	// startAgain: become starting, and start again once every dependency
+	// is running (a cascade, `ctl restart`, a reload).
+	startAgain
+)
+
+type input struct {
+	kind   inputKind
+	pid    int
+	exit   procexec.Exit
+	err    error
+	reason stopReason
+	force  bool
+}
+
+// record is the part of a daemon's state the state machine decides on.
+type record struct {
+	State        State
+	PID          int       // process (group) id while one exists, else 0
+	RestartCount int       // restarts since the last stable period or --force
+	Since        time.Time // when the process was spawned (uptime)
+	Deadline     time.Time // zero: none. Restarting: start again; stopping: SIGKILL; running: stable reset
+	After        stopReason
+	Killed       bool // stopping: SIGKILL already sent
+	LastExit     *procexec.Exit
+	LastError    string
+}
+
+// policy is a daemon's restart and stop configuration.
+type policy struct {
+	AutoRestart bool
+	MaxRestarts int
+	BackoffMin  time.Duration
+	BackoffMax  time.Duration
+	StableAfter time.Duration
+	StopSignal  syscall.Signal
+	StopTimeout time.Duration
+}
+
+// actionKind is something the loop must do for a daemon.
+type actionKind int
+
+const (
+	// actSpawn: start the daemon's process and feed back inSpawned,
+	// inSpawnFailed or inSpawnError.
+	actSpawn actionKind = iota
+	// actSignal: send action.sig to its process group.
+	actSignal
+	// actKillGroup: SIGKILL what is left of the exited process's group
+	// (action.pid), so nothing a daemon started outlives it.
+	actKillGroup
+	// actEmit: publish action.event (the loop adds the daemon and time).
+	actEmit
+	// actCascade: the daemon left running unexpectedly; stop its running
+	// dependents and bring them back once it is running again. (Dependents
+	// waiting for a daemon that ended failed give up in the loop's
+	// schedule, which sees the state.)
+	actCascade
+)
+
+type action struct {
+	kind  actionKind
+	sig   syscall.Signal
+	pid   int
+	event Event
+}
+
+func emit(e Event) action { return action{kind: actEmit, event: e} }
+
+// errMaxRestarts is the last_error of a daemon that ran out of restarts.
+var errMaxRestarts = errors.New("too many restarts")
+
+// step returns the daemon's next record and the actions to carry out when
+// input in happens at time now. It is pure and total: every (state, input)
+// pair is decided, most of them as "nothing changes".
+func step(r record, p policy, in input, now time.Time) (record, []action) {
+	switch r.State {
+	case Stopped, Failed, ImportFailed:
+		return stepDown(r, p, in, now)
+	case Starting:
+		return stepStarting(r, p, in, now)
+	case Running:
+		return stepRunning(r, p, in, now)
+	case Stopping:
+		return stepStopping(r, p, in, now)
+	case Restarting:
+		return stepRestarting(r, p, in, now)
+	}
+	panic(fmt.Sprintf("step: unknown state %v", r.State))
+}
+
+// stepDown handles stopped, failed and import_failed: no process, not wanted.
+func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
+	switch in.kind {
+	case inStart:
+		if r.State != Stopped {
+			return r, nil // failed daemons need restart --force
+		}
+		r.State, r.LastError = Starting, ""
+	case inRestart:
+		if r.State != Stopped && !in.force {
+			return r, nil
+		}
+		if in.force {
+			r.RestartCount = 0
+		}
+		r.State, r.LastError = Starting, ""
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inStop,
+		inDeadline, inDepFailed:
+		// Nothing to do: no process and nothing wanted.
+	}
+	return r, nil
+}
+
+// stepStarting handles a daemon waiting for its dependencies (PID 0) or
+// whose process was just spawned.
+func stepStarting(r record, p policy, in input, now time.Time) (record, []action) {
+	switch in.kind {
+	case inDepsReady:
+		if r.PID == 0 {
+			return r, []action{{kind: actSpawn}}
+		}
+	case inSpawned:
+		r.State, r.PID, r.Since = Running, in.pid, now
+		r.Deadline = stableDeadline(r, p, now)
+		return r, []action{emit(Event{Type: DaemonStarted, PID: in.pid})}
+	case inSpawnFailed:
+		if r.PID != 0 {
+			return r, nil
+		}
+		r.State, r.LastError, r.Deadline = ImportFailed, in.err.Error(), time.Time{}
+		return r, []action{emit(Event{Type: DaemonImportFailed, Error: r.LastError})}
+	case inSpawnError:
+		if r.PID != 0 {
+			return r, nil
+		}
+		r.LastError = in.err.Error()
+		return crashed(r, p, now, nil)
+	case inExit:
+		if r.PID != 0 && in.exit.PID == r.PID {
+			return crashed(r, p, now, &in.exit)
+		}
+	case inStop:
+		if r.PID != 0 {
+			return beginStop(r, p, in.reason, now)
+		}
+		if in.reason == stayDown {
+			r.State = Stopped
+			return r, []action{emit(Event{Type: DaemonStopped})}
+		}
+	case inDepFailed:
+		if r.PID == 0 {
+			r.State, r.LastError = Stopped, in.err.Error()
+			return r, []action{emit(Event{Type: DaemonStopped, Error: r.LastError})}
+		}
+	case inRestart:
+		if in.force {
+			r.RestartCount, r.LastError = 0, ""
+		}
+	case inStart, inDeadline:
+		// Already on its way up.
+	}
+	return r, nil
+}
+
+func stepRunning(r record, p policy, in input, now time.Time) (record, []action) {
+	switch in.kind {
+	case inExit:
+		if in.exit.PID == r.PID {
+			return crashed(r, p, now, &in.exit)
+		}
+	case inStop:
+		return beginStop(r, p, in.reason, now)
+	case inRestart:
+		// The loop stops it once its dependents are down.
+		if in.force {
+			r.RestartCount, r.LastError = 0, ""
+		}
+	case inDeadline:
+		if !r.Deadline.IsZero() && !now.Before(r.Deadline) {
+			r.RestartCount, r.Deadline = 0, time.Time{}
+		}
+	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed:
+		// Already running; a dependency's failure reaches a running daemon
+		// as a cascade stop instead.
+	}
+	return r, nil
+}
+
+func stepStopping(r record, p policy, in input, now time.Time) (record, []action) {
+	switch in.kind {
+	case inExit:
+		if in.exit.PID != r.PID {
+			return r, nil
+		}
+		exit := in.exit
+		r.LastExit, r.PID, r.Deadline, r.Killed = &exit, 0, time.Time{}, false
+		acts := []action{
+			{kind: actKillGroup, pid: exit.PID},
+			emit(withExit(Event{Type: DaemonStopped}, exit)),
+		}
+		if r.After == stayDown {
+			r.State = Stopped
+		} else {
+			r.State = Starting
+		}
+		return r, acts
+	case inDeadline:
+		if !r.Killed && !r.Deadline.IsZero() && !now.Before(r.Deadline) {
+			r.Killed, r.Deadline = true, time.Time{}
+			return r, []action{{kind: actSignal, sig: syscall.SIGKILL}}
+		}
+	case inStop:
+		// A stronger wish wins: stay down beats come back.
+		if in.reason == stayDown {
+			r.After = stayDown
+		}
+	case inStart:
+		if r.After == stayDown {
+			r.After = startAgain
+		}
+	case inRestart:
+		if in.force {
+			r.RestartCount, r.LastError = 0, ""
+		}
+		r.After = startAgain
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed:
+		// Going down already.
+	}
+	return r, nil
+}
+
+func stepRestarting(r record, _ policy, in input, now time.Time) (record, []action) {
+	switch in.kind {
+	case inDeadline:
+		if !r.Deadline.IsZero() && !now.Before(r.Deadline) {
+			r.State, r.Deadline = Starting, time.Time{}
+		}
+	case inStart:
+		r.State, r.Deadline = Starting, time.Time{}
+	case inRestart:
+		if in.force {
+			r.RestartCount, r.LastError = 0, ""
+		}
+		r.State, r.Deadline = Starting, time.Time{}
+	case inStop:
+		if in.reason == stayDown {
+			r.State, r.Deadline = Stopped, time.Time{}
+			return r, []action{emit(Event{Type: DaemonStopped})}
+		}
+	case inDepFailed:
+		r.State, r.Deadline, r.LastError = Stopped, time.Time{}, in.err.Error()
+		return r, []action{emit(Event{Type: DaemonStopped, Error: r.LastError})}
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit:
+		// No process; waiting for the delay.
+	}
+	return r, nil
+}
+
+// beginStop signals the daemon's group and arms the SIGKILL deadline.
+func beginStop(r record, p policy, after stopReason, now time.Time) (record, []action) {
+	r.State, r.After, r.Killed = Stopping, after, false
+	r.Deadline = now.Add(p.StopTimeout)
+	return r, []action{{kind: actSignal, sig: p.StopSignal}}
+}
+
+// crashed handles an unexpected end of the daemon: an exit while starting or
+// running (exit non-nil) or a failure to spawn (exit nil).
+func crashed(r record, p policy, now time.Time, exit *procexec.Exit) (record, []action) {
+	wasRunning := r.State == Running
+	var acts []action
+	if exit != nil {
+		e := *exit
+		r.LastExit, r.PID, r.LastError = &e, 0, "exited unexpectedly: "+e.String()
+		acts = append(acts, action{kind: actKillGroup, pid: e.PID},
+			emit(withExit(Event{Type: DaemonExited}, e)))
+	}
+	r.Deadline = time.Time{}
+	if wasRunning {
+		acts = append(acts, action{kind: actCascade})
+	}
+	switch {
+	case !p.AutoRestart && exit != nil && exit.Success():
+		r.State, r.LastError = Stopped, ""
+		acts = append(acts, emit(Event{Type: DaemonStopped}))
+	case !p.AutoRestart:
+		r.State = Failed
+		acts = append(acts, emit(Event{Type: DaemonFailed, Error: r.LastError}))
+	case r.RestartCount >= p.MaxRestarts:
+		r.State = Failed
+		r.LastError = fmt.Sprintf("%v: %d restarts (max_restarts %d); last: %s",
+			errMaxRestarts, r.RestartCount, p.MaxRestarts, r.LastError)
+		acts = append(acts, emit(Event{Type: DaemonFailed, Error: r.LastError}))
+	default:
+		delay := backoff(p.BackoffMin, p.BackoffMax, r.RestartCount)
+		r.RestartCount++
+		r.State, r.Deadline = Restarting, now.Add(delay)
+		count, secs := r.RestartCount, delay.Seconds()
+		acts = append(acts, emit(Event{Type: DaemonRestarting, RestartCount: &count, DelayS: &secs}))
+	}
+	return r, acts
+}
+
+// stableDeadline is when a daemon that started at now has been running long
+// enough for its restart count to reset; zero when there is nothing to reset.
+func stableDeadline(r record, p policy, now time.Time) time.Time {
+	if r.RestartCount == 0 || p.StableAfter <= 0 {
+		return time.Time{}
+	}
+	return now.Add(p.StableAfter)
+}
+
+// withExit fills in an event's exit_code or signal.
+func withExit(e Event, x procexec.Exit) Event {
+	if x.Signal != 0 {
+		e.Signal = signalName(x.Signal)
+	} else {
+		code := x.Code
+		e.ExitCode = &code
+	}
+	return e
+}

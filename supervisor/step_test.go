@@ -1,0 +1,177 @@
+package supervisor
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringrift/ringsup/procexec"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/states.md from the transition table")
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var basePolicy = policy{
+	AutoRestart: true, MaxRestarts: 5,
+	BackoffMin: time.Second, BackoffMax: time.Minute, StableAfter: time.Hour,
+	StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second,
+}
+
+// transitions is the state machine's table: each row is one (state, input)
+// situation and the state it must lead to. TestTransitions checks step
+// against it, and docs/states.md is drawn from it.
+var transitions = []struct {
+	label string // edge label in the diagram
+	rec   record
+	pol   func(*policy)
+	in    input
+	want  State
+	acts  []actionKind
+}{
+	{"start", record{State: Stopped}, nil, input{kind: inStart}, Starting, nil},
+	{"restart", record{State: Stopped}, nil, input{kind: inRestart}, Starting, nil},
+	{"start (refused)", record{State: Failed}, nil, input{kind: inStart}, Failed, nil},
+	{"restart --force", record{State: Failed, RestartCount: 5}, nil, input{kind: inRestart, force: true}, Starting, nil},
+	{"restart (refused)", record{State: ImportFailed}, nil, input{kind: inRestart}, ImportFailed, nil},
+	{"restart --force", record{State: ImportFailed}, nil, input{kind: inRestart, force: true}, Starting, nil},
+	{"deps running", record{State: Starting}, nil, input{kind: inDepsReady}, Starting, []actionKind{actSpawn}},
+	{"spawned", record{State: Starting}, nil, input{kind: inSpawned, pid: 7}, Running, []actionKind{actEmit}},
+	{"cannot exec", record{State: Starting}, nil, input{kind: inSpawnFailed, err: errors.New("not found")}, ImportFailed, []actionKind{actEmit}},
+	{"spawn error", record{State: Starting}, nil, input{kind: inSpawnError, err: errors.New("EMFILE")}, Restarting, []actionKind{actEmit}},
+	{"dependency failed", record{State: Starting}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit}},
+	{"stop", record{State: Starting}, nil, input{kind: inStop}, Stopped, []actionKind{actEmit}},
+	{"crash", record{State: Running, PID: 7}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Restarting, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
+	{"crash, max_restarts reached", record{State: Running, PID: 7, RestartCount: 5}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Failed, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
+	{"exit != 0, no auto_restart", record{State: Running, PID: 7}, func(p *policy) { p.AutoRestart = false }, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 2}}, Failed, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
+	{"exit 0, no auto_restart", record{State: Running, PID: 7}, func(p *policy) { p.AutoRestart = false }, input{kind: inExit, exit: procexec.Exit{PID: 7}}, Stopped, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
+	{"exit of another pid", record{State: Running, PID: 7}, nil, input{kind: inExit, exit: procexec.Exit{PID: 8}}, Running, nil},
+	{"stop", record{State: Running, PID: 7}, nil, input{kind: inStop}, Stopping, []actionKind{actSignal}},
+	{"stable_after", record{State: Running, PID: 7, RestartCount: 3, Deadline: t0}, nil, input{kind: inDeadline}, Running, nil},
+	{"exit", record{State: Stopping, PID: 7, After: stayDown}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Signal: syscall.SIGTERM}}, Stopped, []actionKind{actKillGroup, actEmit}},
+	{"exit, to start again", record{State: Stopping, PID: 7, After: startAgain}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Signal: syscall.SIGTERM}}, Starting, []actionKind{actKillGroup, actEmit}},
+	{"stop_timeout: SIGKILL", record{State: Stopping, PID: 7, Deadline: t0}, nil, input{kind: inDeadline}, Stopping, []actionKind{actSignal}},
+	{"backoff over", record{State: Restarting, Deadline: t0}, nil, input{kind: inDeadline}, Starting, nil},
+	{"start", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inStart}, Starting, nil},
+	{"stop", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inStop}, Stopped, []actionKind{actEmit}},
+	{"dependency failed", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit}},
+}
+
+func TestTransitions(t *testing.T) {
+	for _, tt := range transitions {
+		p := basePolicy
+		if tt.pol != nil {
+			tt.pol(&p)
+		}
+		got, acts := step(tt.rec, p, tt.in, t0)
+		var kinds []actionKind
+		for _, a := range acts {
+			kinds = append(kinds, a.kind)
+		}
+		if got.State != tt.want || !slices.Equal(kinds, tt.acts) {
+			t.Errorf("step(%v, %v) [%s] = %v %v, want %v %v", tt.rec.State, tt.in.kind, tt.label, got.State, kinds, tt.want, tt.acts)
+		}
+	}
+}
+
+// TestStepIsTotal walks every (state, input) pair, with and without a
+// process, and checks the invariants the loop relies on.
+func TestStepIsTotal(t *testing.T) {
+	for _, st := range States() {
+		for _, pid := range []int{0, 7} {
+			for _, kind := range allInputs() {
+				if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+					continue // not a reachable record
+				}
+				for _, after := range []stopReason{stayDown, startAgain} {
+					r := record{State: st, PID: pid, Deadline: t0, RestartCount: 2}
+					in := input{kind: kind, pid: 9, exit: procexec.Exit{PID: pid, Code: 1},
+						err: errors.New("x"), reason: after}
+					got, acts := step(r, basePolicy, in, t0)
+					name := fmt.Sprintf("step(%v pid %d, %v %v)", st, pid, kind, after)
+					switch got.State {
+					case Stopped, Failed, ImportFailed, Restarting:
+						if got.PID != 0 {
+							t.Errorf("%s = %v with pid %d: a down state keeps a process", name, got.State, got.PID)
+						}
+					case Running, Stopping:
+						if got.PID == 0 {
+							t.Errorf("%s = %v without a pid", name, got.State)
+						}
+					}
+					if got.State == Restarting && got.Deadline.IsZero() {
+						t.Errorf("%s = restarting without a deadline", name)
+					}
+					for _, a := range acts {
+						if a.kind == actSpawn && (got.State != Starting || got.PID != 0) {
+							t.Errorf("%s spawns while %v pid %d", name, got.State, got.PID)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestStateDiagram keeps docs/states.md in step with the table.
+func TestStateDiagram(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# Daemon states\n\n")
+	b.WriteString("Generated from the transition table in supervisor/step_test.go by\n")
+	b.WriteString("`go test ./supervisor -run TestStateDiagram -update`; do not edit.\n\n")
+	b.WriteString("```mermaid\nstateDiagram-v2\n    [*] --> stopped\n")
+	seen := map[string]bool{}
+	for _, tt := range transitions {
+		if tt.rec.State == tt.want && !strings.Contains(tt.label, "SIGKILL") && !strings.Contains(tt.label, "stable") {
+			continue
+		}
+		line := fmt.Sprintf("    %s --> %s: %s\n", tt.rec.State, tt.want, tt.label)
+		if !seen[line] {
+			seen[line] = true
+			b.WriteString(line)
+		}
+	}
+	b.WriteString("```\n")
+	const path = "../docs/states.md"
+	if *update {
+		if err := os.MkdirAll("../docs", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if string(got) != b.String() {
+		t.Fatalf("%s is out of date: run go test ./supervisor -run TestStateDiagram -update", path)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for _, tt := range []struct {
+		min, max time.Duration
+		n        int
+		want     time.Duration
+	}{
+		{time.Second, 5 * time.Minute, 0, time.Second},
+		{time.Second, 5 * time.Minute, 1, 2 * time.Second},
+		{time.Second, 5 * time.Minute, 4, 16 * time.Second},
+		{time.Second, 5 * time.Minute, 9, 5 * time.Minute},
+		{time.Second, 5 * time.Minute, 1000, 5 * time.Minute},
+		{0, time.Minute, 3, 0},
+		{500 * time.Millisecond, time.Second, 1, time.Second},
+	} {
+		if got := backoff(tt.min, tt.max, tt.n); got != tt.want {
+			t.Errorf("backoff(%v, %v, %d) = %v, want %v", tt.min, tt.max, tt.n, got, tt.want)
+		}
+	}
+}

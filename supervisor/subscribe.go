@@ -1,0 +1,98 @@
+package supervisor
+
+// subscriber is one reader of the event stream.
+type subscriber struct {
+	ch chan Event
+}
+
+type subscribeRequest struct {
+	sub   *subscriber
+	reply chan struct{}
+}
+
+func (r *subscribeRequest) handle(s *Supervisor) {
+	s.subs[r.sub] = struct{}{}
+	close(r.reply)
+}
+
+type unsubscribeRequest struct{ sub *subscriber }
+
+func (r *unsubscribeRequest) handle(s *Supervisor) { s.dropSubscriber(r.sub) }
+
+// Subscribe returns a channel that receives every event from now on, and a
+// function that ends the subscription. A subscriber that falls
+// Options.EventBuffer events behind is dropped: its channel is closed, and
+// the supervisor never waits for it. The channel is also closed when Run
+// returns, or at once if Run has already returned.
+func (s *Supervisor) Subscribe() (<-chan Event, func()) {
+	sub := &subscriber{ch: make(chan Event, s.opts.EventBuffer)}
+	r := &subscribeRequest{sub: sub, reply: make(chan struct{})}
+	if err := s.call(r); err != nil {
+		close(sub.ch)
+		return sub.ch, func() {}
+	}
+	<-r.reply
+	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
+	return sub.ch, cancel
+}
+
+func (s *Supervisor) dropSubscriber(sub *subscriber) {
+	if _, ok := s.subs[sub]; ok {
+		delete(s.subs, sub)
+		close(sub.ch)
+	}
+}
+
+// publish logs e and hands it to every subscriber, dropping those whose
+// buffer is full.
+func (s *Supervisor) publish(e Event) {
+	s.logEvent(e)
+	for sub := range s.subs {
+		select {
+		case sub.ch <- e:
+		default:
+			s.log.Warn("dropping a slow event subscriber", "buffer", cap(sub.ch))
+			s.dropSubscriber(sub)
+		}
+	}
+}
+
+func (s *Supervisor) closeSubscribers() {
+	for sub := range s.subs {
+		s.dropSubscriber(sub)
+	}
+}
+
+// logEvent writes e to the supervisor's log with its fields.
+func (s *Supervisor) logEvent(e Event) {
+	args := []any{"event", string(e.Type)}
+	if e.Daemon != "" {
+		args = append(args, "daemon", e.Daemon)
+	}
+	if e.PID != 0 {
+		args = append(args, "pid", e.PID)
+	}
+	if e.ExitCode != nil {
+		args = append(args, "exit_code", *e.ExitCode)
+	}
+	if e.Signal != "" {
+		args = append(args, "signal", e.Signal)
+	}
+	if e.RestartCount != nil {
+		args = append(args, "restart_count", *e.RestartCount)
+	}
+	if e.DelayS != nil {
+		args = append(args, "delay_s", *e.DelayS)
+	}
+	if e.Error != "" {
+		args = append(args, "error", e.Error)
+	}
+	switch e.Type {
+	case DaemonFailed, DaemonImportFailed, ConfigReloadFailed:
+		s.log.Error("event", args...)
+	case DaemonExited, DaemonUnhealthy:
+		s.log.Warn("event", args...)
+	default:
+		s.log.Info("event", args...)
+	}
+}

@@ -1,0 +1,462 @@
+// Package supervisor runs the daemons of a config as child processes: it
+// starts them in dependency order, restarts them with backoff when they exit,
+// cascades a crash to their dependents, and stops them dependents first.
+//
+// One goroutine, the loop started by Run, owns every daemon's state. Other
+// goroutines talk to it through the exported methods, which send a request
+// and wait for its reply. Per-daemon decisions are made by a pure function
+// (step.go); the loop carries out what it returns and handles everything
+// that spans several daemons.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/depgraph"
+	"github.com/ringrift/ringsup/procexec"
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	// Config is the validated config to run. Required.
+	Config *config.Config
+	// Profile names the profile to run; "" means the config's
+	// default_profile, or every daemon when it has none.
+	Profile string
+	// Logger receives the supervisor's own log. Default: no logging.
+	Logger hclog.Logger
+	// Runtime starts and reaps processes. Default: real processes through
+	// procexec, with the supervisor made a child subreaper when Run starts.
+	Runtime Runtime
+	// EventBuffer is how many events a subscriber may fall behind before
+	// it is dropped. Default 1024.
+	EventBuffer int
+}
+
+// ErrNotRunning is returned by the methods of a Supervisor whose Run has
+// returned (or was never called and its context is done).
+var ErrNotRunning = errors.New("supervisor is not running")
+
+// Supervisor runs the daemons of one config. Create it with New, then call
+// Run; the other methods may be called from any goroutine while Run runs.
+type Supervisor struct {
+	opts    Options
+	log     hclog.Logger
+	cfg     *config.Config
+	profile string
+	rt      Runtime
+
+	daemons map[string]*daemon
+	order   []*daemon // dependencies before dependents
+	byPID   map[int]*daemon
+	subs    map[*subscriber]struct{}
+
+	shuttingDown bool
+	timer        *time.Timer
+
+	requests chan request
+	done     chan struct{} // closed when Run returns
+}
+
+// daemon is the loop's record of one daemon.
+type daemon struct {
+	name       string
+	cfg        *config.Daemon
+	pol        policy
+	rec        record
+	deps       []*daemon // direct dependencies
+	dependents []*daemon // direct dependents
+	// stopPending is set when the daemon must stop once its dependents
+	// are down; stopReason says what it does afterwards.
+	stopPending bool
+	stopReason  stopReason
+	out         *os.File // its log file, opened at its first start
+}
+
+// New prepares a supervisor for opts.Config and opts.Profile. It starts
+// nothing: Run does. It fails if the profile is unknown.
+func New(opts Options) (*Supervisor, error) {
+	if opts.Config == nil {
+		return nil, errors.New("cannot create supervisor: no config")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = 1024
+	}
+	cfg := opts.Config
+	profile, _, err := cfg.Select(opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{
+		opts:     opts,
+		log:      opts.Logger,
+		cfg:      cfg,
+		profile:  profile,
+		rt:       opts.Runtime,
+		daemons:  make(map[string]*daemon, len(cfg.Daemons)),
+		byPID:    make(map[int]*daemon),
+		subs:     make(map[*subscriber]struct{}),
+		requests: make(chan request),
+		done:     make(chan struct{}),
+	}
+	order, err := depgraph.New(cfg.Deps()).Order()
+	if err != nil {
+		return nil, fmt.Errorf("cannot order daemons: %w", err)
+	}
+	for _, name := range order {
+		d := &daemon{name: name, cfg: cfg.Daemons[name], pol: policyOf(cfg.Daemons[name])}
+		s.daemons[name] = d
+		s.order = append(s.order, d)
+	}
+	for _, d := range s.order {
+		for _, dep := range d.cfg.DependsOn {
+			if dd, ok := s.daemons[dep]; ok {
+				d.deps = append(d.deps, dd)
+				dd.dependents = append(dd.dependents, d)
+			}
+		}
+	}
+	return s, nil
+}
+
+func policyOf(d *config.Daemon) policy {
+	return policy{
+		AutoRestart: d.AutoRestart,
+		MaxRestarts: d.MaxRestarts,
+		BackoffMin:  d.BackoffMin,
+		BackoffMax:  d.BackoffMax,
+		StableAfter: d.StableAfter,
+		StopSignal:  d.StopSignal,
+		StopTimeout: d.StopTimeout,
+	}
+}
+
+// Profile returns the name of the active profile ("" when every daemon runs).
+func (s *Supervisor) Profile() string { return s.profile }
+
+// Run starts the daemons of the active profile and supervises them until ctx
+// is done, then stops them all, dependents first, and returns once no
+// daemon's process is left. It returns an error only if it cannot start
+// supervising at all. Run may be called once.
+func (s *Supervisor) Run(ctx context.Context) error {
+	defer close(s.done)
+	if s.rt == nil {
+		rt, err := newOSRuntime()
+		if err != nil {
+			return err
+		}
+		s.rt = rt
+	}
+	defer s.rt.Close()
+	defer s.closeLogs()
+	defer s.closeSubscribers()
+
+	if err := os.MkdirAll(s.cfg.Supervisor.LogDir, 0o755); err != nil {
+		s.log.Error("cannot create log directory; daemon output is discarded",
+			"log_dir", s.cfg.Supervisor.LogDir, "error", err)
+	}
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+	defer s.timer.Stop()
+
+	_, active, _ := s.cfg.Select(s.profile)
+	s.log.Info("starting", "profile", s.profile, "daemons", len(active))
+	for _, name := range active {
+		s.apply(s.daemons[name], input{kind: inStart})
+	}
+
+	ctxDone := ctx.Done()
+	for {
+		s.schedule()
+		if s.shuttingDown && s.allDown() {
+			s.log.Info("all daemons stopped")
+			return nil
+		}
+		timerC := s.armTimer()
+		select {
+		case req := <-s.requests:
+			req.handle(s)
+		case <-s.rt.Exited():
+			s.reap()
+		case <-timerC:
+			s.fireDeadlines()
+		case <-ctxDone:
+			ctxDone = nil
+			s.shutdown()
+		}
+	}
+}
+
+// apply feeds one input to a daemon's state machine and carries out the
+// actions it returns.
+func (s *Supervisor) apply(d *daemon, in input) {
+	now := time.Now()
+	prev := d.rec
+	next, acts := step(prev, d.pol, in, now)
+	d.rec = next
+	if prev.PID != next.PID {
+		delete(s.byPID, prev.PID)
+		if next.PID != 0 {
+			s.byPID[next.PID] = d
+		}
+	}
+	if prev.State != next.State {
+		s.log.Debug("state", "daemon", d.name, "from", prev.State, "to", next.State, "input", in.kind)
+	}
+	for _, a := range acts {
+		s.do(d, a, now)
+	}
+}
+
+// do carries out one action of step.
+func (s *Supervisor) do(d *daemon, a action, now time.Time) {
+	switch a.kind {
+	case actSpawn:
+		pid, err := s.spawn(d)
+		var execErr *procexec.ExecError
+		switch {
+		case errors.As(err, &execErr):
+			s.apply(d, input{kind: inSpawnFailed, err: err})
+		case err != nil:
+			s.log.Error("cannot start daemon", "daemon", d.name, "error", err)
+			s.apply(d, input{kind: inSpawnError, err: err})
+		default:
+			s.apply(d, input{kind: inSpawned, pid: pid})
+		}
+	case actSignal:
+		if err := s.rt.Signal(d.rec.PID, a.sig); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
+			s.log.Error("cannot signal daemon", "daemon", d.name, "signal", signalName(a.sig), "error", err)
+		}
+	case actKillGroup:
+		// The leader is gone; whatever is left of its group goes with it.
+		if err := s.rt.Signal(a.pid, syscall.SIGKILL); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
+			s.log.Error("cannot kill process group", "daemon", d.name, "pgid", a.pid, "error", err)
+		}
+	case actEmit:
+		e := a.event
+		e.Daemon = d.name
+		e.Timestamp = unixSeconds(now)
+		s.publish(e)
+	case actCascade:
+		for _, dep := range s.dependentsOf(d) {
+			if dep.rec.PID != 0 {
+				s.requestStop(dep, startAgain)
+			}
+		}
+	}
+}
+
+// spawn starts d's process, opening its log file the first time.
+func (s *Supervisor) spawn(d *daemon) (int, error) {
+	if d.out == nil {
+		path := filepath.Join(s.cfg.Supervisor.LogDir, d.name+".log")
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
+		if err != nil {
+			s.log.Error("cannot open daemon log; its output is discarded", "daemon", d.name, "error", err)
+		} else {
+			d.out = f
+		}
+	}
+	spec := procexec.Spec{
+		Name: d.name,
+		Argv: d.cfg.Command,
+		Dir:  d.cfg.WorkingDir,
+		Env:  d.cfg.Env,
+		User: d.cfg.User,
+	}
+	if d.out != nil {
+		spec.Output = d.out
+	}
+	pid, err := s.rt.Spawn(spec)
+	if err != nil {
+		return 0, fmt.Errorf("cannot start %q: %w", d.name, err)
+	}
+	return pid, nil
+}
+
+// schedule carries out what waits on other daemons: pending stops whose
+// dependents are down (dependents first), then starts whose dependencies are
+// running (dependencies first). Walking the topological order makes one pass
+// enough for each.
+func (s *Supervisor) schedule() {
+	for i := len(s.order) - 1; i >= 0; i-- {
+		d := s.order[i]
+		if d.stopPending && !hasLiveDependent(d) {
+			d.stopPending = false
+			s.apply(d, input{kind: inStop, reason: d.stopReason})
+		}
+	}
+	for _, d := range s.order {
+		if d.rec.State != Starting || d.rec.PID != 0 || d.stopPending {
+			continue
+		}
+		switch dep := blockingDependency(d); {
+		case dep == nil:
+			s.apply(d, input{kind: inDepsReady})
+		case dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed:
+			err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
+			s.apply(d, input{kind: inDepFailed, err: err})
+		}
+	}
+}
+
+// blockingDependency returns a dependency of d that is not running, giving
+// one that is down for good before one that is on its way up; nil when every
+// dependency is running.
+func blockingDependency(d *daemon) *daemon {
+	var waiting *daemon
+	for _, dep := range d.deps {
+		switch dep.rec.State {
+		case Running:
+		case Stopped, Failed, ImportFailed:
+			return dep
+		default:
+			if waiting == nil {
+				waiting = dep
+			}
+		}
+	}
+	return waiting
+}
+
+func hasLiveDependent(d *daemon) bool {
+	for _, dep := range d.dependents {
+		if dep.rec.PID != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// dependentsOf returns every daemon that depends on d, directly or not.
+func (s *Supervisor) dependentsOf(d *daemon) []*daemon {
+	seen := map[*daemon]bool{d: true}
+	var out []*daemon
+	var walk func(*daemon)
+	walk = func(x *daemon) {
+		for _, dep := range x.dependents {
+			if !seen[dep] {
+				seen[dep] = true
+				out = append(out, dep)
+				walk(dep)
+			}
+		}
+	}
+	walk(d)
+	return out
+}
+
+// requestStop marks d to be stopped once its dependents are down. A stop
+// that keeps the daemon down wins over one that brings it back.
+func (s *Supervisor) requestStop(d *daemon, reason stopReason) {
+	if d.stopPending && d.stopReason == stayDown {
+		return
+	}
+	d.stopPending, d.stopReason = true, reason
+}
+
+// shutdown begins stopping every daemon, dependents first.
+func (s *Supervisor) shutdown() {
+	if !s.shuttingDown {
+		s.log.Info("shutting down")
+	}
+	s.shuttingDown = true
+	for _, d := range s.order {
+		s.requestStop(d, stayDown)
+	}
+}
+
+// kill sends SIGKILL to every daemon's group at once, without waiting for
+// dependents, and shuts down.
+func (s *Supervisor) kill() {
+	s.shutdown()
+	for _, d := range s.order {
+		if d.rec.PID == 0 {
+			continue
+		}
+		if d.rec.State != Stopping {
+			d.stopPending = false
+			s.apply(d, input{kind: inStop, reason: stayDown})
+		}
+		if d.rec.PID != 0 {
+			s.do(d, action{kind: actSignal, sig: syscall.SIGKILL}, time.Now())
+		}
+	}
+}
+
+// allDown reports whether no daemon has a process or a pending stop.
+func (s *Supervisor) allDown() bool {
+	for _, d := range s.order {
+		if d.rec.PID != 0 || d.stopPending {
+			return false
+		}
+	}
+	return true
+}
+
+// reap collects exits and hands each to its daemon. Exits of processes the
+// supervisor did not start (adopted orphans) are only logged.
+func (s *Supervisor) reap() {
+	exits, err := s.rt.Reap()
+	if err != nil {
+		s.log.Error("cannot reap", "error", err)
+	}
+	for _, x := range exits {
+		d, ok := s.byPID[x.PID]
+		if !ok {
+			s.log.Debug("reaped orphan", "pid", x.PID, "exit", x.String())
+			continue
+		}
+		s.apply(d, input{kind: inExit, exit: x})
+	}
+}
+
+// armTimer sets the timer to the earliest deadline and returns its channel,
+// or nil when no daemon has a deadline.
+func (s *Supervisor) armTimer() <-chan time.Time {
+	var first time.Time
+	for _, d := range s.order {
+		if dl := d.rec.Deadline; !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
+			first = dl
+		}
+	}
+	s.timer.Stop()
+	if first.IsZero() {
+		return nil
+	}
+	s.timer.Reset(time.Until(first))
+	return s.timer.C
+}
+
+// fireDeadlines feeds inDeadline to every daemon whose deadline has passed.
+func (s *Supervisor) fireDeadlines() {
+	now := time.Now()
+	for _, d := range s.order {
+		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {
+			s.apply(d, input{kind: inDeadline})
+		}
+	}
+}
+
+func (s *Supervisor) closeLogs() {
+	for _, d := range s.order {
+		if d.out != nil {
+			d.out.Close()
+			d.out = nil
+		}
+	}
+}
+
+func signalName(sig syscall.Signal) string { return config.SignalName(sig) }
