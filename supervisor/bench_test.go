@@ -73,8 +73,8 @@ func benchmarkStart(b *testing.B, n, levels int) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/daemon")
 }
 
-func BenchmarkStart1000Flat(b *testing.B)     { benchmarkStart(b, 1000, 1) }
-func BenchmarkStart1000DAG10(b *testing.B)    { benchmarkStart(b, 1000, 10) }
+func BenchmarkStart1000Flat(b *testing.B)    { benchmarkStart(b, 1000, 1) }
+func BenchmarkStart1000DAG10(b *testing.B)   { benchmarkStart(b, 1000, 10) }
 func BenchmarkBareForkExec1000(b *testing.B) { benchmarkBare(b, 1000) }
 
 // benchmarkBare is the floor: a plain loop of fork/exec of the same child

@@ -31,7 +31,7 @@ type Event struct {
 	PID int `json:"pid,omitempty"`
 	// ExitCode or Signal is set on DAEMON_EXITED, and on DAEMON_STOPPED
 	// when the daemon had a process that exited.
-	ExitCode *int  `json:"exit_code,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
 	Signal   string `json:"signal,omitempty"`
 	// RestartCount and DelayS are set on DAEMON_RESTARTING; RestartCount
 	// counts the restart being announced.
