@@ -71,6 +71,12 @@ type Supervisor struct {
 	// HealthInterval is the default time between two health probes.
 	// Default: 30s.
 	HealthInterval time.Duration
+
+	// LogMaxSize, LogMaxFiles and LogTimestamps are the defaults of the
+	// daemons' settings of the same name. Defaults: 10 MiB, 5, false.
+	LogMaxSize    int64
+	LogMaxFiles   int
+	LogTimestamps bool
 }
 
 // Daemon holds the settings of one [daemons.NAME] table.
@@ -111,6 +117,19 @@ type Daemon struct {
 	User string
 	// Health is the daemon's health check, nil when it has none.
 	Health *Health
+
+	// LogMaxSize is the size in bytes at which the daemon's log file
+	// <log_dir>/<name>.log is rotated, as parsed by [ParseSize]; 0 means
+	// never rotate it. Default: the [supervisor] value, itself 10 MiB.
+	LogMaxSize int64
+	// LogMaxFiles is how many rotated files (name.log.1, the newest, to
+	// name.log.N) are kept; 0 keeps none, so a full log starts over empty.
+	// Default: the [supervisor] value, itself 5; never negative.
+	LogMaxFiles int
+	// LogTimestamps reports whether each line of the log starts with the
+	// time it arrived. Default: the [supervisor] value, itself false.
+	LogTimestamps bool
+
 	// Pos is where the daemon's name first appears in the file, normally in
 	// its [daemons.NAME] table header.
 	Pos Position

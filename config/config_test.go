@@ -85,6 +85,9 @@ func TestLoadValid(t *testing.T) {
 		BackoffMax:     10 * time.Minute,
 		StableAfter:    30 * time.Minute,
 		HealthInterval: 15 * time.Second,
+		LogMaxSize:     1 << 20,
+		LogMaxFiles:    3,
+		LogTimestamps:  true,
 	}
 	want := &Config{
 		Path:       filepath.Join(dir, "valid.toml"),
@@ -96,19 +99,22 @@ func TestLoadValid(t *testing.T) {
 		},
 		Daemons: map[string]*Daemon{
 			"event_router": {
-				Name:        "event_router",
-				Description: "Routes data events between daemons",
-				Command:     []string{filepath.Join(dir, "bin/event-router"), "--port", "9000"},
-				AutoRestart: true,
-				MaxRestarts: 5,
-				BackoffMin:  time.Second,
-				BackoffMax:  5 * time.Minute,
-				StableAfter: time.Hour,
-				StopSignal:  syscall.SIGTERM,
-				StopTimeout: 10 * time.Second,
-				WorkingDir:  dir,
-				Env:         map[string]string{"LOG_LEVEL": "info"},
-				User:        "ringrift",
+				Name:          "event_router",
+				Description:   "Routes data events between daemons",
+				Command:       []string{filepath.Join(dir, "bin/event-router"), "--port", "9000"},
+				AutoRestart:   true,
+				MaxRestarts:   5,
+				BackoffMin:    time.Second,
+				BackoffMax:    5 * time.Minute,
+				StableAfter:   time.Hour,
+				StopSignal:    syscall.SIGTERM,
+				StopTimeout:   10 * time.Second,
+				WorkingDir:    dir,
+				Env:           map[string]string{"LOG_LEVEL": "info"},
+				LogMaxSize:    1 << 20,
+				LogMaxFiles:   3,
+				LogTimestamps: true,
+				User:          "ringrift",
 				Health: &Health{
 					Exec:        []string{filepath.Join(dir, "bin/probe")},
 					Interval:    30 * time.Second,
@@ -116,21 +122,24 @@ func TestLoadValid(t *testing.T) {
 					Retries:     3,
 					OnUnhealthy: "restart",
 				},
-				Pos: Position{17, 10},
+				Pos: Position{20, 10},
 			},
 			"selfplay": {
-				Name:        "selfplay",
-				Command:     []string{"/bin/sh", "-c", "exec ./bin/selfplay --games 100"},
-				DependsOn:   []string{"event_router"},
-				AutoRestart: false,
-				MaxRestarts: 0,
-				BackoffMin:  2 * time.Second,
-				BackoffMax:  10 * time.Minute,
-				StableAfter: 30 * time.Minute,
-				StopSignal:  syscall.SIGINT,
-				StopTimeout: 20 * time.Second,
-				WorkingDir:  filepath.Join(dir, "work/selfplay"),
-				Env:         map[string]string{"CUDA_VISIBLE_DEVICES": "0", "EMPTY": ""},
+				Name:          "selfplay",
+				Command:       []string{"/bin/sh", "-c", "exec ./bin/selfplay --games 100"},
+				DependsOn:     []string{"event_router"},
+				AutoRestart:   false,
+				MaxRestarts:   0,
+				BackoffMin:    2 * time.Second,
+				BackoffMax:    10 * time.Minute,
+				StableAfter:   30 * time.Minute,
+				StopSignal:    syscall.SIGINT,
+				StopTimeout:   20 * time.Second,
+				WorkingDir:    filepath.Join(dir, "work/selfplay"),
+				Env:           map[string]string{"CUDA_VISIBLE_DEVICES": "0", "EMPTY": ""},
+				LogMaxSize:    1 << 20,
+				LogMaxFiles:   3,
+				LogTimestamps: true,
 				Health: &Health{
 					HTTP:        "http://127.0.0.1:9100/health",
 					Interval:    15 * time.Second,
@@ -138,20 +147,23 @@ func TestLoadValid(t *testing.T) {
 					Retries:     3,
 					OnUnhealthy: "ignore",
 				},
-				Pos: Position{40, 10},
+				Pos: Position{43, 10},
 			},
 			"training": {
-				Name:        "training",
-				Command:     []string{"python3", "-m", "train"},
-				DependsOn:   []string{"selfplay", "event_router"},
-				AutoRestart: true,
-				MaxRestarts: 5,
-				BackoffMin:  2 * time.Second,
-				BackoffMax:  10 * time.Minute,
-				StableAfter: 30 * time.Minute,
-				StopSignal:  syscall.SIGINT,
-				StopTimeout: 20 * time.Second,
-				WorkingDir:  dir,
+				Name:          "training",
+				Command:       []string{"python3", "-m", "train"},
+				DependsOn:     []string{"selfplay", "event_router"},
+				AutoRestart:   true,
+				MaxRestarts:   5,
+				BackoffMin:    2 * time.Second,
+				BackoffMax:    10 * time.Minute,
+				StableAfter:   30 * time.Minute,
+				StopSignal:    syscall.SIGINT,
+				StopTimeout:   20 * time.Second,
+				WorkingDir:    dir,
+				LogMaxSize:    1 << 20,
+				LogMaxFiles:   3,
+				LogTimestamps: true,
 				Health: &Health{
 					TCP:         "127.0.0.1:9200",
 					Interval:    15 * time.Second,
@@ -159,7 +171,7 @@ func TestLoadValid(t *testing.T) {
 					Retries:     1,
 					OnUnhealthy: "restart",
 				},
-				Pos: Position{53, 10},
+				Pos: Position{56, 10},
 			},
 			"gpu-monitor.v2": {
 				Name:        "gpu-monitor.v2",
@@ -172,7 +184,8 @@ func TestLoadValid(t *testing.T) {
 				StopSignal:  syscall.SIGTERM,
 				StopTimeout: 20 * time.Second,
 				WorkingDir:  dir,
-				Pos:         Position{59, 10},
+				LogMaxSize:  4096,
+				Pos:         Position{62, 10},
 			},
 		},
 		Hooks: []Hook{
@@ -249,6 +262,19 @@ func TestDefaults(t *testing.T) {
 			d := c.Daemons["a"]
 			return []time.Duration{d.BackoffMin, d.BackoffMax}
 		}, []time.Duration{30 * time.Second, time.Minute}},
+		{"log defaults", "[daemons.a]\ncommand = \"x\"", func(c *Config) any {
+			s, d := c.Supervisor, c.Daemons["a"]
+			return []any{s.LogMaxSize, s.LogMaxFiles, s.LogTimestamps, d.LogMaxSize, d.LogMaxFiles, d.LogTimestamps}
+		}, []any{int64(10 << 20), 5, false, int64(10 << 20), 5, false}},
+		{"log settings inherited", "[supervisor]\nlog_max_size = \"512KB\"\nlog_max_files = 2\nlog_timestamps = true\n[daemons.a]\ncommand = \"x\"", func(c *Config) any {
+			d := c.Daemons["a"]
+			return []any{d.LogMaxSize, d.LogMaxFiles, d.LogTimestamps}
+		}, []any{int64(512 << 10), 2, true}},
+		{"log settings overridden", "[supervisor]\nlog_max_size = \"512KB\"\nlog_max_files = 2\nlog_timestamps = true\n[daemons.a]\ncommand = \"x\"\nlog_max_size = 100\nlog_max_files = 0\nlog_timestamps = false", func(c *Config) any {
+			d := c.Daemons["a"]
+			return []any{d.LogMaxSize, d.LogMaxFiles, d.LogTimestamps}
+		}, []any{int64(100), 0, false}},
+		{"log_max_size zero", "[supervisor]\nlog_max_size = \"0\"", func(c *Config) any { return c.Supervisor.LogMaxSize }, int64(0)},
 		{"string command", "[daemons.a]\ncommand = \"exec ./a >log 2>&1\"", func(c *Config) any { return c.Daemons["a"].Command }, []string{"/bin/sh", "-c", "exec ./a >log 2>&1"}},
 		{"relative command", "[daemons.a]\ncommand = [\"./bin/a\", \"./arg\"]", func(c *Config) any { return c.Daemons["a"].Command }, []string{filepath.Join(dir, "bin/a"), "./arg"}},
 		{"relative command without dot", "[daemons.a]\ncommand = [\"bin/a\"]", func(c *Config) any { return c.Daemons["a"].Command }, []string{filepath.Join(dir, "bin/a")}},
@@ -386,6 +412,47 @@ func TestParseDuration(t *testing.T) {
 		}
 		if got != tt.want || gotErr != tt.wantErr {
 			t.Errorf("ParseDuration(%q) = %v, %q, want %v, %q", tt.in, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr string
+	}{
+		{"0", 0, ""},
+		{"100", 100, ""},
+		{"100B", 100, ""},
+		{"100b", 100, ""},
+		{"512KB", 512 << 10, ""},
+		{"512K", 512 << 10, ""},
+		{"512KiB", 512 << 10, ""},
+		{"512kb", 512 << 10, ""},
+		{"10MB", 10 << 20, ""},
+		{"10 MB", 10 << 20, ""},
+		{"10MiB", 10 << 20, ""},
+		{"1GB", 1 << 30, ""},
+		{"8589934591GB", 8589934591 << 30, ""},
+		{"8589934592GB", 0, `invalid size "8589934592GB": too large`},
+		{"99999999999999999999", 0, `invalid size "99999999999999999999": too large`},
+		{"", 0, `invalid size "": want an integer and an optional unit B, KB, MB or GB, such as "10MB"`},
+		{"MB", 0, `invalid size "MB": want an integer and an optional unit B, KB, MB or GB, such as "10MB"`},
+		{"-1MB", 0, `invalid size "-1MB": want an integer and an optional unit B, KB, MB or GB, such as "10MB"`},
+		{" 10MB", 0, `invalid size " 10MB": want an integer and an optional unit B, KB, MB or GB, such as "10MB"`},
+		{"1.5MB", 0, `invalid size "1.5MB": want a whole number, such as "1536KB"`},
+		{"10TB", 0, `invalid size "10TB": unknown unit: want B, KB, MB or GB`},
+		{"10MBs", 0, `invalid size "10MBs": unknown unit: want B, KB, MB or GB`},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("ParseSize(%q) = %v, %q, want %v, %q", tt.in, got, gotErr, tt.want, tt.wantErr)
 		}
 	}
 }

@@ -278,6 +278,23 @@ func (p *parser) value(k keyPath, kd kind, v any) (any, bool) {
 			break
 		}
 		return d, true
+	case kindSize:
+		switch v := v.(type) {
+		case int64:
+			if v < 0 {
+				p.errorf(k, "invalid size %d: must not be negative", v)
+				return nil, false
+			}
+			return v, true
+		case string:
+			n, err := ParseSize(v)
+			if err != nil {
+				p.errorf(k, "%v", err)
+				return nil, false
+			}
+			return n, true
+		}
+		p.typeError(k, `size such as "10MB"`, v)
 	case kindSignal:
 		s, ok := v.(string)
 		if !ok {

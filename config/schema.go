@@ -21,6 +21,7 @@ const (
 	kindBool                  // a boolean: bool
 	kindInt                   // an integer: int
 	kindDuration              // a string in Go duration syntax, not negative: time.Duration
+	kindSize                  // a size string such as "10MB", or an integer of bytes, not negative: int64
 	kindSignal                // a signal name such as "SIGTERM" or "TERM": syscall.Signal
 	kindPath                  // a non-empty string, resolved against the file's directory: string
 	kindStrings               // an array of strings: []string, nil when empty
@@ -63,6 +64,9 @@ func supervisorFields() []field[Supervisor] {
 		{"backoff_max", kindDuration, false, nil, func(s *Supervisor, v any) { s.BackoffMax = v.(time.Duration) }},
 		{"stable_after", kindDuration, false, nil, func(s *Supervisor, v any) { s.StableAfter = v.(time.Duration) }},
 		{"health_interval", kindDuration, false, positive, func(s *Supervisor, v any) { s.HealthInterval = v.(time.Duration) }},
+		{"log_max_size", kindSize, false, nil, func(s *Supervisor, v any) { s.LogMaxSize = v.(int64) }},
+		{"log_max_files", kindInt, false, atLeast(0), func(s *Supervisor, v any) { s.LogMaxFiles = v.(int) }},
+		{"log_timestamps", kindBool, false, nil, func(s *Supervisor, v any) { s.LogTimestamps = v.(bool) }},
 	}
 }
 
@@ -83,6 +87,9 @@ func daemonFields() []field[Daemon] {
 		{"working_dir", kindPath, false, nil, func(d *Daemon, v any) { d.WorkingDir = v.(string) }},
 		{"env", kindStringMap, false, envNames, func(d *Daemon, v any) { d.Env = v.(map[string]string) }},
 		{"user", kindString, false, nonEmpty, func(d *Daemon, v any) { d.User = v.(string) }},
+		{"log_max_size", kindSize, false, nil, func(d *Daemon, v any) { d.LogMaxSize = v.(int64) }},
+		{"log_max_files", kindInt, false, atLeast(0), func(d *Daemon, v any) { d.LogMaxFiles = v.(int) }},
+		{"log_timestamps", kindBool, false, nil, func(d *Daemon, v any) { d.LogTimestamps = v.(bool) }},
 		{key: "health", kind: kindTable},
 	}
 }
@@ -133,6 +140,8 @@ func defaultSupervisor(dir string) Supervisor {
 		BackoffMax:     5 * time.Minute,
 		StableAfter:    1 * time.Hour,
 		HealthInterval: 30 * time.Second,
+		LogMaxSize:     10 << 20,
+		LogMaxFiles:    5,
 	}
 }
 
@@ -147,6 +156,10 @@ func defaultDaemon(name, dir string, s *Supervisor) *Daemon {
 		StopSignal:  syscall.SIGTERM,
 		StopTimeout: s.StopTimeout,
 		WorkingDir:  dir,
+
+		LogMaxSize:    s.LogMaxSize,
+		LogMaxFiles:   s.LogMaxFiles,
+		LogTimestamps: s.LogTimestamps,
 	}
 }
 

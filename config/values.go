@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +22,48 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
 	}
 	return d, nil
+}
+
+// ParseSize parses a size in bytes: a non-negative integer followed by an
+// optional unit, such as "100", "100B", "512KB", "10MB" or "1GB". Units are
+// binary and ignore case: K, KB and KiB mean 1024 bytes, M, MB and MiB
+// 1024*1024, G, GB and GiB 1024*1024*1024. Spaces may separate the number
+// from the unit. Fractions ("1.5MB") and negative sizes are rejected, and so
+// is a size of 8 EiB or more.
+func ParseSize(s string) (int64, error) {
+	bad := func(why string) (int64, error) {
+		return 0, fmt.Errorf("invalid size %q: %s", s, why)
+	}
+	i := 0
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return bad(`want an integer and an optional unit B, KB, MB or GB, such as "10MB"`)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return bad("too large")
+	}
+	if strings.HasPrefix(s[i:], ".") {
+		return bad(`want a whole number, such as "1536KB"`)
+	}
+	var shift uint
+	switch strings.ToUpper(strings.TrimLeft(s[i:], " ")) {
+	case "", "B":
+	case "K", "KB", "KIB":
+		shift = 10
+	case "M", "MB", "MIB":
+		shift = 20
+	case "G", "GB", "GIB":
+		shift = 30
+	default:
+		return bad("unknown unit: want B, KB, MB or GB")
+	}
+	if n > math.MaxInt64>>shift {
+		return bad("too large")
+	}
+	return n << shift, nil
 }
 
 // ParseSignal returns the signal named s, such as "SIGTERM". The "SIG"
