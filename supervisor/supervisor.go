@@ -59,6 +59,9 @@ type Supervisor struct {
 	order   []*daemon // dependencies before dependents
 	byPID   map[int]*daemon
 	subs    map[*subscriber]struct{}
+	// lingering holds the process groups whose leader has exited and
+	// whose other members were sent SIGKILL, until they are empty.
+	lingering map[int]struct{}
 
 	shuttingDown bool
 	timer        *time.Timer
@@ -79,7 +82,7 @@ type daemon struct {
 	// are down; stopReason says what it does afterwards.
 	stopPending bool
 	stopReason  stopReason
-	out         *os.File // its log file, opened at its first start
+	out         *daemonLog // its log file, set up at its first start
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -100,16 +103,17 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s := &Supervisor{
-		opts:     opts,
-		log:      opts.Logger,
-		cfg:      cfg,
-		profile:  profile,
-		rt:       opts.Runtime,
-		daemons:  make(map[string]*daemon, len(cfg.Daemons)),
-		byPID:    make(map[int]*daemon),
-		subs:     make(map[*subscriber]struct{}),
-		requests: make(chan request),
-		done:     make(chan struct{}),
+		opts:      opts,
+		log:       opts.Logger,
+		cfg:       cfg,
+		profile:   profile,
+		rt:        opts.Runtime,
+		daemons:   make(map[string]*daemon, len(cfg.Daemons)),
+		byPID:     make(map[int]*daemon),
+		subs:      make(map[*subscriber]struct{}),
+		lingering: make(map[int]struct{}),
+		requests:  make(chan request),
+		done:      make(chan struct{}),
 	}
 	order, err := depgraph.New(cfg.Deps()).Order()
 	if err != nil {
@@ -181,6 +185,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		s.schedule()
 		if s.shuttingDown && s.allDown() {
+			s.awaitGroups(groupDrainTimeout)
 			s.log.Info("all daemons stopped")
 			return nil
 		}
@@ -241,7 +246,11 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 		}
 	case actKillGroup:
 		// The leader is gone; whatever is left of its group goes with it.
-		if err := s.rt.Signal(a.pid, syscall.SIGKILL); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
+		err := s.rt.Signal(a.pid, syscall.SIGKILL)
+		switch {
+		case err == nil:
+			s.lingering[a.pid] = struct{}{}
+		case !errors.Is(err, procexec.ErrNoProcess):
 			s.log.Error("cannot kill process group", "daemon", d.name, "pgid", a.pid, "error", err)
 		}
 	case actEmit:
@@ -258,26 +267,21 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	}
 }
 
-// spawn starts d's process, opening its log file the first time.
+// spawn starts d's process, its output going to its log file.
 func (s *Supervisor) spawn(d *daemon) (int, error) {
 	if d.out == nil {
-		path := filepath.Join(s.cfg.Supervisor.LogDir, d.name+".log")
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
-		if err != nil {
-			s.log.Error("cannot open daemon log; its output is discarded", "daemon", d.name, "error", err)
-		} else {
-			d.out = f
+		d.out = &daemonLog{
+			path: filepath.Join(s.cfg.Supervisor.LogDir, d.name+".log"),
+			log:  s.log.With("daemon", d.name),
 		}
 	}
 	spec := procexec.Spec{
-		Name: d.name,
-		Argv: d.cfg.Command,
-		Dir:  d.cfg.WorkingDir,
-		Env:  d.cfg.Env,
-		User: d.cfg.User,
-	}
-	if d.out != nil {
-		spec.Output = d.out
+		Name:   d.name,
+		Argv:   d.cfg.Command,
+		Dir:    d.cfg.WorkingDir,
+		Env:    d.cfg.Env,
+		User:   d.cfg.User,
+		Output: d.out,
 	}
 	pid, err := s.rt.Spawn(spec)
 	if err != nil {
@@ -421,6 +425,46 @@ func (s *Supervisor) reap() {
 		}
 		s.apply(d, input{kind: inExit, exit: x})
 	}
+	if len(s.lingering) > 0 {
+		s.pruneGroups()
+	}
+}
+
+// groupDrainTimeout bounds how long shutdown waits for the last members of
+// killed process groups to die and be reaped.
+const groupDrainTimeout = 5 * time.Second
+
+// pruneGroups forgets the lingering process groups that are now empty.
+func (s *Supervisor) pruneGroups() {
+	for pgid := range s.lingering {
+		if errors.Is(s.rt.Signal(pgid, 0), procexec.ErrNoProcess) {
+			delete(s.lingering, pgid)
+		}
+	}
+}
+
+// awaitGroups reaps until every lingering process group is empty, so that
+// the supervisor exits leaving no process and no zombie: members killed
+// with their leader die a moment after it, and come back to the supervisor,
+// the subreaper, to be reaped. It gives up after timeout.
+func (s *Supervisor) awaitGroups(timeout time.Duration) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.reap()
+		if len(s.lingering) == 0 {
+			return
+		}
+		select {
+		case <-s.rt.Exited():
+		case <-tick.C:
+		case <-deadline.C:
+			s.log.Warn("process groups still not empty at exit", "pgids", len(s.lingering))
+			return
+		}
+	}
 }
 
 // armTimer sets the timer to the earliest deadline and returns its channel,
@@ -454,7 +498,6 @@ func (s *Supervisor) closeLogs() {
 	for _, d := range s.order {
 		if d.out != nil {
 			d.out.Close()
-			d.out = nil
 		}
 	}
 }

@@ -52,7 +52,7 @@ func (s *syncBuffer) String() string {
 
 // ringsupProc is a ringsup started by a test.
 type ringsupProc struct {
-	t      *testing.T
+	t      testing.TB
 	pid    int
 	output *syncBuffer
 }
@@ -60,7 +60,7 @@ type ringsupProc struct {
 var spawner = sync.OnceValue(procexec.NewSpawner)
 
 // startRingsup runs ringsup with args in dir.
-func startRingsup(t *testing.T, dir string, args ...string) *ringsupProc {
+func startRingsup(t testing.TB, dir string, args ...string) *ringsupProc {
 	t.Helper()
 	out := &syncBuffer{}
 	p, err := spawner().Spawn(procexec.Spec{
@@ -106,7 +106,7 @@ func (r *ringsupProc) wait(timeout time.Duration) procexec.Exit {
 }
 
 // eventually polls cond every 10ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -169,7 +169,7 @@ func contains(xs []int, x int) bool {
 }
 
 // readPID waits for a daemon to write its pid to file and returns it.
-func readPID(t *testing.T, file string) int {
+func readPID(t testing.TB, file string) int {
 	t.Helper()
 	var pid int
 	eventually(t, 10*time.Second, "a pid in "+filepath.Base(file), func() bool {
