@@ -84,10 +84,7 @@ func (s *Supervisor) operate(r *opRequest) error {
 		}
 	case "stop":
 		for _, d := range ds {
-			for _, dep := range s.dependentsOf(d) {
-				s.stopNow(dep)
-			}
-			s.stopNow(d)
+			s.stopWithDependents(d)
 		}
 	case "restart":
 		if !r.force {
@@ -98,23 +95,39 @@ func (s *Supervisor) operate(r *opRequest) error {
 			}
 		}
 		for _, d := range ds {
-			for _, dep := range s.dependenciesOf(d) {
-				dep.stopPending = false
-				s.apply(dep, input{kind: inStart})
-			}
-			d.stopPending = false
-			s.apply(d, input{kind: inRestart, force: r.force})
-			if d.rec.PID != 0 {
-				s.requestStop(d, startAgain)
-			}
-			for _, dep := range s.dependentsOf(d) {
-				if dep.rec.PID != 0 {
-					s.requestStop(dep, startAgain)
-				}
-			}
+			s.restartWithDependents(d, r.force)
 		}
 	}
 	return nil
+}
+
+// stopWithDependents marks d and every daemon that depends on it to stop and
+// stay down; schedule stops them dependents first.
+func (s *Supervisor) stopWithDependents(d *daemon) {
+	for _, dep := range s.dependentsOf(d) {
+		s.stopNow(dep)
+	}
+	s.stopNow(d)
+}
+
+// restartWithDependents restarts d (starting its dependencies if needed):
+// its running dependents stop first, then d, and all start again. force
+// resets the restart count and is what lets a failed daemon start.
+func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
+	for _, dep := range s.dependenciesOf(d) {
+		dep.stopPending = false
+		s.apply(dep, input{kind: inStart})
+	}
+	d.stopPending = false
+	s.apply(d, input{kind: inRestart, force: force})
+	if d.rec.PID != 0 {
+		s.requestStop(d, startAgain)
+	}
+	for _, dep := range s.dependentsOf(d) {
+		if dep.rec.PID != 0 {
+			s.requestStop(dep, startAgain)
+		}
+	}
 }
 
 // startWithDependencies wants d up, and with it everything it depends on.
@@ -289,7 +302,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 	now := time.Now()
 	st := Status{
 		Profile: s.profile,
-		Config:  s.cfg.Path,
+		Config:  s.path,
 		PID:     os.Getpid(),
 		Daemons: make(map[string]DaemonStatus, len(ds)),
 	}

@@ -41,11 +41,9 @@ type Event struct {
 	// CONFIG_RELOAD_FAILED, and on DAEMON_STOPPED when a dependency failed.
 	Error string `json:"error,omitempty"`
 
-	// The daemons a reload changed, on CONFIG_RELOADED.
-	Added     []string `json:"added,omitempty"`
-	Removed   []string `json:"removed,omitempty"`
-	Restarted []string `json:"restarted,omitempty"`
-	Updated   []string `json:"updated,omitempty"`
+	// The daemons a reload changed, on CONFIG_RELOADED: its four lists
+	// are inlined in the JSON (added, removed, restarted, updated).
+	*ReloadSummary
 }
 
 // Time returns the event's timestamp as a time.Time.

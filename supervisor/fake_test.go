@@ -125,3 +125,7 @@ func (f *fakeRuntime) liveNames() []string {
 	slices.Sort(out)
 	return out
 }
+
+// daemonsForTest exposes the daemon table to tests; call only while the
+// loop is idle (after synctest.Wait).
+func (s *Supervisor) daemonsForTest() map[string]*daemon { return s.daemons }

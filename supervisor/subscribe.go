@@ -1,5 +1,7 @@
 package supervisor
 
+import "time"
+
 // subscriber is one reader of the event stream.
 type subscriber struct {
 	ch chan Event
@@ -41,6 +43,12 @@ func (s *Supervisor) dropSubscriber(sub *subscriber) {
 		delete(s.subs, sub)
 		close(sub.ch)
 	}
+}
+
+// publishNow publishes e stamped with the current time.
+func (s *Supervisor) publishNow(e Event) {
+	e.Timestamp = unixSeconds(time.Now())
+	s.publish(e)
 }
 
 // publish logs e and hands it to every subscriber, dropping those whose

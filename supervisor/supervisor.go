@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -51,8 +52,10 @@ var ErrNotRunning = errors.New("supervisor is not running")
 type Supervisor struct {
 	opts    Options
 	log     hclog.Logger
+	path    string // the config file; fixed for the supervisor's life
 	cfg     *config.Config
 	profile string
+	active  map[string]bool // the daemons the profile runs
 	rt      Runtime
 
 	daemons map[string]*daemon
@@ -65,6 +68,7 @@ type Supervisor struct {
 
 	shuttingDown bool
 	timer        *time.Timer
+	reloads      []*reloadRequest // waiting until no transition is under way
 
 	requests chan request
 	done     chan struct{} // closed when Run returns
@@ -82,7 +86,10 @@ type daemon struct {
 	// are down; stopReason says what it does afterwards.
 	stopPending bool
 	stopReason  stopReason
-	out         *daemonLog // its log file, set up at its first start
+	// removed is set when a reload dropped the daemon; it is forgotten
+	// once it is down.
+	removed bool
+	out     *daemonLog // its log file, set up at its first start
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -105,7 +112,7 @@ func New(opts Options) (*Supervisor, error) {
 	s := &Supervisor{
 		opts:      opts,
 		log:       opts.Logger,
-		cfg:       cfg,
+		path:      cfg.Path,
 		profile:   profile,
 		rt:        opts.Runtime,
 		daemons:   make(map[string]*daemon, len(cfg.Daemons)),
@@ -115,24 +122,60 @@ func New(opts Options) (*Supervisor, error) {
 		requests:  make(chan request),
 		done:      make(chan struct{}),
 	}
+	if err := s.install(cfg, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// install makes cfg the running config: it builds the daemon table in
+// dependency order, keeping the record (state, process, counters) of every
+// daemon that was already there. removed daemons, still stopping, stay at
+// the end of the order, linked only among themselves, until they are down.
+func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 	order, err := depgraph.New(cfg.Deps()).Order()
 	if err != nil {
-		return nil, fmt.Errorf("cannot order daemons: %w", err)
+		return fmt.Errorf("cannot order daemons: %w", err)
 	}
+	_, active, err := cfg.Select(s.opts.Profile)
+	if err != nil {
+		return err
+	}
+	daemons := make(map[string]*daemon, len(cfg.Daemons)+len(removed))
+	s.order = s.order[:0]
 	for _, name := range order {
-		d := &daemon{name: name, cfg: cfg.Daemons[name], pol: policyOf(cfg.Daemons[name])}
-		s.daemons[name] = d
+		d := s.daemons[name]
+		if d == nil || d.removed {
+			d = &daemon{name: name}
+		}
+		d.cfg, d.pol = cfg.Daemons[name], policyOf(cfg.Daemons[name])
+		d.deps, d.dependents = nil, nil
+		daemons[name] = d
 		s.order = append(s.order, d)
 	}
 	for _, d := range s.order {
 		for _, dep := range d.cfg.DependsOn {
-			if dd, ok := s.daemons[dep]; ok {
-				d.deps = append(d.deps, dd)
-				dd.dependents = append(dd.dependents, d)
-			}
+			dd := daemons[dep]
+			d.deps = append(d.deps, dd)
+			dd.dependents = append(dd.dependents, d)
 		}
 	}
-	return s, nil
+	for _, d := range removed {
+		d.removed = true
+	}
+	notRemoved := func(x *daemon) bool { return !x.removed }
+	for _, d := range removed {
+		d.deps = slices.DeleteFunc(d.deps, notRemoved)
+		d.dependents = slices.DeleteFunc(d.dependents, notRemoved)
+		daemons[d.name] = d
+		s.order = append(s.order, d)
+	}
+	s.cfg, s.daemons = cfg, daemons
+	s.active = make(map[string]bool, len(active))
+	for _, name := range active {
+		s.active[name] = true
+	}
+	return nil
 }
 
 func policyOf(d *config.Daemon) policy {
@@ -175,15 +218,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.timer.Stop()
 	defer s.timer.Stop()
 
-	_, active, _ := s.cfg.Select(s.profile)
-	s.log.Info("starting", "profile", s.profile, "daemons", len(active))
-	for _, name := range active {
-		s.apply(s.daemons[name], input{kind: inStart})
+	s.log.Info("starting", "profile", s.profile, "daemons", len(s.active))
+	for _, d := range s.order {
+		if s.active[d.name] {
+			s.apply(d, input{kind: inStart})
+		}
 	}
 
 	ctxDone := ctx.Done()
 	for {
+		s.applyQueuedReload()
 		s.schedule()
+		s.forgetRemoved()
 		if s.shuttingDown && s.allDown() {
 			s.awaitGroups(groupDrainTimeout)
 			s.log.Info("all daemons stopped")

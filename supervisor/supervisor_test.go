@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 // seconds and a stable hour take no real time.
 type harness struct {
 	t      *testing.T
+	path   string
 	sup    *Supervisor
 	rt     *fakeRuntime
 	events <-chan Event
@@ -30,10 +33,12 @@ type harness struct {
 // and runs it with profile. Call inside synctest.Test.
 func start(t *testing.T, body, profile string, setup ...func(*fakeRuntime)) *harness {
 	t.Helper()
-	src := fmt.Sprintf("[supervisor]\nlog_dir = %q\n%s", t.TempDir(), body)
-	cfg, err := config.Parse("test.toml", []byte(src))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ringsup.toml")
+	writeConfig(t, path, body)
+	cfg, err := config.Load(path)
 	if err != nil {
-		t.Fatalf("config.Parse: %v\n%s", err, src)
+		t.Fatalf("config.Load: %v", err)
 	}
 	rt := newFakeRuntime()
 	for _, f := range setup {
@@ -44,18 +49,31 @@ func start(t *testing.T, body, profile string, setup ...func(*fakeRuntime)) *har
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, sup: sup, rt: rt, cancel: cancel, runErr: make(chan error, 1)}
+	h := &harness{t: t, path: path, sup: sup, rt: rt, cancel: cancel, runErr: make(chan error, 1)}
 	go func() { h.runErr <- sup.Run(ctx) }()
 	h.events, _ = sup.Subscribe()
-	t.Cleanup(func() {
-		cancel()
-		synctest.Wait()
-	})
 	synctest.Wait()
 	return h
 }
 
-// state returns the state of daemon name.
+// stop shuts the supervisor down and waits for Run to return. Tests defer
+// it: shutdown may need fake time to pass (a stop_timeout), and the bubble's
+// clock only moves while its main goroutine is still there to wait.
+func (h *harness) stop() {
+	h.cancel()
+	<-h.sup.Done()
+}
+
+// writeConfig writes body, with a [supervisor] log_dir beside it, to path.
+func writeConfig(t *testing.T, path, body string) {
+	t.Helper()
+	src := fmt.Sprintf("[supervisor]\nlog_dir = \"logs\"\n%s", body)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// status returns the status of daemon name.
 func (h *harness) status(name string) DaemonStatus {
 	h.t.Helper()
 	st, err := h.sup.Status(name)
@@ -116,6 +134,7 @@ command = "solo"
 func TestStartsInDependencyOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "")
+		defer h.stop()
 		got := h.rt.takeLog()
 		// No barrier between levels: b starts as soon as a runs.
 		want := []string{"spawn a", "spawn b", "spawn c", "spawn solo"}
@@ -131,6 +150,7 @@ func TestStartsInDependencyOrder(t *testing.T) {
 func TestProfilePullsInDependencies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain+"[profiles]\nsmall = [\"b\"]\n", "small")
+		defer h.stop()
 		if got, want := h.rt.liveNames(), []string{"a", "b"}; !slices.Equal(got, want) {
 			t.Fatalf("running = %q, want %q", got, want)
 		}
@@ -148,6 +168,7 @@ max_restarts = 3
 backoff_min = "1s"
 backoff_max = "3s"
 `, "")
+		defer h.stop()
 		h.drain()
 		for i, wantDelay := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} {
 			h.rt.exit(t, "flaky", 1)
@@ -203,6 +224,7 @@ command = "x"
 backoff_min = "1s"
 stable_after = "1h"
 `, "")
+		defer h.stop()
 		h.rt.exit(t, "x", 1)
 		sleep(time.Second)
 		h.rt.exit(t, "x", 1)
@@ -233,6 +255,7 @@ stable_after = "1h"
 func TestCascadeRestartsDependentsWithoutCounting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "")
+		defer h.stop()
 		h.rt.takeLog()
 		h.rt.exit(t, "a", 1)
 		synctest.Wait()
@@ -263,6 +286,7 @@ func TestCascadeRestartsDependentsWithoutCounting(t *testing.T) {
 func TestFailedDependencyLeavesDependentsStopped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, strings.Replace(chain, "command = \"a\"", "command = \"a\"\nauto_restart = false", 1), "")
+		defer h.stop()
 		h.rt.exit(t, "a", 3)
 		synctest.Wait()
 		h.wantState("a", Failed)
@@ -290,6 +314,7 @@ func TestFailedDependencyLeavesDependentsStopped(t *testing.T) {
 func TestImportFailedIsNotRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "", func(f *fakeRuntime) { f.noExec["b"] = true })
+		defer h.stop()
 		st := h.status("b")
 		if st.State != ImportFailed || !strings.Contains(st.LastError, "not found") {
 			t.Fatalf("b = %+v, want import_failed, not found", st)
@@ -312,6 +337,7 @@ func TestSpawnErrorIsRetriedLikeACrash(t *testing.T) {
 		h := start(t, "[daemons.x]\ncommand = \"x\"\n", "", func(f *fakeRuntime) {
 			f.spawnErr["x"] = errors.New("too many open files")
 		})
+		defer h.stop()
 		h.wantState("x", Restarting)
 		h.rt.mu.Lock()
 		delete(h.rt.spawnErr, "x")
@@ -324,6 +350,7 @@ func TestSpawnErrorIsRetriedLikeACrash(t *testing.T) {
 func TestShutdownStopsDependentsFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "", func(f *fakeRuntime) { f.ignore["c"] = true })
+		defer h.stop()
 		h.rt.takeLog()
 		h.cancel()
 		synctest.Wait()
@@ -352,6 +379,7 @@ func TestShutdownStopsDependentsFirst(t *testing.T) {
 func TestStopKeepsDependentsDownUntilStarted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "")
+		defer h.stop()
 		h.rt.takeLog()
 		if err := h.sup.Stop("b"); err != nil {
 			t.Fatal(err)
@@ -377,6 +405,7 @@ func TestStopKeepsDependentsDownUntilStarted(t *testing.T) {
 func TestRestartStopsDependentsFirstAndBringsThemBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "")
+		defer h.stop()
 		h.rt.takeLog()
 		if err := h.sup.Restart(false, "a"); err != nil {
 			t.Fatal(err)
@@ -395,6 +424,7 @@ func TestRestartStopsDependentsFirstAndBringsThemBack(t *testing.T) {
 func TestUnknownDaemon(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "")
+		defer h.stop()
 		for name, err := range map[string]error{
 			"Start":  h.sup.Start("nope"),
 			"Stop":   h.sup.Stop("a", "nope"),
@@ -412,6 +442,7 @@ func TestUnknownDaemon(t *testing.T) {
 func TestSlowSubscriberIsDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, "[daemons.x]\ncommand = \"x\"\nbackoff_min = \"0s\"\nmax_restarts = 10000\n", "")
+		defer h.stop()
 		slow, _ := h.sup.Subscribe()
 		for range 700 {
 			h.rt.exit(t, "x", 1)

@@ -1,0 +1,186 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/ringrift/ringsup/config"
+)
+
+// ReloadSummary is what a reload changed, by daemon name; every list is
+// sorted and never nil. It is the body of CONFIG_RELOADED.
+type ReloadSummary struct {
+	// Added daemons are new in the file.
+	Added []string `json:"added"`
+	// Removed daemons left the file; they are stopped and forgotten.
+	Removed []string `json:"removed"`
+	// Restarted daemons changed how they run and were restarted (with
+	// their dependents), or were failed and get a new chance.
+	Restarted []string `json:"restarted"`
+	// Updated daemons changed settings that apply in place, or runtime
+	// settings that take effect at their next start.
+	Updated []string `json:"updated"`
+}
+
+// ErrShuttingDown is returned by a reload that arrives during shutdown.
+var ErrShuttingDown = errors.New("shutting down")
+
+// Reload reads and validates the config file again and applies the
+// difference: removed daemons stop (dependents first), added daemons of the
+// active profile start, daemons whose command, env, working_dir, user or
+// stop settings changed restart with their dependents, and everything else
+// applies in place; unchanged daemons keep their process. An invalid file
+// changes nothing: its error (a config.ErrorList, or the unknown profile) is
+// returned and published as CONFIG_RELOAD_FAILED.
+//
+// The file is parsed in the caller's goroutine. A reload that arrives while
+// daemons are stopping or starting (start-up, a cascade, another reload)
+// waits until they are done; reloads are applied one at a time, in order.
+func (s *Supervisor) Reload() (ReloadSummary, error) {
+	cfg, err := config.Load(s.path)
+	if err == nil {
+		_, _, err = cfg.Select(s.opts.Profile)
+	}
+	if err != nil {
+		if cerr := s.call(&reloadFailedRequest{err: err}); cerr != nil {
+			return ReloadSummary{}, cerr
+		}
+		return ReloadSummary{}, err
+	}
+	r := &reloadRequest{cfg: cfg, reply: make(chan reloadReply, 1)}
+	if err := s.call(r); err != nil {
+		return ReloadSummary{}, err
+	}
+	rep := <-r.reply
+	return rep.summary, rep.err
+}
+
+type reloadRequest struct {
+	cfg   *config.Config
+	reply chan reloadReply
+}
+
+type reloadReply struct {
+	summary ReloadSummary
+	err     error
+}
+
+func (r *reloadRequest) handle(s *Supervisor) {
+	s.reloads = append(s.reloads, r)
+}
+
+type reloadFailedRequest struct{ err error }
+
+func (r *reloadFailedRequest) handle(s *Supervisor) {
+	s.publishNow(Event{Type: ConfigReloadFailed, Error: r.err.Error()})
+}
+
+// busy reports whether a transition is under way that a reload must not
+// interleave with: a daemon stopping or due to stop, or spawned and not yet
+// ready.
+func (s *Supervisor) busy() bool {
+	for _, d := range s.order {
+		if d.stopPending || d.rec.State == Stopping || (d.rec.State == Starting && d.rec.PID != 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyQueuedReload applies the oldest waiting reload once nothing is under
+// way.
+func (s *Supervisor) applyQueuedReload() {
+	if len(s.reloads) == 0 {
+		return
+	}
+	if s.shuttingDown {
+		for _, r := range s.reloads {
+			r.reply <- reloadReply{err: fmt.Errorf("cannot reload: %w", ErrShuttingDown)}
+		}
+		s.reloads = nil
+		return
+	}
+	if s.busy() {
+		return
+	}
+	r := s.reloads[0]
+	s.reloads = s.reloads[1:]
+	sum, err := s.applyReload(r.cfg)
+	r.reply <- reloadReply{summary: sum, err: err}
+}
+
+// applyReload makes cfg the running config and starts the transitions it
+// calls for; the loop's schedule carries them out.
+func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
+	diff := config.Compare(s.cfg, cfg)
+	for _, key := range diff.NeedRestart {
+		s.log.Warn("config setting changed but needs a restart of ringsup to apply", "key", "supervisor."+key)
+	}
+	// Settings that cannot change live keep their running value.
+	cfg.Supervisor.Socket, cfg.Supervisor.LogDir = s.cfg.Supervisor.Socket, s.cfg.Supervisor.LogDir
+
+	wasActive := s.active
+	var removed []*daemon
+	for _, name := range diff.Removed {
+		removed = append(removed, s.daemons[name])
+	}
+	if err := s.install(cfg, removed); err != nil {
+		ev := Event{Type: ConfigReloadFailed, Error: err.Error()}
+		s.publishNow(ev)
+		return ReloadSummary{}, err
+	}
+	sum := ReloadSummary{
+		Added:     diff.Added,
+		Removed:   diff.Removed,
+		Restarted: []string{},
+		Updated:   slices.Clone(diff.Policy),
+	}
+	for _, d := range removed {
+		s.stopWithDependents(d)
+	}
+	for _, name := range diff.Runtime {
+		d := s.daemons[name]
+		switch {
+		case d.rec.PID != 0:
+			s.restartWithDependents(d, false)
+			sum.Restarted = append(sum.Restarted, name)
+		case (d.rec.State == Failed || d.rec.State == ImportFailed) && s.active[name]:
+			s.apply(d, input{kind: inRestart, force: true})
+			sum.Restarted = append(sum.Restarted, name)
+		default:
+			sum.Updated = append(sum.Updated, name)
+		}
+	}
+	// Profile membership: daemons that joined start, those that left stop.
+	for _, d := range s.order {
+		switch {
+		case d.removed:
+		case s.active[d.name] && !wasActive[d.name]:
+			s.apply(d, input{kind: inStart})
+		case !s.active[d.name] && wasActive[d.name]:
+			s.stopWithDependents(d)
+		}
+	}
+	slices.Sort(sum.Updated)
+	s.log.Info("config reloaded", "added", len(sum.Added), "removed", len(sum.Removed),
+		"restarted", len(sum.Restarted), "updated", len(sum.Updated))
+	s.publishNow(Event{Type: ConfigReloaded, ReloadSummary: &sum})
+	return sum, nil
+}
+
+// forgetRemoved drops the daemons a reload removed once they are down.
+func (s *Supervisor) forgetRemoved() {
+	for i := 0; i < len(s.order); i++ {
+		d := s.order[i]
+		if !d.removed || d.rec.PID != 0 || d.stopPending {
+			continue
+		}
+		if d.out != nil {
+			d.out.Close()
+		}
+		delete(s.daemons, d.name)
+		s.order = slices.Delete(s.order, i, i+1)
+		i--
+	}
+}
