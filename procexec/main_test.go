@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test binary impersonates the programs the tests start (the pattern of
@@ -68,6 +70,15 @@ var helpers = map[string]func(args []string) int{
 	"burst": func(args []string) int {
 		n, _ := strconv.Atoi(args[0])
 		if _, err := os.Stdout.Write(burst(n)); err != nil {
+			return 1
+		}
+		return 0
+	},
+	// write-fd N TEXT: write TEXT and a newline to descriptor N.
+	"write-fd": func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		if _, err := unix.Write(n, []byte(args[1]+"\n")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		return 0

@@ -143,6 +143,10 @@ func spawn(spec Spec, devNull *int) (*Proc, error) {
 			return fail(ExecBadUser, err)
 		}
 	}
+	extra, err := extraFiles(spec.ExtraFiles)
+	if err != nil {
+		return fail(ExecOther, err)
+	}
 	if *devNull < 0 {
 		fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -160,10 +164,11 @@ func spawn(spec Spec, devNull *int) (*Proc, error) {
 	pid, err := syscall.ForkExec(path, spec.Argv, &syscall.ProcAttr{
 		Dir:   spec.Dir,
 		Env:   env,
-		Files: []uintptr{uintptr(*devNull), uintptr(outW), uintptr(outW)},
+		Files: append([]uintptr{uintptr(*devNull), uintptr(outW), uintptr(outW)}, extra...),
 		Sys:   sys,
 	})
 	started := time.Now()
+	runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in extra
 	if out != nil {
 		unix.Close(outW) // the child has its copy; EOF comes when the last holder exits
 	}
@@ -180,6 +185,32 @@ func spawn(spec Spec, devNull *int) (*Proc, error) {
 		go copyOutput(out, spec.Output, spec.OnOutputError, p.outputDone)
 	}
 	return p, nil
+}
+
+// extraFiles returns the descriptors of files for the child's descriptors 3
+// and up: ^uintptr(0), which syscall.ForkExec closes in the child, where the
+// map has none.
+func extraFiles(files map[int]*os.File) ([]uintptr, error) {
+	top := 2
+	for n, f := range files {
+		switch {
+		case n < 3 || n > MaxExtraFD:
+			return nil, fmt.Errorf("extra file descriptor %d out of range (3 to %d)", n, MaxExtraFD)
+		case f == nil:
+			return nil, fmt.Errorf("extra file for descriptor %d is nil", n)
+		}
+		top = max(top, n)
+	}
+	fds := make([]uintptr, top-2)
+	for i := range fds {
+		fds[i] = ^uintptr(0)
+	}
+	for n, f := range files {
+		if fds[n-3] = f.Fd(); fds[n-3] == ^uintptr(0) {
+			return nil, fmt.Errorf("extra file %s for descriptor %d is closed", f.Name(), n)
+		}
+	}
+	return fds, nil
 }
 
 // checkDir reports why dir cannot be a working directory, if it cannot.

@@ -2,6 +2,7 @@ package procexec
 
 import (
 	"io"
+	"os"
 	"time"
 )
 
@@ -41,7 +42,19 @@ type Spec struct {
 	// OnOutputError, if not nil, is called once, from the same goroutine
 	// as Output, with the first error Output returned.
 	OnOutputError func(error)
+	// ExtraFiles are more open descriptors for the process: each file is
+	// duplicated to exactly the descriptor number of its key, from 3 to
+	// [MaxExtraFD] (s6's notification-fd, for one). The descriptors between
+	// 3 and the highest key that are not in the map are closed in the
+	// child, like every other descriptor of the supervisor. Spawn calls each
+	// file's Fd method, which puts it in blocking mode; the caller keeps the
+	// files and closes its copies after Spawn. A key out of range, a nil or
+	// a closed file is an [ExecError] of kind [ExecOther].
+	ExtraFiles map[int]*os.File
 }
+
+// MaxExtraFD is the highest descriptor number Spec.ExtraFiles accepts.
+const MaxExtraFD = 255
 
 // Proc is a started process. It is the leader of a new process group whose
 // ID is its PID. procexec does not wait for it: its exit comes from [Reap].

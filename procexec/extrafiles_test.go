@@ -1,0 +1,111 @@
+package procexec
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestExtraFiles(t *testing.T) {
+	for _, n := range []int{3, 7, MaxExtraFD} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			defer w.Close()
+
+			// The child gets the pipe as exactly descriptor n.
+			spec := helperSpec("write-fd", strconv.Itoa(n), "hello")
+			spec.ExtraFiles = map[int]*os.File{n: w}
+			p := start(t, testSpawner, spec)
+			if e := waitProc(t, p); !e.Success() {
+				t.Fatalf("write-fd %d: %v", n, e)
+			}
+			r.SetReadDeadline(time.Now().Add(waitTimeout))
+			buf := make([]byte, 16)
+			m, err := r.Read(buf)
+			if got, want := string(buf[:m]), "hello\n"; err != nil || got != want {
+				t.Errorf("read of what the child wrote to descriptor %d = %q, %v; want %q", n, got, err, want)
+			}
+
+			// The descriptors between 3 and n are closed. (Those above n
+			// are the supervisor's: it must not inherit any without
+			// close-on-exec.) /bin/sleep opens none of its own once loaded;
+			// the dynamic loader may hold one for a moment, hence the
+			// polling.
+			spec = Spec{Argv: sleepArgv, ExtraFiles: map[int]*os.File{n: w}}
+			p = start(t, testSpawner, spec)
+			want := []int{0, 1, 2, n}
+			for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+				got := slices.DeleteFunc(openFDs(t, p.PID), func(fd int) bool { return fd > n })
+				if slices.Equal(got, want) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("open descriptors up to %d of /bin/sleep with ExtraFiles {%d: w} = %v, want %v", n, n, got, want)
+				}
+			}
+		})
+	}
+}
+
+// openFDs lists the open descriptors of pid, in order.
+func openFDs(t *testing.T, pid int) []int {
+	t.Helper()
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := make([]int, 0, len(names))
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil {
+			t.Fatalf("/proc/%d/fd/%s: not a number", pid, name)
+		}
+		fds = append(fds, fd)
+	}
+	slices.Sort(fds)
+	return fds
+}
+
+func TestExtraFilesInvalid(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	closed, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	for _, tt := range []struct {
+		extra map[int]*os.File
+		want  string
+	}{
+		{map[int]*os.File{2: f}, `cannot execute "/bin/true": extra file descriptor 2 out of range (3 to 255)`},
+		{map[int]*os.File{-1: f}, `cannot execute "/bin/true": extra file descriptor -1 out of range (3 to 255)`},
+		{map[int]*os.File{256: f}, `cannot execute "/bin/true": extra file descriptor 256 out of range (3 to 255)`},
+		{map[int]*os.File{3: nil}, `cannot execute "/bin/true": extra file for descriptor 3 is nil`},
+		{map[int]*os.File{3: f, 4: closed}, `cannot execute "/bin/true": extra file /dev/null for descriptor 4 is closed`},
+	} {
+		p, err := testSpawner.Spawn(Spec{Argv: []string{"/bin/true"}, ExtraFiles: tt.extra})
+		var ee *ExecError
+		if p != nil || !errors.As(err, &ee) || ee.Kind != ExecOther || err.Error() != tt.want {
+			t.Errorf("Spawn(ExtraFiles %v) = %v, %v; want nil, %q", tt.extra, p, err, tt.want)
+		}
+		if p != nil {
+			waitProc(t, p)
+		}
+	}
+}
