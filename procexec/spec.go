@@ -46,10 +46,12 @@ type Spec struct {
 	// duplicated to exactly the descriptor number of its key, from 3 to
 	// [MaxExtraFD] (s6's notification-fd, for one). The descriptors between
 	// 3 and the highest key that are not in the map are closed in the
-	// child, like every other descriptor of the supervisor. Spawn calls each
-	// file's Fd method, which puts it in blocking mode; the caller keeps the
-	// files and closes its copies after Spawn. A key out of range, a nil or
-	// a closed file is an [ExecError] of kind [ExecOther].
+	// child, as are the descriptors the supervisor opened (Go opens them
+	// close-on-exec; one it inherited without that flag is passed on).
+	// Spawn calls each file's Fd method, which puts it in blocking mode;
+	// the caller keeps the files and closes its copies after Spawn. A key
+	// out of range, a nil or a closed file is an [ExecError] of kind
+	// [ExecOther].
 	ExtraFiles map[int]*os.File
 }
 
