@@ -117,6 +117,14 @@ type Daemon struct {
 	User string
 	// Health is the daemon's health check, nil when it has none.
 	Health *Health
+	// Ready is how the daemon tells it is ready: "" (it is ready once
+	// spawned, or at its first passing health probe), "notify" (sd_notify
+	// READY=1 on $NOTIFY_SOCKET) or "fd:N" (a newline written to
+	// descriptor N, s6's convention).
+	Ready string
+	// Watchdog, with Ready "notify", is how often the daemon must send
+	// WATCHDOG=1; a missed deadline counts as unhealthy. 0: no watchdog.
+	Watchdog time.Duration
 
 	// LogMaxSize is the size in bytes at which the daemon's log file
 	// <log_dir>/<name>.log is rotated, as parsed by [ParseSize]; 0 means

@@ -13,7 +13,7 @@ type Diff struct {
 	// Removed daemons are in the old config only.
 	Removed []string
 	// Runtime daemons changed how their process runs (command, env,
-	// working_dir, user, stop_signal, stop_timeout): a running one must
+	// working_dir, user, stop_signal, stop_timeout, ready): a running one must
 	// restart for the change to take effect.
 	Runtime []string
 	// Policy daemons changed only settings that apply in place (restart
@@ -72,7 +72,8 @@ func sameRuntime(a, b *Daemon) bool {
 		a.WorkingDir == b.WorkingDir &&
 		a.User == b.User &&
 		a.StopSignal == b.StopSignal &&
-		a.StopTimeout == b.StopTimeout
+		a.StopTimeout == b.StopTimeout &&
+		a.Ready == b.Ready
 }
 
 // samePolicy reports whether a and b, which run the same way, also agree
@@ -86,6 +87,7 @@ func samePolicy(a, b *Daemon) bool {
 		a.BackoffMax == b.BackoffMax &&
 		a.StableAfter == b.StableAfter &&
 		sameHealth(a.Health, b.Health) &&
+		a.Watchdog == b.Watchdog &&
 		a.LogMaxSize == b.LogMaxSize &&
 		a.LogMaxFiles == b.LogMaxFiles &&
 		a.LogTimestamps == b.LogTimestamps

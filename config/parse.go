@@ -423,6 +423,9 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 	}
 	decodeTable(p, k, t, daemonFields(), d)
 	p.checkBackoff(k, t, d.BackoffMin, d.BackoffMax)
+	if _, ok := t["watchdog"]; ok && d.Ready != "notify" && !p.bad[k.key("ready").id()] {
+		p.errorf(k.key("watchdog"), "watchdog needs ready = \"notify\"")
+	}
 	if v, ok := t["health"]; ok {
 		hk := k.key("health")
 		if ht, ok := p.table(hk, v); ok {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -87,6 +88,8 @@ func daemonFields() []field[Daemon] {
 		{"working_dir", kindPath, false, nil, func(d *Daemon, v any) { d.WorkingDir = v.(string) }},
 		{"env", kindStringMap, false, envNames, func(d *Daemon, v any) { d.Env = v.(map[string]string) }},
 		{"user", kindString, false, nonEmpty, func(d *Daemon, v any) { d.User = v.(string) }},
+		{"ready", kindString, false, readyValue, func(d *Daemon, v any) { d.Ready = v.(string) }},
+		{"watchdog", kindDuration, false, positive, func(d *Daemon, v any) { d.Watchdog = v.(time.Duration) }},
 		{"log_max_size", kindSize, false, nil, func(d *Daemon, v any) { d.LogMaxSize = v.(int64) }},
 		{"log_max_files", kindInt, false, atLeast(0), func(d *Daemon, v any) { d.LogMaxFiles = v.(int) }},
 		{"log_timestamps", kindBool, false, nil, func(d *Daemon, v any) { d.LogTimestamps = v.(bool) }},
@@ -181,6 +184,22 @@ func atLeast(n int) func(any) error {
 		}
 		return nil
 	}
+}
+
+// readyValue checks a `ready` setting: "notify", or "fd:N" with N from 3
+// to 255 (0 to 2 are the daemon's standard streams).
+func readyValue(v any) error {
+	s := v.(string)
+	if s == "notify" {
+		return nil
+	}
+	if n, ok := strings.CutPrefix(s, "fd:"); ok {
+		if fd, err := strconv.Atoi(n); err == nil && fd >= 3 && fd <= 255 {
+			return nil
+		}
+		return fmt.Errorf("invalid descriptor in %q: want fd:N with N from 3 to 255", s)
+	}
+	return fmt.Errorf("invalid value %q: want \"notify\" or \"fd:N\"", s)
 }
 
 func positive(v any) error {
