@@ -1,0 +1,250 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/ringrift/ringsup/supervisor"
+)
+
+// DefaultTimeout bounds a request's answer when Client.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// Client talks to a supervisor's control socket. Each call is one
+// connection. The zero Timeout means DefaultTimeout. A Client may be used by
+// several goroutines at once.
+type Client struct {
+	// Path is the socket's path.
+	Path string
+	// Timeout bounds connecting and receiving the answer. Streams (events,
+	// logs, the wait for a shutdown to finish) are bounded only by their
+	// context once answered.
+	Timeout time.Duration
+}
+
+// conn is one request in progress.
+type conn struct {
+	c    *net.UnixConn
+	r    *bufio.Reader
+	stop func() bool // ends the context watch
+}
+
+func (c *conn) close() {
+	c.stop()
+	c.c.Close()
+}
+
+// call connects, sends req and reads the answer. It returns the connection,
+// still open, for streams; the caller closes it. A refusal by the
+// supervisor is a *RemoteError.
+func (cl *Client) call(ctx context.Context, req Request) (*conn, reply, error) {
+	timeout := cl.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if len(cl.Path) > MaxPathLen {
+		return nil, reply{}, &PathTooLongError{Path: cl.Path}
+	}
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(ctx, "unix", cl.Path)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, reply{}, &NotListeningError{Path: cl.Path}
+		}
+		if ctx.Err() != nil {
+			return nil, reply{}, ctx.Err()
+		}
+		return nil, reply{}, fmt.Errorf("cannot connect to %s: %w", cl.Path, unwrapErrno(err))
+	}
+	uc := nc.(*net.UnixConn)
+	c := &conn{c: uc, r: bufio.NewReader(uc)}
+	// Cancelling ctx interrupts whatever the connection is blocked in.
+	c.stop = context.AfterFunc(ctx, func() { uc.SetDeadline(time.Now()) })
+	rp, err := c.roundTrip(req, time.Now().Add(timeout))
+	if err != nil {
+		c.close()
+		if ctx.Err() != nil {
+			return nil, reply{}, ctx.Err()
+		}
+		return nil, reply{}, err
+	}
+	return c, rp, nil
+}
+
+// roundTrip sends req and reads its answer before the deadline.
+func (c *conn) roundTrip(req Request, deadline time.Time) (reply, error) {
+	c.c.SetDeadline(deadline)
+	b, err := json.Marshal(req)
+	if err != nil {
+		return reply{}, err
+	}
+	if _, err := c.c.Write(append(b, '\n')); err != nil {
+		return reply{}, fmt.Errorf("cannot send the request: %w", unwrapErrno(err))
+	}
+	rp, err := c.read()
+	if err != nil {
+		return rp, err
+	}
+	c.c.SetDeadline(time.Time{})
+	if !rp.OK {
+		return rp, &RemoteError{Msg: rp.Error}
+	}
+	return rp, nil
+}
+
+// read reads one response line.
+func (c *conn) read() (reply, error) {
+	line, err := c.r.ReadBytes('\n')
+	if err != nil {
+		switch {
+		case errors.Is(err, io.EOF) && len(line) == 0:
+			return reply{}, io.EOF
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return reply{}, errors.New("no answer from the supervisor in time")
+		case errors.Is(err, io.EOF):
+			return reply{}, errors.New("the supervisor closed the connection in the middle of an answer")
+		default:
+			return reply{}, fmt.Errorf("cannot read the answer: %w", unwrapErrno(err))
+		}
+	}
+	var rp reply
+	if err := json.Unmarshal(line, &rp); err != nil {
+		return rp, fmt.Errorf("cannot decode the answer: %w", err)
+	}
+	return rp, nil
+}
+
+// do makes a request whose answer is all there is.
+func (cl *Client) do(ctx context.Context, req Request) (reply, error) {
+	c, rp, err := cl.call(ctx, req)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errors.New("the supervisor closed the connection without answering")
+		}
+		return rp, err
+	}
+	c.close()
+	return rp, nil
+}
+
+// Ping returns the pid of the supervisor answering on the socket.
+func (cl *Client) Ping(ctx context.Context) (int, error) {
+	rp, err := cl.do(ctx, Request{V: Version, Cmd: CmdPing})
+	return rp.PID, err
+}
+
+// StatusJSON returns the JSON of `ctl status --json` for the named daemons,
+// or all of them, as the supervisor sent it.
+func (cl *Client) StatusJSON(ctx context.Context, names ...string) (json.RawMessage, error) {
+	rp, err := cl.do(ctx, Request{V: Version, Cmd: CmdStatus, Names: names})
+	if err != nil {
+		return nil, err
+	}
+	if len(rp.Status) == 0 {
+		return nil, errors.New("the supervisor's answer holds no status")
+	}
+	return rp.Status, nil
+}
+
+// Status returns the status of the named daemons, or all of them.
+func (cl *Client) Status(ctx context.Context, names ...string) (supervisor.Status, error) {
+	var st supervisor.Status
+	raw, err := cl.StatusJSON(ctx, names...)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, fmt.Errorf("cannot decode the status: %w", err)
+	}
+	return st, nil
+}
+
+// Start starts the named daemons, their dependencies first. It returns once
+// the supervisor has accepted the request.
+func (cl *Client) Start(ctx context.Context, names ...string) error {
+	_, err := cl.do(ctx, Request{V: Version, Cmd: CmdStart, Names: names})
+	return err
+}
+
+// Stop stops the named daemons, their running dependents first. It returns
+// once the supervisor has accepted the request.
+func (cl *Client) Stop(ctx context.Context, names ...string) error {
+	_, err := cl.do(ctx, Request{V: Version, Cmd: CmdStop, Names: names})
+	return err
+}
+
+// Restart restarts the named daemons; see supervisor.Supervisor.Restart.
+func (cl *Client) Restart(ctx context.Context, force bool, names ...string) error {
+	_, err := cl.do(ctx, Request{V: Version, Cmd: CmdRestart, Names: names, Force: force})
+	return err
+}
+
+// Shutdown asks the supervisor to stop every daemon and exit, and waits
+// until it has (its socket is gone), or ctx is done.
+func (cl *Client) Shutdown(ctx context.Context) error {
+	c, _, err := cl.call(ctx, Request{V: Version, Cmd: CmdShutdown})
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	_, err = io.Copy(io.Discard, c.r)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// Events calls fn with each event, as the JSON the supervisor sent, until
+// ctx is done (then it returns ctx.Err()), fn returns an error (returned),
+// or the supervisor shuts down (nil). A client that falls behind is dropped
+// by the supervisor: that is a *RemoteError.
+func (cl *Client) Events(ctx context.Context, fn func(json.RawMessage) error) error {
+	c, _, err := cl.call(ctx, Request{V: Version, Cmd: CmdEvents})
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	for {
+		rp, err := c.read()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, io.EOF):
+			return errors.New("the supervisor closed the event stream")
+		case err != nil:
+			return err
+		case !rp.OK:
+			return &RemoteError{Msg: rp.Error}
+		case rp.End != "":
+			return nil
+		case len(rp.Event) > 0:
+			if err := fn(rp.Event); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Logs writes the last lines of the named daemon's log to w and, with
+// follow, what is appended to it, until ctx is done (ctx.Err() is
+// returned) or the supervisor stops (nil).
+func (cl *Client) Logs(ctx context.Context, name string, lines int, follow bool, w io.Writer) error {
+	c, _, err := cl.call(ctx, Request{V: Version, Cmd: CmdLogs, Names: []string{name}, Lines: &lines, Follow: follow})
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	_, err = io.Copy(w, c.r)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
