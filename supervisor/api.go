@@ -243,6 +243,7 @@ type DaemonStatus struct {
 	RestartCount int         `json:"restart_count"`
 	UptimeS      float64     `json:"uptime_s"`
 	Health       string      `json:"health"`
+	HealthError  string      `json:"health_error"`
 	LastExit     *ExitStatus `json:"last_exit"`
 	LastError    string      `json:"last_error"`
 	DependsOn    []string    `json:"depends_on"`
@@ -311,13 +312,10 @@ func (s *Supervisor) status(names []string) (Status, error) {
 			State:        d.rec.State,
 			PID:          d.rec.PID,
 			RestartCount: d.rec.RestartCount,
-			Health:       "none",
 			LastError:    d.rec.LastError,
 			DependsOn:    append([]string{}, d.cfg.DependsOn...),
 		}
-		if d.cfg.Health != nil {
-			ds.Health = "unknown"
-		}
+		ds.Health, ds.HealthError = healthStatus(d)
 		if d.rec.PID != 0 && d.rec.State == Running {
 			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
 		}

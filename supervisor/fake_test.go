@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -27,16 +28,24 @@ type fakeRuntime struct {
 	ignore   map[string]bool
 	noExec   map[string]bool // daemons whose command cannot be executed
 	spawnErr map[string]error
+	// Exec probes are commands whose argv[0] is "probe": they exit at once
+	// with probeCode[daemon] (default 0), or never when probeHang[daemon].
+	probeCode map[string]int
+	probeHang map[string]bool
+	probes    map[int]bool
 }
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{
-		nextPID:  100,
-		live:     make(map[int]string),
-		exited:   make(chan os.Signal, 1),
-		ignore:   make(map[string]bool),
-		noExec:   make(map[string]bool),
-		spawnErr: make(map[string]error),
+		nextPID:   100,
+		live:      make(map[int]string),
+		exited:    make(chan os.Signal, 1),
+		ignore:    make(map[string]bool),
+		noExec:    make(map[string]bool),
+		spawnErr:  make(map[string]error),
+		probeCode: make(map[string]int),
+		probeHang: make(map[string]bool),
+		probes:    make(map[int]bool),
 	}
 }
 
@@ -51,9 +60,18 @@ func (f *fakeRuntime) Spawn(spec procexec.Spec) (int, error) {
 		return 0, err
 	}
 	f.nextPID++
-	f.live[f.nextPID] = spec.Name
+	pid := f.nextPID
+	if spec.Argv[0] == "probe" {
+		f.probes[pid] = true
+		f.live[pid] = spec.Name
+		if !f.probeHang[spec.Name] {
+			f.exitLocked(pid, procexec.Exit{PID: pid, Code: f.probeCode[spec.Name]})
+		}
+		return pid, nil
+	}
+	f.live[pid] = spec.Name
 	f.log = append(f.log, "spawn "+spec.Name)
-	return f.nextPID, nil
+	return pid, nil
 }
 
 func (f *fakeRuntime) Signal(pgid int, sig syscall.Signal) error {
@@ -62,6 +80,12 @@ func (f *fakeRuntime) Signal(pgid int, sig syscall.Signal) error {
 	name, ok := f.live[pgid]
 	if !ok {
 		return procexec.ErrNoProcess
+	}
+	if sig == 0 {
+		return nil
+	}
+	if f.probes[pgid] {
+		name = "probe:" + name
 	}
 	f.log = append(f.log, fmt.Sprintf("%s %s", config.SignalName(sig), name))
 	if sig == syscall.SIGKILL || (sig != 0 && !f.ignore[name]) {
@@ -88,7 +112,7 @@ func (f *fakeRuntime) exit(t *testing.T, name string, code int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for pid, n := range f.live {
-		if n == name {
+		if n == name && !f.probes[pid] {
 			f.exitLocked(pid, procexec.Exit{PID: pid, Code: code})
 			return
 		}
@@ -119,8 +143,10 @@ func (f *fakeRuntime) liveNames() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []string
-	for _, n := range f.live {
-		out = append(out, n)
+	for pid, n := range f.live {
+		if !f.probes[pid] {
+			out = append(out, n)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -129,3 +155,26 @@ func (f *fakeRuntime) liveNames() []string {
 // daemonsForTest exposes the daemon table to tests; call only while the
 // loop is idle (after synctest.Wait).
 func (s *Supervisor) daemonsForTest() map[string]*daemon { return s.daemons }
+
+// fakeProber answers network probes from a table: err[url or addr].
+type fakeProber struct {
+	mu  sync.Mutex
+	err map[string]error
+}
+
+func (p *fakeProber) set(target string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.err[target] = err
+}
+
+func (p *fakeProber) result(target string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err[target]
+}
+
+func (p *fakeProber) HTTP(_ context.Context, url string, _ time.Duration) error { return p.result(url) }
+func (p *fakeProber) TCP(_ context.Context, addr string, _ time.Duration) error {
+	return p.result(addr)
+}

@@ -42,13 +42,20 @@ const (
 	inDeadline
 	// inDepFailed: a dependency ended failed or import_failed (input.err).
 	inDepFailed
+	// inReady: its process reported ready (first passing probe, or a
+	// readiness notification).
+	inReady
+	// inUnhealthy: its process is alive but unhealthy (input.err) and must
+	// be treated as an unexpected exit: stopped, then restarted with
+	// backoff or failed.
+	inUnhealthy
 )
 
 var inputNames = [...]string{
 	inStart: "start", inDepsReady: "deps_ready", inSpawned: "spawned",
 	inSpawnFailed: "spawn_failed", inSpawnError: "spawn_error", inExit: "exit",
 	inStop: "stop", inRestart: "restart", inDeadline: "deadline",
-	inDepFailed: "dep_failed",
+	inDepFailed: "dep_failed", inReady: "ready", inUnhealthy: "unhealthy",
 }
 
 func (k inputKind) String() string { return inputNames[k] }
@@ -56,7 +63,7 @@ func (k inputKind) String() string { return inputNames[k] }
 // allInputs lists every input kind; the transition test walks them all.
 func allInputs() []inputKind {
 	return []inputKind{inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError,
-		inExit, inStop, inRestart, inDeadline, inDepFailed}
+		inExit, inStop, inRestart, inDeadline, inDepFailed, inReady, inUnhealthy}
 }
 
 // stopReason says what a stopping daemon does once its process is gone.
@@ -68,6 +75,8 @@ const (
 	// startAgain: become starting, and start again once every dependency
 	// is running (a cascade, `ctl restart`, a reload).
 	startAgain
+	// asCrash: handle the exit as an unexpected one (an unhealthy daemon).
+	asCrash
 )
 
 type input struct {
@@ -101,6 +110,9 @@ type policy struct {
 	StableAfter time.Duration
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
+	// NeedsReady: the daemon is running only once it reports ready (it
+	// has a health probe or a `ready` setting).
+	NeedsReady bool
 }
 
 // actionKind is something the loop must do for a daemon.
@@ -122,6 +134,9 @@ const (
 	// waiting for a daemon that ended failed give up in the loop's
 	// schedule, which sees the state.)
 	actCascade
+	// actStopAsCrash: stop the daemon once its dependents are down, and
+	// handle its exit as an unexpected one.
+	actStopAsCrash
 )
 
 type action struct {
@@ -172,7 +187,7 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 		}
 		r.State, r.LastError = Starting, ""
 	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inStop,
-		inDeadline, inDepFailed:
+		inDeadline, inDepFailed, inReady, inUnhealthy:
 		// Nothing to do: no process and nothing wanted.
 	}
 	return r, nil
@@ -187,9 +202,23 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 			return r, []action{{kind: actSpawn}}
 		}
 	case inSpawned:
-		r.State, r.PID, r.Since = Running, in.pid, now
-		r.Deadline = stableDeadline(r, p, now)
-		return r, []action{emit(Event{Type: DaemonStarted, PID: in.pid})}
+		if r.PID != 0 {
+			return r, nil
+		}
+		r.PID, r.Since = in.pid, now
+		if p.NeedsReady {
+			return r, nil // running once it reports ready
+		}
+		return becomeRunning(r, p, now)
+	case inReady:
+		if r.PID != 0 {
+			return becomeRunning(r, p, now)
+		}
+	case inUnhealthy:
+		if r.PID != 0 {
+			r.LastError = in.err.Error()
+			return beginStop(r, p, asCrash, now)
+		}
 	case inSpawnFailed:
 		if r.PID != 0 {
 			return r, nil
@@ -223,10 +252,20 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 		if in.force {
 			r.RestartCount, r.LastError = 0, ""
 		}
-	case inStart, inDeadline:
+	case inDeadline:
+		// Starting has no deadline of its own; readiness is timed by the
+		// health checks, which send inUnhealthy.
+	case inStart:
 		// Already on its way up.
 	}
 	return r, nil
+}
+
+// becomeRunning makes a spawned daemon running.
+func becomeRunning(r record, p policy, now time.Time) (record, []action) {
+	r.State, r.Since = Running, now
+	r.Deadline = stableDeadline(r, p, now)
+	return r, []action{emit(Event{Type: DaemonStarted, PID: r.PID})}
 }
 
 func stepRunning(r record, p policy, in input, now time.Time) (record, []action) {
@@ -246,7 +285,12 @@ func stepRunning(r record, p policy, in input, now time.Time) (record, []action)
 		if !r.Deadline.IsZero() && !now.Before(r.Deadline) {
 			r.RestartCount, r.Deadline = 0, time.Time{}
 		}
-	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed:
+	case inUnhealthy:
+		// Handled as a crash once its dependents are down: the loop stops
+		// them first, then stops this one with reason asCrash.
+		r.LastError = in.err.Error()
+		return r, []action{{kind: actCascade}, {kind: actStopAsCrash}}
+	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady:
 		// Already running; a dependency's failure reaches a running daemon
 		// as a cascade stop instead.
 	}
@@ -258,6 +302,13 @@ func stepStopping(r record, p policy, in input, now time.Time) (record, []action
 	case inExit:
 		if in.exit.PID != r.PID {
 			return r, nil
+		}
+		if r.After == asCrash {
+			lastError := r.LastError
+			r.Killed = false
+			r, acts := crashed(r, p, now, &in.exit)
+			r.LastError = lastError + " (" + r.LastError + ")"
+			return r, acts
 		}
 		exit := in.exit
 		r.LastExit, r.PID, r.Deadline, r.Killed = &exit, 0, time.Time{}, false
@@ -277,7 +328,7 @@ func stepStopping(r record, p policy, in input, now time.Time) (record, []action
 			return r, []action{{kind: actSignal, sig: syscall.SIGKILL}}
 		}
 	case inStop:
-		// A stronger wish wins: stay down beats come back.
+		// A stronger wish wins: stay down beats come back or crash.
 		if in.reason == stayDown {
 			r.After = stayDown
 		}
@@ -290,7 +341,7 @@ func stepStopping(r record, p policy, in input, now time.Time) (record, []action
 			r.RestartCount, r.LastError = 0, ""
 		}
 		r.After = startAgain
-	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed:
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inUnhealthy:
 		// Going down already.
 	}
 	return r, nil
@@ -317,7 +368,7 @@ func stepRestarting(r record, _ policy, in input, now time.Time) (record, []acti
 	case inDepFailed:
 		r.State, r.Deadline, r.LastError = Stopped, time.Time{}, in.err.Error()
 		return r, []action{emit(Event{Type: DaemonStopped, Error: r.LastError})}
-	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit:
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inReady, inUnhealthy:
 		// No process; waiting for the delay.
 	}
 	return r, nil

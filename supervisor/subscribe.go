@@ -45,6 +45,12 @@ func (s *Supervisor) dropSubscriber(sub *subscriber) {
 	}
 }
 
+// publishFor publishes e as an event of daemon d, stamped with the time.
+func (s *Supervisor) publishFor(d *daemon, e Event) {
+	e.Daemon = d.name
+	s.publishNow(e)
+}
+
 // publishNow publishes e stamped with the current time.
 func (s *Supervisor) publishNow(e Event) {
 	e.Timestamp = unixSeconds(time.Now())

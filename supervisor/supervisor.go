@@ -23,6 +23,7 @@ import (
 
 	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/depgraph"
+	"github.com/ringrift/ringsup/health"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -41,6 +42,8 @@ type Options struct {
 	// EventBuffer is how many events a subscriber may fall behind before
 	// it is dropped. Default 1024.
 	EventBuffer int
+	// Prober runs http and tcp health probes. Default: health.NewProber().
+	Prober Prober
 }
 
 // ErrNotRunning is returned by the methods of a Supervisor whose Run has
@@ -65,6 +68,9 @@ type Supervisor struct {
 	// lingering holds the process groups whose leader has exited and
 	// whose other members were sent SIGKILL, until they are empty.
 	lingering map[int]struct{}
+	// probes holds the exec health probes' processes until reaped.
+	probes       map[int]*probeExit
+	probeResults chan probeResult
 
 	shuttingDown bool
 	timer        *time.Timer
@@ -90,6 +96,7 @@ type daemon struct {
 	// once it is down.
 	removed bool
 	out     *daemonLog // its log file, set up at its first start
+	health  checker
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -104,23 +111,28 @@ func New(opts Options) (*Supervisor, error) {
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = 1024
 	}
+	if opts.Prober == nil {
+		opts.Prober = health.NewProber()
+	}
 	cfg := opts.Config
 	profile, _, err := cfg.Select(opts.Profile)
 	if err != nil {
 		return nil, err
 	}
 	s := &Supervisor{
-		opts:      opts,
-		log:       opts.Logger,
-		path:      cfg.Path,
-		profile:   profile,
-		rt:        opts.Runtime,
-		daemons:   make(map[string]*daemon, len(cfg.Daemons)),
-		byPID:     make(map[int]*daemon),
-		subs:      make(map[*subscriber]struct{}),
-		lingering: make(map[int]struct{}),
-		requests:  make(chan request),
-		done:      make(chan struct{}),
+		opts:         opts,
+		log:          opts.Logger,
+		path:         cfg.Path,
+		profile:      profile,
+		rt:           opts.Runtime,
+		daemons:      make(map[string]*daemon, len(cfg.Daemons)),
+		byPID:        make(map[int]*daemon),
+		subs:         make(map[*subscriber]struct{}),
+		lingering:    make(map[int]struct{}),
+		probes:       make(map[int]*probeExit),
+		probeResults: make(chan probeResult),
+		requests:     make(chan request),
+		done:         make(chan struct{}),
 	}
 	if err := s.install(cfg, nil); err != nil {
 		return nil, err
@@ -187,6 +199,7 @@ func policyOf(d *config.Daemon) policy {
 		StableAfter: d.StableAfter,
 		StopSignal:  d.StopSignal,
 		StopTimeout: d.StopTimeout,
+		NeedsReady:  d.Health != nil || d.Ready != "",
 	}
 }
 
@@ -243,6 +256,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.reap()
 		case <-timerC:
 			s.fireDeadlines()
+		case r := <-s.probeResults:
+			s.networkProbeDone(r)
 		case <-ctxDone:
 			ctxDone = nil
 			s.shutdown()
@@ -265,6 +280,12 @@ func (s *Supervisor) apply(d *daemon, in input) {
 	}
 	if prev.State != next.State {
 		s.log.Debug("state", "daemon", d.name, "from", prev.State, "to", next.State, "input", in.kind)
+	}
+	switch {
+	case prev.PID == 0 && next.PID != 0:
+		s.healthStarted(d, now)
+	case prev.PID != 0 && prev.State != Stopping && (next.PID == 0 || next.State == Stopping):
+		s.healthStopped(d)
 	}
 	for _, a := range acts {
 		s.do(d, a, now)
@@ -300,16 +321,15 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 			s.log.Error("cannot kill process group", "daemon", d.name, "pgid", a.pid, "error", err)
 		}
 	case actEmit:
-		e := a.event
-		e.Daemon = d.name
-		e.Timestamp = unixSeconds(now)
-		s.publish(e)
+		s.publishFor(d, a.event)
 	case actCascade:
 		for _, dep := range s.dependentsOf(d) {
 			if dep.rec.PID != 0 {
 				s.requestStop(dep, startAgain)
 			}
 		}
+	case actStopAsCrash:
+		s.requestStop(d, asCrash)
 	}
 }
 
@@ -409,7 +429,7 @@ func (s *Supervisor) dependentsOf(d *daemon) []*daemon {
 }
 
 // requestStop marks d to be stopped once its dependents are down. A stop
-// that keeps the daemon down wins over one that brings it back.
+// that keeps the daemon down wins over the others.
 func (s *Supervisor) requestStop(d *daemon, reason stopReason) {
 	if d.stopPending && d.stopReason == stayDown {
 		return
@@ -464,6 +484,9 @@ func (s *Supervisor) reap() {
 		s.log.Error("cannot reap", "error", err)
 	}
 	for _, x := range exits {
+		if s.probeExited(x) {
+			continue
+		}
 		d, ok := s.byPID[x.PID]
 		if !ok {
 			s.log.Debug("reaped orphan", "pid", x.PID, "exit", x.String())
@@ -518,8 +541,10 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 func (s *Supervisor) armTimer() <-chan time.Time {
 	var first time.Time
 	for _, d := range s.order {
-		if dl := d.rec.Deadline; !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
-			first = dl
+		for _, dl := range []time.Time{d.rec.Deadline, d.health.deadline()} {
+			if !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
+				first = dl
+			}
 		}
 	}
 	s.timer.Stop()
@@ -536,6 +561,9 @@ func (s *Supervisor) fireDeadlines() {
 	for _, d := range s.order {
 		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {
 			s.apply(d, input{kind: inDeadline})
+		}
+		if dl := d.health.deadline(); !dl.IsZero() && !now.Before(dl) {
+			s.fireHealth(d, now)
 		}
 	}
 }

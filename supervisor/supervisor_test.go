@@ -23,6 +23,7 @@ type harness struct {
 	path   string
 	sup    *Supervisor
 	rt     *fakeRuntime
+	prober *fakeProber
 	events <-chan Event
 	seen   []Event
 	cancel context.CancelFunc
@@ -44,12 +45,13 @@ func start(t *testing.T, body, profile string, setup ...func(*fakeRuntime)) *har
 	for _, f := range setup {
 		f(rt)
 	}
-	sup, err := New(Options{Config: cfg, Profile: profile, Runtime: rt})
+	prober := &fakeProber{err: make(map[string]error)}
+	sup, err := New(Options{Config: cfg, Profile: profile, Runtime: rt, Prober: prober})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, path: path, sup: sup, rt: rt, cancel: cancel, runErr: make(chan error, 1)}
+	h := &harness{t: t, path: path, sup: sup, rt: rt, prober: prober, cancel: cancel, runErr: make(chan error, 1)}
 	go func() { h.runErr <- sup.Run(ctx) }()
 	h.events, _ = sup.Subscribe()
 	synctest.Wait()

@@ -1,0 +1,275 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/ringrift/ringsup/procexec"
+)
+
+// Prober runs the network health probes. The health package's Prober
+// implements it.
+type Prober interface {
+	// HTTP GETs url; nil means a 2xx answer within timeout.
+	HTTP(ctx context.Context, url string, timeout time.Duration) error
+	// TCP connects to addr; nil means connected within timeout.
+	TCP(ctx context.Context, addr string, timeout time.Duration) error
+}
+
+// Health values shown by `ctl status`.
+const (
+	healthNone      = "none"
+	healthUnknown   = "unknown"
+	healthHealthy   = "healthy"
+	healthUnhealthy = "unhealthy"
+)
+
+// readyCadence is how often a daemon that is not ready yet is probed (or
+// its interval, if shorter).
+const readyCadence = time.Second
+
+// checker is the loop's record of one daemon's health checks, for its
+// current process. Only the loop touches it.
+type checker struct {
+	// incarnation counts the daemon's processes; a probe result for an
+	// earlier one is stale and dropped.
+	incarnation uint64
+	status      string
+	lastErr     string
+	failures    int // consecutive failures that count
+	ready       bool
+	spawnedAt   time.Time
+	next        time.Time // when the next probe is due; zero: none
+	inFlight    bool
+	execPID     int       // the exec probe's process, while it runs
+	execKillAt  time.Time // when the exec probe times out
+}
+
+// probeResult is a network probe's outcome, sent back to the loop.
+type probeResult struct {
+	name        string
+	incarnation uint64
+	err         error
+}
+
+// probeExit records an exec probe's process until it is reaped.
+type probeExit struct {
+	d           *daemon
+	incarnation uint64
+	timedOut    bool
+}
+
+// healthStarted resets d's checks for its new process.
+func (s *Supervisor) healthStarted(d *daemon, now time.Time) {
+	h := &d.health
+	h.incarnation++
+	h.failures, h.ready, h.inFlight, h.execPID, h.lastErr = 0, false, false, 0, ""
+	h.spawnedAt, h.next, h.execKillAt = now, time.Time{}, time.Time{}
+	h.status = healthNone
+	if hc := d.cfg.Health; hc != nil {
+		h.status = healthUnknown
+		h.next = now.Add(min(readyCadence, hc.Interval))
+	}
+}
+
+// healthStopped ends d's checks: its process is gone or going.
+func (s *Supervisor) healthStopped(d *daemon) {
+	h := &d.health
+	h.incarnation++
+	h.next, h.inFlight, h.execKillAt = time.Time{}, false, time.Time{}
+	if h.execPID != 0 {
+		s.killProbe(d)
+	}
+}
+
+// runProbe starts d's probe: an exec probe as a child process reaped by the
+// loop like any other, a network probe in a goroutine that reports back.
+func (s *Supervisor) runProbe(d *daemon, now time.Time) {
+	hc, h := d.cfg.Health, &d.health
+	h.next, h.inFlight = time.Time{}, true
+	switch {
+	case len(hc.Exec) > 0:
+		pid, err := s.rt.Spawn(procexec.Spec{
+			Name: d.name,
+			Argv: hc.Exec,
+			Dir:  d.cfg.WorkingDir,
+			Env:  d.cfg.Env,
+			User: d.cfg.User,
+		})
+		if err != nil {
+			s.probeDone(d, h.incarnation, fmt.Errorf("cannot run probe: %w", err), now)
+			return
+		}
+		h.execPID, h.execKillAt = pid, now.Add(hc.Timeout)
+		s.probes[pid] = &probeExit{d: d, incarnation: h.incarnation}
+	default:
+		name, inc, prober := d.name, h.incarnation, s.opts.Prober
+		url, addr, timeout := hc.HTTP, hc.TCP, hc.Timeout
+		results, done := s.probeResults, s.done
+		go func() {
+			var err error
+			if url != "" {
+				err = prober.HTTP(context.Background(), url, timeout)
+			} else {
+				err = prober.TCP(context.Background(), addr, timeout)
+			}
+			select {
+			case results <- probeResult{name: name, incarnation: inc, err: err}:
+			case <-done:
+			}
+		}()
+	}
+}
+
+// killProbe kills d's running exec probe's group; its exit is still reaped.
+func (s *Supervisor) killProbe(d *daemon) {
+	h := &d.health
+	if p := s.probes[h.execPID]; p != nil {
+		p.timedOut = true
+	}
+	if err := s.rt.Signal(h.execPID, syscall.SIGKILL); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
+		s.log.Error("cannot kill probe", "daemon", d.name, "pid", h.execPID, "error", err)
+	}
+	h.execPID, h.execKillAt = 0, time.Time{}
+}
+
+// probeExited handles the exit of an exec probe process; it reports whether
+// pid was one.
+func (s *Supervisor) probeExited(x procexec.Exit) bool {
+	p, ok := s.probes[x.PID]
+	if !ok {
+		return false
+	}
+	delete(s.probes, x.PID)
+	// What is left of the probe's group goes with it.
+	_ = s.rt.Signal(x.PID, syscall.SIGKILL)
+	if p.timedOut || s.daemons[p.d.name] != p.d {
+		return true
+	}
+	p.d.health.execPID, p.d.health.execKillAt = 0, time.Time{}
+	var err error
+	if !x.Success() {
+		err = fmt.Errorf("probe %s", x)
+	}
+	s.probeDone(p.d, p.incarnation, err, time.Now())
+	return true
+}
+
+// probeTimedOut kills an exec probe that ran past its timeout and counts a
+// failure.
+func (s *Supervisor) probeTimedOut(d *daemon, now time.Time) {
+	s.killProbe(d)
+	s.probeDone(d, d.health.incarnation, fmt.Errorf("probe timed out after %v", d.cfg.Health.Timeout), now)
+}
+
+// networkProbeDone takes a network probe's result from its goroutine.
+func (s *Supervisor) networkProbeDone(r probeResult) {
+	d, ok := s.daemons[r.name]
+	if !ok {
+		return
+	}
+	s.probeDone(d, r.incarnation, r.err, time.Now())
+}
+
+// probeDone counts one probe's outcome for d and acts on it: the first pass
+// makes a daemon without another readiness source ready; retries failures
+// in a row (outside start_period) make it unhealthy, which restarts it when
+// on_unhealthy is "restart" and always when it has never been ready.
+func (s *Supervisor) probeDone(d *daemon, incarnation uint64, err error, now time.Time) {
+	h, hc := &d.health, d.cfg.Health
+	if incarnation != h.incarnation || hc == nil || d.rec.PID == 0 {
+		return // a stale result: the process it probed is gone
+	}
+	h.inFlight = false
+	if h.ready {
+		h.next = now.Add(hc.Interval)
+	} else {
+		h.next = now.Add(min(readyCadence, hc.Interval))
+	}
+	if err == nil {
+		h.failures, h.lastErr = 0, ""
+		s.setHealth(d, healthHealthy, "")
+		if !h.ready && d.cfg.Ready == "" {
+			s.markReady(d)
+		}
+		return
+	}
+	h.lastErr = err.Error()
+	if now.Before(h.spawnedAt.Add(hc.StartPeriod)) {
+		return // failures in the start period do not count
+	}
+	h.failures++
+	if h.failures < hc.Retries {
+		return
+	}
+	s.setHealth(d, healthUnhealthy, h.lastErr)
+	if !h.ready || hc.OnUnhealthy == "restart" {
+		s.unhealthy(d, fmt.Errorf("unhealthy: %d failed probes, last: %s", h.failures, h.lastErr))
+	}
+}
+
+// markReady makes a starting daemon running.
+func (s *Supervisor) markReady(d *daemon) {
+	d.health.ready = true
+	if d.cfg.Health != nil && d.health.next.IsZero() == false && !d.health.inFlight {
+		d.health.next = time.Now().Add(d.cfg.Health.Interval)
+	}
+	s.apply(d, input{kind: inReady})
+}
+
+// unhealthy treats d's live process as crashed.
+func (s *Supervisor) unhealthy(d *daemon, err error) {
+	s.healthStopped(d)
+	s.apply(d, input{kind: inUnhealthy, err: err})
+}
+
+// setHealth records d's health and publishes a change to healthy or
+// unhealthy.
+func (s *Supervisor) setHealth(d *daemon, status, errText string) {
+	if d.health.status == status {
+		return
+	}
+	d.health.status = status
+	switch status {
+	case healthHealthy:
+		s.publishFor(d, Event{Type: DaemonHealthy})
+	case healthUnhealthy:
+		s.publishFor(d, Event{Type: DaemonUnhealthy, Error: errText})
+	}
+}
+
+// healthDeadline returns d's earliest health deadline, or zero.
+func (h *checker) deadline() time.Time {
+	var first time.Time
+	for _, t := range []time.Time{h.execKillAt, h.next} {
+		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
+}
+
+// fireHealth runs the health deadlines of d that have passed.
+func (s *Supervisor) fireHealth(d *daemon, now time.Time) {
+	h := &d.health
+	if !h.execKillAt.IsZero() && !now.Before(h.execKillAt) {
+		s.probeTimedOut(d, now)
+	}
+	if !h.next.IsZero() && !now.Before(h.next) && !h.inFlight && d.rec.PID != 0 {
+		s.runProbe(d, now)
+	}
+}
+
+// healthStatus returns what `ctl status` shows for d's health.
+func healthStatus(d *daemon) (status, errText string) {
+	if d.cfg.Health == nil {
+		return healthNone, ""
+	}
+	if d.rec.PID == 0 {
+		return healthUnknown, d.health.lastErr
+	}
+	return d.health.status, d.health.lastErr
+}
