@@ -3,6 +3,7 @@ package procexec
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -59,6 +60,13 @@ var helpers = map[string]func(args []string) int{
 		return 0
 	},
 	// echo-both: alternate writes to stdout and stderr.
+	// cat-stdin: copy standard input to standard output.
+	"cat-stdin": func([]string) int {
+		if _, err := io.Copy(os.Stdout, os.Stdin); err != nil {
+			return 1
+		}
+		return 0
+	},
 	"echo-both": func([]string) int {
 		os.Stdout.WriteString("1 out\n")
 		os.Stderr.WriteString("2 err\n")

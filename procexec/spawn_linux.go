@@ -161,14 +161,19 @@ func spawn(spec Spec, devNull *int) (*Proc, error) {
 			return nil, fmt.Errorf("cannot start %q: cannot create output pipe: %w", argv0, err)
 		}
 	}
+	stdin := uintptr(*devNull)
+	if spec.Stdin != nil {
+		stdin = spec.Stdin.Fd()
+	}
 	pid, err := syscall.ForkExec(path, spec.Argv, &syscall.ProcAttr{
 		Dir:   spec.Dir,
 		Env:   env,
-		Files: append([]uintptr{uintptr(*devNull), uintptr(outW), uintptr(outW)}, extra...),
+		Files: append([]uintptr{stdin, uintptr(outW), uintptr(outW)}, extra...),
 		Sys:   sys,
 	})
 	started := time.Now()
 	runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in extra
+	runtime.KeepAlive(spec.Stdin)
 	if out != nil {
 		unix.Close(outW) // the child has its copy; EOF comes when the last holder exits
 	}

@@ -53,6 +53,10 @@ type Spec struct {
 	// out of range, a nil or a closed file is an [ExecError] of kind
 	// [ExecOther].
 	ExtraFiles map[int]*os.File
+	// Stdin, if not nil, is the process's standard input instead of
+	// /dev/null. Spawn calls its Fd method; the caller closes its copy
+	// after Spawn.
+	Stdin *os.File
 }
 
 // MaxExtraFD is the highest descriptor number Spec.ExtraFiles accepts.
