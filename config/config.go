@@ -177,6 +177,9 @@ type Hook struct {
 	// Command is the argv run with the event's JSON on its standard input,
 	// with the same forms and resolution as [Daemon.Command].
 	Command []string
+	// Timeout bounds one run of the hook; then its process group is
+	// killed. Default: 10s.
+	Timeout time.Duration
 }
 
 // Position is a place in the config file. Line and Col start at 1; Col counts

@@ -189,8 +189,8 @@ func TestLoadValid(t *testing.T) {
 			},
 		},
 		Hooks: []Hook{
-			{Events: []string{"DAEMON_FAILED", "DAEMON_IMPORT_FAILED"}, Command: []string{filepath.Join(dir, "scripts/alert.sh")}},
-			{Events: []string{"CONFIG_RELOADED"}, Command: []string{"/bin/sh", "-c", "logger ringsup reloaded"}},
+			{Events: []string{"DAEMON_FAILED", "DAEMON_IMPORT_FAILED"}, Command: []string{filepath.Join(dir, "scripts/alert.sh")}, Timeout: 10 * time.Second},
+			{Events: []string{"CONFIG_RELOADED"}, Command: []string{"/bin/sh", "-c", "logger ringsup reloaded"}, Timeout: 30 * time.Second},
 		},
 	}
 
@@ -287,7 +287,7 @@ func TestDefaults(t *testing.T) {
 		{"health relative exec", "[daemons.a]\ncommand = \"x\"\nhealth.exec = [\"./probe\"]", func(c *Config) any { return c.Daemons["a"].Health.Exec }, []string{filepath.Join(dir, "probe")}},
 		{"empty env", "[daemons.a]\ncommand = \"x\"\nenv = {}", func(c *Config) any { return c.Daemons["a"].Env }, map[string]string(nil)},
 		{"hooks inline", "hooks = [{events = [\"DAEMON_STOPPED\"], command = \"x\"}]", func(c *Config) any { return c.Hooks }, []Hook{
-			{Events: []string{"DAEMON_STOPPED"}, Command: []string{"/bin/sh", "-c", "x"}},
+			{Events: []string{"DAEMON_STOPPED"}, Command: []string{"/bin/sh", "-c", "x"}, Timeout: 10 * time.Second},
 		}},
 		{"path", "", func(c *Config) any { return []string{c.Path, c.Dir} }, []string{path, dir}},
 	}

@@ -496,7 +496,7 @@ func (p *parser) hooks(k keyPath, v any) []Hook {
 		if !ok {
 			continue
 		}
-		var h Hook
+		h := Hook{Timeout: 10 * time.Second}
 		decodeTable(p, ek, t, hookFields(), &h)
 		for _, ev := range h.Events {
 			if !slices.Contains(eventTypes(), ev) {

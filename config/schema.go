@@ -121,6 +121,7 @@ func hookFields() []field[Hook] {
 	return []field[Hook]{
 		{"events", kindStrings, true, nonEmptyList, func(h *Hook, v any) { h.Events = v.([]string) }},
 		{"command", kindCommand, true, nil, func(h *Hook, v any) { h.Command = v.([]string) }},
+		{"timeout", kindDuration, false, positive, func(h *Hook, v any) { h.Timeout = v.(time.Duration) }},
 	}
 }
 
