@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sync"
@@ -33,6 +34,10 @@ type fakeRuntime struct {
 	probeCode map[string]int
 	probeHang map[string]bool
 	probes    map[int]bool
+	// Hooks are commands whose argv[0] is "hook": their stdin is read into
+	// hookInput and they exit 0 at once.
+	hookInput []string
+	hookEnv   []map[string]string
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -61,6 +66,13 @@ func (f *fakeRuntime) Spawn(spec procexec.Spec) (int, error) {
 	}
 	f.nextPID++
 	pid := f.nextPID
+	if spec.Argv[0] == "hook" {
+		data, _ := io.ReadAll(spec.Stdin)
+		f.hookInput = append(f.hookInput, string(data))
+		f.hookEnv = append(f.hookEnv, map[string]string{"RINGSUP_EVENT": spec.Env["RINGSUP_EVENT"], "RINGSUP_DAEMON": spec.Name})
+		f.exitLocked(pid, procexec.Exit{PID: pid})
+		return pid, nil
+	}
 	if spec.Argv[0] == "probe" {
 		f.probes[pid] = true
 		f.live[pid] = spec.Name

@@ -61,6 +61,7 @@ func (s *Supervisor) publishNow(e Event) {
 // buffer is full.
 func (s *Supervisor) publish(e Event) {
 	s.logEvent(e)
+	s.queueHooks(e)
 	for sub := range s.subs {
 		select {
 		case sub.ch <- e:

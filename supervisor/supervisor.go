@@ -71,6 +71,11 @@ type Supervisor struct {
 	// probes holds the exec health probes' processes until reaped.
 	probes       map[int]*probeExit
 	probeResults chan probeResult
+	// hooks holds the running hooks' processes until reaped; hookQueue the
+	// runs waiting for a slot.
+	hooks     map[int]*runningHook
+	hookQueue []hookRun
+	hookLog   *daemonLog
 
 	shuttingDown bool
 	timer        *time.Timer
@@ -130,6 +135,7 @@ func New(opts Options) (*Supervisor, error) {
 		subs:         make(map[*subscriber]struct{}),
 		lingering:    make(map[int]struct{}),
 		probes:       make(map[int]*probeExit),
+		hooks:        make(map[int]*runningHook),
 		probeResults: make(chan probeResult),
 		requests:     make(chan request),
 		done:         make(chan struct{}),
@@ -448,10 +454,15 @@ func (s *Supervisor) shutdown() {
 	}
 }
 
-// kill sends SIGKILL to every daemon's group at once, without waiting for
-// dependents, and shuts down.
+// kill sends SIGKILL to every daemon's group and every hook's at once,
+// without waiting for dependents, and shuts down.
 func (s *Supervisor) kill() {
 	s.shutdown()
+	s.hookQueue = nil
+	for pid, h := range s.hooks {
+		h.killAt = time.Time{}
+		_ = s.rt.Signal(pid, syscall.SIGKILL)
+	}
 	for _, d := range s.order {
 		if d.rec.PID == 0 {
 			continue
@@ -466,8 +477,12 @@ func (s *Supervisor) kill() {
 	}
 }
 
-// allDown reports whether no daemon has a process or a pending stop.
+// allDown reports whether no daemon has a process or a pending stop, and
+// no hook is running or waiting (each is bounded by its timeout).
 func (s *Supervisor) allDown() bool {
+	if len(s.hooks) > 0 || len(s.hookQueue) > 0 {
+		return false
+	}
 	for _, d := range s.order {
 		if d.rec.PID != 0 || d.stopPending {
 			return false
@@ -484,7 +499,7 @@ func (s *Supervisor) reap() {
 		s.log.Error("cannot reap", "error", err)
 	}
 	for _, x := range exits {
-		if s.probeExited(x) {
+		if s.probeExited(x) || s.hookExited(x) {
 			continue
 		}
 		d, ok := s.byPID[x.PID]
@@ -539,7 +554,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer() <-chan time.Time {
-	var first time.Time
+	first := s.hooksDeadline()
 	for _, d := range s.order {
 		for _, dl := range []time.Time{d.rec.Deadline, d.health.deadline()} {
 			if !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
@@ -555,9 +570,11 @@ func (s *Supervisor) armTimer() <-chan time.Time {
 	return s.timer.C
 }
 
-// fireDeadlines feeds inDeadline to every daemon whose deadline has passed.
+// fireDeadlines feeds inDeadline to every daemon whose deadline has passed,
+// and runs the health and hook deadlines that have passed.
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
+	s.killLateHooks(now)
 	for _, d := range s.order {
 		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {
 			s.apply(d, input{kind: inDeadline})
@@ -573,6 +590,9 @@ func (s *Supervisor) closeLogs() {
 		if d.out != nil {
 			d.out.Close()
 		}
+	}
+	if s.hookLog != nil {
+		s.hookLog.Close()
 	}
 }
 

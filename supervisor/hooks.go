@@ -1,0 +1,138 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/procexec"
+)
+
+// Bounds on hooks: how many run at once, and how many may wait to run;
+// beyond that new runs are dropped with a warning.
+const (
+	maxHooksRunning = 8
+	maxHooksQueued  = 1024
+)
+
+// hookRun is one run of a hook for one event.
+type hookRun struct {
+	hook  config.Hook
+	event Event
+}
+
+// runningHook is a hook's process until it is reaped.
+type runningHook struct {
+	run    hookRun
+	killAt time.Time // zero once killed
+}
+
+// queueHooks queues a run of every hook that listens for e.
+func (s *Supervisor) queueHooks(e Event) {
+	for _, h := range s.cfg.Hooks {
+		if !slices.Contains(h.Events, string(e.Type)) {
+			continue
+		}
+		if len(s.hookQueue) >= maxHooksQueued {
+			s.log.Warn("too many hooks waiting; dropping one", "event", string(e.Type), "command", h.Command[0])
+			continue
+		}
+		s.hookQueue = append(s.hookQueue, hookRun{hook: h, event: e})
+	}
+	s.startHooks(time.Now())
+}
+
+// startHooks starts queued hooks while fewer than maxHooksRunning run.
+// A hook gets the event's JSON on its standard input, RINGSUP_EVENT and
+// RINGSUP_DAEMON in its environment, and its output goes to hooks.log.
+func (s *Supervisor) startHooks(now time.Time) {
+	for len(s.hookQueue) > 0 && len(s.hooks) < maxHooksRunning {
+		run := s.hookQueue[0]
+		s.hookQueue = s.hookQueue[1:]
+		if err := s.startHook(run, now); err != nil {
+			s.log.Error("cannot run hook", "event", string(run.event.Type), "command", run.hook.Command[0], "error", err)
+		}
+	}
+}
+
+func (s *Supervisor) startHook(run hookRun, now time.Time) error {
+	data, err := json.Marshal(run.event)
+	if err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	// The loop never waits for a hook, not even to write its input.
+	go func() {
+		w.Write(append(data, '\n'))
+		w.Close()
+	}()
+	if s.hookLog == nil {
+		s.hookLog = &daemonLog{path: filepath.Join(s.cfg.Supervisor.LogDir, "hooks.log"), log: s.log}
+	}
+	pid, err := s.rt.Spawn(procexec.Spec{
+		Name:   run.event.Daemon,
+		Argv:   run.hook.Command,
+		Dir:    s.cfg.Dir,
+		Env:    map[string]string{"RINGSUP_EVENT": string(run.event.Type)},
+		Stdin:  r,
+		Output: s.hookLog,
+	})
+	if err != nil {
+		return err
+	}
+	s.hooks[pid] = &runningHook{run: run, killAt: now.Add(run.hook.Timeout)}
+	return nil
+}
+
+// hookExited handles the exit of a hook's process; it reports whether pid
+// was one.
+func (s *Supervisor) hookExited(x procexec.Exit) bool {
+	h, ok := s.hooks[x.PID]
+	if !ok {
+		return false
+	}
+	delete(s.hooks, x.PID)
+	_ = s.rt.Signal(x.PID, syscall.SIGKILL) // what is left of its group
+	switch {
+	case h.killAt.IsZero():
+		s.log.Error("hook timed out and was killed", "event", string(h.run.event.Type),
+			"command", h.run.hook.Command[0], "timeout", h.run.hook.Timeout)
+	case !x.Success():
+		s.log.Error("hook failed", "event", string(h.run.event.Type), "command", h.run.hook.Command[0], "exit", x.String())
+	}
+	s.startHooks(time.Now())
+	return true
+}
+
+// hooksDeadline returns when the first running hook times out, or zero.
+func (s *Supervisor) hooksDeadline() time.Time {
+	var first time.Time
+	for _, h := range s.hooks {
+		if !h.killAt.IsZero() && (first.IsZero() || h.killAt.Before(first)) {
+			first = h.killAt
+		}
+	}
+	return first
+}
+
+// killLateHooks kills the process groups of hooks past their timeout.
+func (s *Supervisor) killLateHooks(now time.Time) {
+	for pid, h := range s.hooks {
+		if h.killAt.IsZero() || now.Before(h.killAt) {
+			continue
+		}
+		h.killAt = time.Time{}
+		if err := s.rt.Signal(pid, syscall.SIGKILL); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
+			s.log.Error("cannot kill hook", "pid", pid, "error", err)
+		}
+	}
+}
