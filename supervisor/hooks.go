@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
 
 	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/logfile"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -76,7 +76,9 @@ func (s *Supervisor) startHook(run hookRun, now time.Time) error {
 		w.Close()
 	}()
 	if s.hookLog == nil {
-		s.hookLog = &daemonLog{path: filepath.Join(s.cfg.Supervisor.LogDir, "hooks.log"), log: s.log}
+		s.hookLog = s.newLog("hooks.log", "hooks", logfile.Options{}, func(err error) {
+			s.log.Error("hook output is being lost", "error", err)
+		})
 	}
 	pid, err := s.rt.Spawn(procexec.Spec{
 		Name:   run.event.Daemon,

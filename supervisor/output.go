@@ -1,59 +1,93 @@
 package supervisor
 
 import (
-	"os"
-	"sync"
-	"syscall"
+	"path/filepath"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/ringrift/ringsup/logfile"
 )
 
-// daemonLog is a daemon's log file, opened at its first write. Opening lazily
-// keeps file creation off the start-up path and leaves silent daemons
-// without an open file. Write is called by the daemon's output goroutine in
-// procexec; Close by the loop.
-type daemonLog struct {
-	path string
-	log  hclog.Logger
-
-	mu     sync.Mutex
-	f      *os.File
-	failed bool // the last open failed; reported once until one succeeds
-	closed bool // after Close, each late write opens and closes the file
+// logWriter returns the writer of d's log file for a new process: the one
+// it had, or a new one when it has none or its log settings changed (a
+// reload's log changes take effect at the next start). The file itself is
+// opened at the first write, so silent daemons hold no file open.
+func (s *Supervisor) logWriter(d *daemon) *logfile.Writer {
+	opts := logfile.Options{
+		MaxSize:    d.cfg.LogMaxSize,
+		MaxFiles:   d.cfg.LogMaxFiles,
+		Timestamps: d.cfg.LogTimestamps,
+	}
+	same := d.outOpts.MaxSize == opts.MaxSize && d.outOpts.MaxFiles == opts.MaxFiles &&
+		d.outOpts.Timestamps == opts.Timestamps
+	if d.out != nil && same {
+		return d.out
+	}
+	if d.out != nil {
+		d.out.Close()
+	}
+	log := s.log.With("daemon", d.name)
+	d.out, d.outOpts = s.newLog(d.name+".log", d.name, opts, func(err error) {
+		log.Error("daemon output is being lost", "error", err)
+	}), opts
+	return d.out
 }
 
-func (l *daemonLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
-		if err != nil {
-			if !l.failed {
-				l.log.Error("cannot open daemon log; output is discarded until it can be opened", "path", l.path, "error", err)
-				l.failed = true
-			}
-			return len(p), nil
+// newLog returns a writer of the file name in the log directory, echoed
+// with the prefix of echoName when echo is on.
+func (s *Supervisor) newLog(name, echoName string, opts logfile.Options, onError func(error)) *logfile.Writer {
+	opts.OnError = onError
+	if s.opts.Echo != nil {
+		opts.Echo = s.opts.Echo
+		opts.EchoPrefix = s.opts.Echo.Prefix(echoName, s.echoWidth())
+	}
+	w, err := logfile.Open(filepath.Join(s.cfg.Supervisor.LogDir, name), opts)
+	if err != nil {
+		// Open fails only on invalid options, which config rules out.
+		panic("supervisor: " + err.Error())
+	}
+	return w
+}
+
+// echoWidth is the width of the echo prefixes: the longest daemon name.
+func (s *Supervisor) echoWidth() int {
+	width := len("hooks")
+	for _, d := range s.order {
+		width = max(width, len(d.name))
+	}
+	return width
+}
+
+// logWriters returns every open log writer, for ReopenLogs.
+func (s *Supervisor) logWriters() []*logfile.Writer {
+	var ws []*logfile.Writer
+	for _, d := range s.order {
+		if d.out != nil {
+			ws = append(ws, d.out)
 		}
-		l.f, l.failed = f, false
 	}
-	n, err := l.f.Write(p)
-	if l.closed {
-		l.f.Close()
-		l.f = nil
+	if s.hookLog != nil {
+		ws = append(ws, s.hookLog)
 	}
-	return n, err
+	return ws
 }
 
-// Close closes the file. Output that still arrives afterwards (from a
-// grandchild holding the pipe) is appended without keeping the file open.
-func (l *daemonLog) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	if l.f == nil {
-		return nil
+type logsRequest struct{ reply chan []*logfile.Writer }
+
+func (r *logsRequest) handle(s *Supervisor) { r.reply <- s.logWriters() }
+
+// ReopenLogs closes every daemon's log file so that the next output opens
+// the file at its path again: after logrotate renamed or removed it (its
+// create mode), output goes to the new file. The loop only lists the
+// writers; they are reopened in the caller's goroutine.
+func (s *Supervisor) ReopenLogs() error {
+	r := &logsRequest{reply: make(chan []*logfile.Writer, 1)}
+	if err := s.call(r); err != nil {
+		return err
 	}
-	err := l.f.Close()
-	l.f = nil
-	return err
+	var first error
+	for _, w := range <-r.reply {
+		if err := w.Reopen(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/depgraph"
 	"github.com/ringrift/ringsup/health"
+	"github.com/ringrift/ringsup/logfile"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -44,6 +44,9 @@ type Options struct {
 	EventBuffer int
 	// Prober runs http and tcp health probes. Default: health.NewProber().
 	Prober Prober
+	// Echo, if not nil, also receives every line of daemon output,
+	// prefixed with the daemon's name (ringsup --echo).
+	Echo *logfile.Echo
 }
 
 // ErrNotRunning is returned by the methods of a Supervisor whose Run has
@@ -75,7 +78,7 @@ type Supervisor struct {
 	// runs waiting for a slot.
 	hooks     map[int]*runningHook
 	hookQueue []hookRun
-	hookLog   *daemonLog
+	hookLog   *logfile.Writer
 
 	shuttingDown bool
 	timer        *time.Timer
@@ -100,7 +103,8 @@ type daemon struct {
 	// removed is set when a reload dropped the daemon; it is forgotten
 	// once it is down.
 	removed bool
-	out     *daemonLog // its log file, set up at its first start
+	out     *logfile.Writer // its log file, set up at its first start
+	outOpts logfile.Options // the settings out was made with
 	health  checker
 }
 
@@ -341,19 +345,13 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 
 // spawn starts d's process, its output going to its log file.
 func (s *Supervisor) spawn(d *daemon) (int, error) {
-	if d.out == nil {
-		d.out = &daemonLog{
-			path: filepath.Join(s.cfg.Supervisor.LogDir, d.name+".log"),
-			log:  s.log.With("daemon", d.name),
-		}
-	}
 	spec := procexec.Spec{
 		Name:   d.name,
 		Argv:   d.cfg.Command,
 		Dir:    d.cfg.WorkingDir,
 		Env:    d.cfg.Env,
 		User:   d.cfg.User,
-		Output: d.out,
+		Output: s.logWriter(d),
 	}
 	pid, err := s.rt.Spawn(spec)
 	if err != nil {
