@@ -86,11 +86,14 @@ func (c *conn) roundTrip(req Request, deadline time.Time) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	if _, err := c.c.Write(append(b, '\n')); err != nil {
-		return reply{}, fmt.Errorf("cannot send the request: %w", unwrapErrno(err))
-	}
+	_, werr := c.c.Write(append(b, '\n'))
+	// A server that refuses a client answers before it reads the request,
+	// and closes: the answer is still there to read.
 	rp, err := c.read()
 	if err != nil {
+		if werr != nil {
+			return rp, fmt.Errorf("cannot send the request: %w", unwrapErrno(werr))
+		}
 		return rp, err
 	}
 	c.c.SetDeadline(time.Time{})
