@@ -30,6 +30,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			checkCommand(),
 			graphCommand(),
 			versionCommand(),
+			ctlCommand(),
 		},
 	}
 	return app.RunContext(ctx, args)

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/supervisor"
 )
 
@@ -61,6 +62,17 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// The socket before any daemon: a second supervisor stops here.
+	srv, err := control.Listen(control.Options{
+		Path:       cfg.Supervisor.Socket,
+		Supervisor: sup,
+		LogDir:     cfg.Supervisor.LogDir,
+		Logger:     logger.Named("control"),
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

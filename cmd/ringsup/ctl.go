@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/control"
+)
+
+// ctlCommands are the subcommands of ctl, in the order help lists them.
+func ctlCommands() []*cli.Command {
+	return []*cli.Command{
+		ctlStatusCommand(),
+		ctlStartCommand(),
+		ctlStopCommand(),
+		ctlRestartCommand(),
+		ctlLogsCommand(),
+		ctlEventsCommand(),
+		ctlShutdownCommand(),
+	}
+}
+
+func ctlCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ctl",
+		Usage:     "control a running supervisor through its socket",
+		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|shutdown ...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:    "socket",
+				Usage:   "control socket `PATH` (default: [supervisor] socket of the config, or ringsup.sock beside it)",
+				EnvVars: []string{"RINGSUP_SOCKET"},
+			},
+			configFlag(),
+		},
+		HideHelpCommand: true,
+		Subcommands:     ctlCommands(),
+		// Reached only when no subcommand matched.
+		Action: func(c *cli.Context) error {
+			if !c.Args().Present() {
+				return ctlFail(c, errors.New("missing command (have: "+ctlNames()+")"))
+			}
+			return ctlFail(c, fmt.Errorf("unknown command %q (have: %s)", c.Args().First(), ctlNames()))
+		},
+	}
+}
+
+func ctlNames() string {
+	var names []string
+	for _, cmd := range ctlCommands() {
+		names = append(names, cmd.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// ctlClient returns a client for the socket found as SPEC.md says:
+// --socket, then RINGSUP_SOCKET, then the config's [supervisor] socket,
+// then ringsup.sock beside the config file.
+func ctlClient(c *cli.Context) (*control.Client, error) {
+	path, err := ctlSocket(c)
+	if err != nil {
+		return nil, err
+	}
+	return &control.Client{Path: path}, nil
+}
+
+func ctlSocket(c *cli.Context) (string, error) {
+	if sock := c.String("socket"); sock != "" {
+		path, err := filepath.Abs(sock)
+		if err != nil {
+			return "", fmt.Errorf("cannot use socket path: %w", err)
+		}
+		return path, nil
+	}
+	file := c.String("config")
+	cfg, err := config.Load(file)
+	if err == nil {
+		return cfg.Supervisor.Socket, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		abs, aerr := filepath.Abs(file)
+		if aerr != nil {
+			return "", fmt.Errorf("cannot use config path: %w", aerr)
+		}
+		return filepath.Join(filepath.Dir(abs), "ringsup.sock"), nil
+	}
+	// The socket is in a config we cannot read: say why in one line.
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		msg := list[0].Error()
+		if len(list) > 1 {
+			msg += fmt.Sprintf(" (and %d more errors)", len(list)-1)
+		}
+		err = errors.New(msg)
+	}
+	return "", fmt.Errorf("cannot find the socket in the config (give --socket): %w", err)
+}
+
+// ctlFail reports err on stderr as one line, `ringsup ctl: ...`, and returns
+// it as already reported. A nil err is returned as is.
+func ctlFail(c *cli.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	fmt.Fprintf(c.App.ErrWriter, "ringsup ctl: %v\n", err)
+	return &exitError{err}
+}
+
+// ctlAction wraps a ctl action: its error becomes one line on stderr.
+func ctlAction(action func(*cli.Context, *control.Client) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		client, err := ctlClient(c)
+		if err != nil {
+			return ctlFail(c, err)
+		}
+		return ctlFail(c, action(c, client))
+	}
+}
+
+// ctlNeedNames checks that a command got at least one daemon name.
+func ctlNeedNames(c *cli.Context) error {
+	if !c.Args().Present() {
+		return fmt.Errorf("%s needs at least one daemon name", c.Command.Name)
+	}
+	return nil
+}

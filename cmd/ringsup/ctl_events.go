@@ -1,0 +1,24 @@
+package main
+
+import (
+	"encoding/json"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ringrift/ringsup/control"
+)
+
+func ctlEventsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "events",
+		Usage:     "print lifecycle events as they happen, one JSON object a line, until interrupted",
+		UsageText: "ringsup ctl events",
+		Action: ctlAction(func(c *cli.Context, client *control.Client) error {
+			w := c.App.Writer
+			return client.Events(c.Context, func(e json.RawMessage) error {
+				_, err := w.Write(append(e, '\n'))
+				return err
+			})
+		}),
+	}
+}

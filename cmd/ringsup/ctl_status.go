@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ringrift/ringsup/control"
+	"github.com/ringrift/ringsup/supervisor"
+)
+
+func ctlStatusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show the daemons' state, as a table or JSON",
+		UsageText: "ringsup ctl status [--json] [NAME...]",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the JSON of SPEC.md"}},
+		Action:    ctlAction(ctlStatusAction),
+	}
+}
+
+func ctlStatusAction(c *cli.Context, client *control.Client) error {
+	raw, err := client.StatusJSON(c.Context, c.Args().Slice()...)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		var out bytes.Buffer
+		if err := json.Indent(&out, raw, "", "  "); err != nil {
+			return fmt.Errorf("cannot decode the status: %w", err)
+		}
+		out.WriteByte('\n')
+		_, err := out.WriteTo(c.App.Writer)
+		return err
+	}
+	var st supervisor.Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("cannot decode the status: %w", err)
+	}
+	return writeStatusTable(c.App.Writer, st)
+}
+
+// writeStatusTable prints st as an aligned table, one daemon a line, sorted
+// by name. INFO is the last error, or else how the daemon last exited.
+func writeStatusTable(w io.Writer, st supervisor.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tINFO")
+	for _, name := range st.Names() {
+		d := st.Daemons[name]
+		pid, uptime := "-", "-"
+		if d.PID != 0 {
+			pid = strconv.Itoa(d.PID)
+		}
+		if d.State == supervisor.Running {
+			uptime = formatUptime(time.Duration(d.UptimeS * float64(time.Second)))
+		}
+		info := d.LastError
+		if info == "" && d.LastExit != nil {
+			if d.LastExit.Signal != "" {
+				info = "last exit: " + d.LastExit.Signal
+			} else {
+				info = fmt.Sprintf("last exit: code %d", d.LastExit.Code)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, d.State, pid, uptime, d.RestartCount, d.Health, info)
+	}
+	return tw.Flush()
+}
+
+// formatUptime writes d with its two largest units: 42s, 5m03s, 2h07m,
+// 3d04h.
+func formatUptime(d time.Duration) string {
+	s := int64(d / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	default:
+		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+	}
+}
