@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ringrift/ringsup/health"
+
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -46,6 +48,10 @@ type checker struct {
 	inFlight    bool
 	execPID     int       // the exec probe's process, while it runs
 	execKillAt  time.Time // when the exec probe times out
+	// Readiness notification (ready.go).
+	pipe       *health.ReadyPipe // ready = "fd:N": the process's pipe
+	watchdogAt time.Time         // when a missed WATCHDOG=1 makes it unhealthy
+	statusText string            // the latest STATUS= it sent
 }
 
 // probeResult is a network probe's outcome, sent back to the loop.
@@ -67,21 +73,31 @@ func (s *Supervisor) healthStarted(d *daemon, now time.Time) {
 	h := &d.health
 	h.incarnation++
 	h.failures, h.ready, h.inFlight, h.execPID, h.lastErr = 0, false, false, 0, ""
-	h.spawnedAt, h.next, h.execKillAt = now, time.Time{}, time.Time{}
-	h.status = healthNone
-	if hc := d.cfg.Health; hc != nil {
+	h.spawnedAt, h.next, h.execKillAt, h.watchdogAt = now, time.Time{}, time.Time{}, time.Time{}
+	h.status, h.statusText = healthNone, ""
+	if hasHealth(d) {
 		h.status = healthUnknown
+	}
+	if hc := d.cfg.Health; hc != nil {
 		h.next = now.Add(min(readyCadence, hc.Interval))
 	}
 }
+
+// hasHealth reports whether d's health is watched: by a probe, or by a
+// notification watchdog.
+func hasHealth(d *daemon) bool { return d.cfg.Health != nil || d.cfg.Watchdog > 0 }
 
 // healthStopped ends d's checks: its process is gone or going.
 func (s *Supervisor) healthStopped(d *daemon) {
 	h := &d.health
 	h.incarnation++
-	h.next, h.inFlight, h.execKillAt = time.Time{}, false, time.Time{}
+	h.next, h.inFlight, h.execKillAt, h.watchdogAt = time.Time{}, false, time.Time{}, time.Time{}
 	if h.execPID != 0 {
 		s.killProbe(d)
+	}
+	if h.pipe != nil {
+		h.pipe.Close()
+		h.pipe = nil
 	}
 }
 
@@ -214,7 +230,7 @@ func (s *Supervisor) probeDone(d *daemon, incarnation uint64, err error, now tim
 // markReady makes a starting daemon running.
 func (s *Supervisor) markReady(d *daemon) {
 	d.health.ready = true
-	if d.cfg.Health != nil && d.health.next.IsZero() == false && !d.health.inFlight {
+	if d.cfg.Health != nil && !d.health.next.IsZero() {
 		d.health.next = time.Now().Add(d.cfg.Health.Interval)
 	}
 	s.apply(d, input{kind: inReady})
@@ -244,7 +260,7 @@ func (s *Supervisor) setHealth(d *daemon, status, errText string) {
 // healthDeadline returns d's earliest health deadline, or zero.
 func (h *checker) deadline() time.Time {
 	var first time.Time
-	for _, t := range []time.Time{h.execKillAt, h.next} {
+	for _, t := range []time.Time{h.execKillAt, h.next, h.watchdogAt} {
 		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
 			first = t
 		}
@@ -261,11 +277,14 @@ func (s *Supervisor) fireHealth(d *daemon, now time.Time) {
 	if !h.next.IsZero() && !now.Before(h.next) && !h.inFlight && d.rec.PID != 0 {
 		s.runProbe(d, now)
 	}
+	if !h.watchdogAt.IsZero() && !now.Before(h.watchdogAt) && d.rec.PID != 0 {
+		s.watchdogMissed(d)
+	}
 }
 
 // healthStatus returns what `ctl status` shows for d's health.
 func healthStatus(d *daemon) (status, errText string) {
-	if d.cfg.Health == nil {
+	if !hasHealth(d) {
 		return healthNone, ""
 	}
 	if d.rec.PID == 0 {

@@ -179,6 +179,9 @@ func (s *Supervisor) forgetRemoved() {
 		if d.out != nil {
 			d.out.Close()
 		}
+		if d.notify != nil {
+			d.notify.Close()
+		}
 		delete(s.daemons, d.name)
 		s.order = slices.Delete(s.order, i, i+1)
 		i--

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"syscall"
@@ -76,6 +77,10 @@ type Supervisor struct {
 	probeResults chan probeResult
 	// hooks holds the running hooks' processes until reaped; hookQueue the
 	// runs waiting for a slot.
+	// notices carries what daemons say about their readiness; notifyDir
+	// holds their notification sockets.
+	notices   chan notice
+	notifyDir string
 	hooks     map[int]*runningHook
 	hookQueue []hookRun
 	hookLog   *logfile.Writer
@@ -103,8 +108,9 @@ type daemon struct {
 	// removed is set when a reload dropped the daemon; it is forgotten
 	// once it is down.
 	removed bool
-	out     *logfile.Writer // its log file, set up at its first start
-	outOpts logfile.Options // the settings out was made with
+	out     *logfile.Writer      // its log file, set up at its first start
+	notify  *health.NotifySocket // its notification socket (ready = "notify")
+	outOpts logfile.Options      // the settings out was made with
 	health  checker
 }
 
@@ -140,6 +146,7 @@ func New(opts Options) (*Supervisor, error) {
 		lingering:    make(map[int]struct{}),
 		probes:       make(map[int]*probeExit),
 		hooks:        make(map[int]*runningHook),
+		notices:      make(chan notice),
 		probeResults: make(chan probeResult),
 		requests:     make(chan request),
 		done:         make(chan struct{}),
@@ -268,6 +275,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.fireDeadlines()
 		case r := <-s.probeResults:
 			s.networkProbeDone(r)
+		case n := <-s.notices:
+			s.noticeReceived(n)
 		case <-ctxDone:
 			ctxDone = nil
 			s.shutdown()
@@ -306,7 +315,7 @@ func (s *Supervisor) apply(d *daemon, in input) {
 func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	switch a.kind {
 	case actSpawn:
-		pid, err := s.spawn(d)
+		pid, pipe, err := s.spawn(d)
 		var execErr *procexec.ExecError
 		switch {
 		case errors.As(err, &execErr):
@@ -316,6 +325,9 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 			s.apply(d, input{kind: inSpawnError, err: err})
 		default:
 			s.apply(d, input{kind: inSpawned, pid: pid})
+			if pipe != nil {
+				s.readyStarted(d, pipe)
+			}
 		}
 	case actSignal:
 		if err := s.rt.Signal(d.rec.PID, a.sig); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
@@ -343,21 +355,34 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	}
 }
 
-// spawn starts d's process, its output going to its log file.
-func (s *Supervisor) spawn(d *daemon) (int, error) {
-	spec := procexec.Spec{
-		Name:   d.name,
-		Argv:   d.cfg.Command,
-		Dir:    d.cfg.WorkingDir,
-		Env:    d.cfg.Env,
-		User:   d.cfg.User,
-		Output: s.logWriter(d),
+// spawn starts d's process, its output going to its log file, with its
+// readiness channel when it has one.
+func (s *Supervisor) spawn(d *daemon) (int, *health.ReadyPipe, error) {
+	env := maps.Clone(d.cfg.Env)
+	if env == nil {
+		env = make(map[string]string)
 	}
-	pid, err := s.rt.Spawn(spec)
+	extra := make(map[int]*os.File)
+	pipe, err := s.prepareReadiness(d, env, extra)
 	if err != nil {
-		return 0, fmt.Errorf("cannot start %q: %w", d.name, err)
+		return 0, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
 	}
-	return pid, nil
+	pid, err := s.rt.Spawn(procexec.Spec{
+		Name:       d.name,
+		Argv:       d.cfg.Command,
+		Dir:        d.cfg.WorkingDir,
+		Env:        env,
+		User:       d.cfg.User,
+		Output:     s.logWriter(d),
+		ExtraFiles: extra,
+	})
+	if err != nil {
+		if pipe != nil {
+			pipe.Close()
+		}
+		return 0, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
+	}
+	return pid, pipe, nil
 }
 
 // schedule carries out what waits on other daemons: pending stops whose
@@ -591,6 +616,14 @@ func (s *Supervisor) closeLogs() {
 	}
 	if s.hookLog != nil {
 		s.hookLog.Close()
+	}
+	for _, d := range s.order {
+		if d.notify != nil {
+			d.notify.Close()
+		}
+	}
+	if s.notifyDir != "" {
+		os.RemoveAll(s.notifyDir)
 	}
 }
 
