@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -63,27 +64,42 @@ func BenchmarkCapture(b *testing.B) {
 }
 
 // BenchmarkCaptureRatio runs the baseline and the capture of each writer
-// one after the other in every iteration, so that both see the same load
-// (a busy machine makes consecutive sub-benchmarks hard to compare), and
-// reports both throughputs and the capture's percentage of the baseline.
+// back to back, ratioPairs times per iteration, so that both of a pair see
+// the same load (on a busy machine consecutive sub-benchmarks are hard to
+// compare), and reports the medians over the pairs: both throughputs and
+// the capture's percentage of the baseline.
 func BenchmarkCaptureRatio(b *testing.B) {
+	const ratioPairs = 3
 	for _, bw := range benchWriters {
 		b.Run(bw.name, func(b *testing.B) {
 			r := newBenchRunner(b)
-			var base, capture time.Duration
+			var base, capture, ratio []float64
 			for range b.N {
-				b.StartTimer()
-				base += r.run(bw.cmd, nil)
-				b.StartTimer()
-				capture += r.run(bw.cmd, &Options{})
+				for range ratioPairs {
+					b.StartTimer()
+					tb := r.run(bw.cmd, nil)
+					b.StartTimer()
+					tc := r.run(bw.cmd, &Options{})
+					base = append(base, benchSize/1e6/tb.Seconds())
+					capture = append(capture, benchSize/1e6/tc.Seconds())
+					ratio = append(ratio, 100*tb.Seconds()/tc.Seconds())
+				}
 			}
-			mb := float64(benchSize) * float64(b.N) / 1e6
-			b.ReportMetric(mb/base.Seconds(), "baseline-MB/s")
-			b.ReportMetric(mb/capture.Seconds(), "capture-MB/s")
-			b.ReportMetric(100*base.Seconds()/capture.Seconds(), "%-of-baseline")
+			b.ReportMetric(median(base), "baseline-MB/s")
+			b.ReportMetric(median(capture), "capture-MB/s")
+			b.ReportMetric(median(ratio), "%-of-baseline")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// median returns the median of x, which it sorts.
+func median(x []float64) float64 {
+	slices.Sort(x)
+	if n := len(x); n%2 == 0 {
+		return (x[n/2-1] + x[n/2]) / 2
+	}
+	return x[len(x)/2]
 }
 
 // benchRunner runs writer programs for a benchmark.

@@ -36,7 +36,7 @@ const LineMax = 64 << 10
 // timeLayout is the layout of timestamps: RFC 3339 with milliseconds.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// Options configure a Writer. The zero value is a Writer that never rotates,
+// Options configure a Writer. The zero value gives a Writer that never rotates,
 // adds no timestamps and echoes nothing.
 type Options struct {
 	// MaxSize is the size in bytes beyond which the file is rotated; 0 means
