@@ -11,8 +11,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/control"
+	"github.com/ringrift/ringsup/logfile"
 	"github.com/ringrift/ringsup/supervisor"
+	"github.com/ringrift/ringsup/watch"
 )
 
 func runFlags() []cli.Flag {
@@ -27,17 +30,18 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-dir", Usage: "`DIR` for daemon logs (default: [supervisor] log_dir)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+		&cli.BoolFlag{Name: "echo", Usage: "also print daemon output, prefixed with its name (default: when stdout is a terminal)"},
 	}
 }
 
 // runAction runs the supervisor in the foreground until SIGTERM or SIGINT
-// (a second SIGINT kills every daemon at once).
+// (a second SIGINT kills every daemon at once). SIGHUP and changes of the
+// config file reload it; SIGUSR1 reopens the log files.
 func runAction(c *cli.Context) error {
 	if c.Args().Present() {
-		return fmt.Errorf("unknown command %q (have: check, graph, version)", c.Args().First())
+		return fmt.Errorf("unknown command %q (have: check, graph, ctl, version)", c.Args().First())
 	}
-	logger, err := newLogger(c.App.ErrWriter, c.String("log-level"), c.String("log-format"))
-	if err != nil {
+	if _, err := newLogger(io.Discard, c.String("log-level"), c.String("log-format")); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(c)
@@ -54,10 +58,23 @@ func runAction(c *cli.Context) error {
 			return fmt.Errorf("cannot use socket path: %w", err)
 		}
 	}
+
+	// The supervisor's own log goes to stderr and to <log_dir>/ringsup.log.
+	ownLog := openOwnLog(c.App.ErrWriter, cfg)
+	defer ownLog.Close()
+	logger, _ := newLogger(io.MultiWriter(c.App.ErrWriter, ownLog), c.String("log-level"), c.String("log-format"))
+
+	var echo *logfile.Echo
+	if out, isFile := c.App.Writer.(*os.File); c.Bool("echo") || (isFile && logfile.IsTerminal(out)) {
+		echo = logfile.NewEcho(c.App.Writer, isFile && logfile.ColorEnabled(out))
+		defer echo.Close()
+	}
+
 	sup, err := supervisor.New(supervisor.Options{
 		Config:  cfg,
 		Profile: c.String("profile"),
 		Logger:  logger.Named("supervisor"),
+		Echo:    echo,
 	})
 	if err != nil {
 		return err
@@ -74,19 +91,84 @@ func runAction(c *cli.Context) error {
 	}
 	defer srv.Close()
 
+	reloads := make(chan struct{}, 1)
+	go reloader(reloads, sup, logger.Named("reload"))
+	if cfg.Supervisor.Watch {
+		w, err := watch.New(cfg.Path, watch.Options{Logger: logger.Named("watch")})
+		if err != nil {
+			logger.Warn("cannot watch the config file; reload with SIGHUP or ringsup ctl reload", "error", err)
+		} else {
+			defer w.Close()
+			go func() {
+				for range w.Changes() {
+					logger.Info("config file changed; reloading", "config", cfg.Path)
+					requestReload(reloads)
+				}
+			}()
+		}
+	}
+
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(signals)
-	go handleSignals(signals, sup, logger)
+	go handleSignals(signals, sup, reloads, ownLog, logger)
 
 	logger.Info("ringsup running", "config", cfg.Path, "pid", os.Getpid())
 	return sup.Run(c.Context)
 }
 
+// openOwnLog returns the writer of <log_dir>/ringsup.log, creating the log
+// directory. If it cannot, the log goes to stderr only.
+func openOwnLog(stderr io.Writer, cfg *config.Config) *logfile.Writer {
+	if err := os.MkdirAll(cfg.Supervisor.LogDir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "ringsup: cannot create log dir: %v\n", err)
+	}
+	w, err := logfile.Open(filepath.Join(cfg.Supervisor.LogDir, "ringsup.log"), logfile.Options{
+		MaxSize:  cfg.Supervisor.LogMaxSize,
+		MaxFiles: cfg.Supervisor.LogMaxFiles,
+		OnError: func(err error) {
+			fmt.Fprintf(stderr, "ringsup: cannot write ringsup.log: %v\n", err)
+		},
+	})
+	if err != nil {
+		panic(err) // only invalid options, which config rules out
+	}
+	return w
+}
+
+// requestReload asks the reloader for a reload; requests that arrive while
+// one waits are the same request.
+func requestReload(reloads chan<- struct{}) {
+	select {
+	case reloads <- struct{}{}:
+	default:
+	}
+}
+
+// reloader applies reload requests one at a time, off the signal handler,
+// since a reload may wait for a cascade to end.
+func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, log hclog.Logger) {
+	for {
+		select {
+		case <-sup.Done():
+			return
+		case <-reloads:
+			sum, err := sup.Reload()
+			if err != nil {
+				log.Error("reload failed; the running config is unchanged", "error", err.Error())
+				continue
+			}
+			log.Info("reloaded", "added", sum.Added, "removed", sum.Removed,
+				"restarted", sum.Restarted, "updated", sum.Updated)
+		}
+	}
+}
+
 // handleSignals turns the first SIGTERM or SIGINT into a graceful shutdown
-// and a second SIGINT into killing every daemon at once. It returns when the
+// and a second SIGINT into killing every daemon at once; SIGHUP into a
+// reload and SIGUSR1 into reopening the log files. It returns when the
 // supervisor is done.
-func handleSignals(signals <-chan os.Signal, sup *supervisor.Supervisor, log hclog.Logger) {
+func handleSignals(signals <-chan os.Signal, sup *supervisor.Supervisor, reloads chan<- struct{}, ownLog *logfile.Writer, log hclog.Logger) {
 	stopping := false
 	for {
 		select {
@@ -95,7 +177,14 @@ func handleSignals(signals <-chan os.Signal, sup *supervisor.Supervisor, log hcl
 		case sig := <-signals:
 			switch {
 			case sig == syscall.SIGHUP:
-				log.Warn("SIGHUP: reloading is not supported by this version; restart ringsup to apply config changes")
+				log.Info("SIGHUP: reloading")
+				requestReload(reloads)
+			case sig == syscall.SIGUSR1:
+				log.Info("SIGUSR1: reopening log files")
+				ownLog.Reopen()
+				if err := sup.ReopenLogs(); err != nil {
+					log.Error("cannot reopen log files", "error", err)
+				}
 			case sig == syscall.SIGINT && stopping:
 				log.Warn("second SIGINT: killing every daemon")
 				_ = sup.Kill()
