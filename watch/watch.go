@@ -29,7 +29,8 @@ import (
 // Options configure a Watcher.
 type Options struct {
 	// Debounce is how long the directory must be quiet after an event
-	// before the file is read. Default 50ms.
+	// before the file is read. Default 20ms: a save by an editor, cp or a
+	// ConfigMap update takes well under that.
 	Debounce time.Duration
 	// Logger receives warnings, such as the file being deleted.
 	// Default: no logging.
@@ -52,7 +53,7 @@ type Watcher struct {
 // different content is reported.
 func New(path string, opts Options) (*Watcher, error) {
 	if opts.Debounce <= 0 {
-		opts.Debounce = 50 * time.Millisecond
+		opts.Debounce = 20 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,4 +61,77 @@ func vmRSS(b *testing.B, pid int) int64 {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// BenchmarkReload1000 runs ringsup with 1000 daemons and measures, for one
+// changed command, from the new file being renamed into place to the
+// changed daemon running with a new pid (metric ms/reload; the median of
+// the iterations is in the log). It checks that the other daemons keep
+// their pids.
+func BenchmarkReload1000(b *testing.B) {
+	const n = 1000
+	dir := b.TempDir()
+	config := func(version int) string {
+		var src strings.Builder
+		fmt.Fprintf(&src, "[daemons.changed]\ncommand = \"echo %d > changed.version; echo $$ > changed.pid; exec sleep 1000\"\n", version)
+		for i := range n - 1 {
+			fmt.Fprintf(&src, "[daemons.d%d]\ncommand = [\"/bin/sleep\", \"1000\"]\n", i)
+		}
+		return src.String()
+	}
+	path := filepath.Join(dir, "ringsup.toml")
+	if err := os.WriteFile(path, []byte(config(0)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	r := startRingsup(b, dir, "--log-level", "warn")
+	defer func() {
+		syscall.Kill(r.pid, syscall.SIGTERM)
+		r.wait(time.Minute)
+	}()
+	eventually(b, time.Minute, "all daemons run", func() bool { return len(childrenOf(r.pid)) >= n })
+	before := childrenOf(r.pid)
+	var times []time.Duration
+	version := 0
+	for b.Loop() {
+		version++
+		old := readPID(b, filepath.Join(dir, "changed.pid"))
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, []byte(config(version)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := os.Rename(tmp, path); err != nil {
+			b.Fatal(err)
+		}
+		want := strconv.Itoa(version)
+		for {
+			v, _ := os.ReadFile(filepath.Join(dir, "changed.version"))
+			if strings.TrimSpace(string(v)) == want {
+				if pid := readPID(b, filepath.Join(dir, "changed.pid")); pid != old {
+					break
+				}
+			}
+			if time.Since(start) > 30*time.Second {
+				b.Fatalf("reload %d not applied:\n%s", version, r.output)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		times = append(times, time.Since(start))
+	}
+	after := childrenOf(r.pid)
+	if kept := len(intersect(before, after)); kept != n-1 {
+		b.Errorf("%d of the %d unchanged daemons kept their pid", kept, n-1)
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+}
+
+func intersect(a, b []int) []int {
+	var out []int
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
