@@ -115,6 +115,12 @@ func ctlFail(c *cli.Context, err error) error {
 // ctlAction wraps a ctl action: its error becomes one line on stderr.
 func ctlAction(action func(*cli.Context, *control.Client) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
+		// Flags after a name would be taken for names; say where they go.
+		for _, arg := range c.Args().Slice() {
+			if strings.HasPrefix(arg, "-") {
+				return ctlFail(c, fmt.Errorf("flag %s after a name: flags go first (%s)", arg, c.Command.UsageText))
+			}
+		}
 		client, err := ctlClient(c)
 		if err != nil {
 			return ctlFail(c, err)

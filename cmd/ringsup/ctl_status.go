@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -49,7 +50,10 @@ func ctlStatusAction(c *cli.Context, client *control.Client) error {
 // writeStatusTable prints st as an aligned table, one daemon a line, sorted
 // by name. INFO is the last error, or else how the daemon last exited.
 func writeStatusTable(w io.Writer, st supervisor.Status) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// tabwriter writes cell by cell: one write(2) for the table, not
+	// thousands.
+	bw := bufio.NewWriter(w)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tINFO")
 	for _, name := range st.Names() {
 		d := st.Daemons[name]
@@ -70,7 +74,10 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, d.State, pid, uptime, d.RestartCount, d.Health, info)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // formatUptime writes d with its two largest units: 42s, 5m03s, 2h07m,

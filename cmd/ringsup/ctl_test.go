@@ -294,6 +294,9 @@ func TestCtlLogs(t *testing.T) {
 	if msg := ctlFails(t, dir, "logs", "-n", "-1", "router"); !strings.Contains(msg, "invalid -n") {
 		t.Errorf("logs -n -1: %q", msg)
 	}
+	if msg := ctlFails(t, dir, "logs", "router", "-f"); msg != "ringsup ctl: flag -f after a name: flags go first (ringsup ctl logs [-f] [-n N] NAME)" {
+		t.Errorf("logs router -f: %q", msg)
+	}
 }
 
 func appendTo(t *testing.T, path, data string) {
