@@ -29,12 +29,13 @@ type Prober struct {
 	client http.Client
 }
 
-// NewProber returns a Prober. Its dialer turns TCP keep-alive off (a probe's
-// connection lives for milliseconds). Its http.Client sends every request on
-// a new connection with "Connection: close" and closes it after the
-// response (DisableKeepAlives; MaxIdleConns is 0, but no connection is ever
-// idle), ignores the HTTP_PROXY variables (a health check talks to the
-// daemon, not to a proxy), and does not follow redirects.
+// NewProber returns a Prober. Its http.Client sends every request on a new
+// connection, without TCP keep-alive probes, with "Connection: close", and
+// closes it after the response (DisableKeepAlives: no connection is ever
+// idle, so MaxIdleConns, 0 for no limit, limits nothing). It ignores the
+// HTTP_PROXY variables (a health check talks to the daemon, not to a
+// proxy), does not follow redirects, and verifies https certificates
+// against the system's roots.
 func NewProber() *Prober {
 	p := &Prober{dialer: net.Dialer{KeepAlive: -1}}
 	p.client = http.Client{
@@ -51,8 +52,8 @@ func NewProber() *Prober {
 
 // HTTP sends a GET request to url and returns nil if the response status is
 // 2xx (a redirect is not followed, and fails). The whole exchange, from
-// connecting to reading the status, must end within timeout and before ctx
-// is done. The error names url and says why, briefly:
+// connecting to reading the status and up to 4 KiB of body, must end within
+// timeout and before ctx is done. The error names url and says why, briefly:
 // `http://127.0.0.1:9000/health: status 503`,
 // `http://127.0.0.1:9000/health: connection refused`,
 // `http://127.0.0.1:9000/health: timed out after 5s`. A timeout matches

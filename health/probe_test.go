@@ -142,6 +142,7 @@ func TestTCP(t *testing.T) {
 		}
 	}()
 	open := l.Addr().String()
+	_, port, _ := net.SplitHostPort(open)
 	refused := refusedAddr(t)
 	full := fullListener(t)
 
@@ -153,6 +154,7 @@ func TestTCP(t *testing.T) {
 		is      error
 	}{
 		{open, time.Minute, "", nil},
+		{"localhost:" + port, time.Minute, "", nil},
 		{open, time.Nanosecond, open + ": timed out after 1ns", context.DeadlineExceeded},
 		{refused, time.Minute, refused + ": connection refused", syscall.ECONNREFUSED},
 		{full, 200 * time.Millisecond, full + ": timed out after 200ms", context.DeadlineExceeded},
@@ -223,4 +225,18 @@ func orNil(want string) string {
 		return "nil"
 	}
 	return want
+}
+
+func TestTCPCancelled(t *testing.T) {
+	full := fullListener(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel) // while the probe waits for a handshake that will not come
+	started := time.Now()
+	err := NewProber().TCP(ctx, full, time.Minute)
+	if got, want := errText(err), full+": context canceled"; got != want {
+		t.Errorf("TCP(%s) cancelled = %s, want %s", full, got, want)
+	}
+	if took := time.Since(started); took > 10*time.Second {
+		t.Errorf("TCP(%s) cancelled took %v", full, took)
+	}
 }
