@@ -71,6 +71,9 @@ type Supervisor struct {
 	// HealthInterval is the default time between two health probes.
 	// Default: 30s.
 	HealthInterval time.Duration
+	// Metrics is the host:port on which Prometheus metrics are served at
+	// /metrics, such as "127.0.0.1:9273". Empty (the default): none.
+	Metrics string
 
 	// LogMaxSize, LogMaxFiles and LogTimestamps are the defaults of the
 	// daemons' settings of the same name. Defaults: 10 MiB, 5, false.

@@ -62,6 +62,9 @@ func Compare(old, new *Config) Diff {
 	if old.Supervisor.LogDir != new.Supervisor.LogDir {
 		d.NeedRestart = append(d.NeedRestart, "log_dir")
 	}
+	if old.Supervisor.Metrics != new.Supervisor.Metrics {
+		d.NeedRestart = append(d.NeedRestart, "metrics")
+	}
 	return d
 }
 

@@ -65,6 +65,7 @@ func supervisorFields() []field[Supervisor] {
 		{"backoff_max", kindDuration, false, nil, func(s *Supervisor, v any) { s.BackoffMax = v.(time.Duration) }},
 		{"stable_after", kindDuration, false, nil, func(s *Supervisor, v any) { s.StableAfter = v.(time.Duration) }},
 		{"health_interval", kindDuration, false, positive, func(s *Supervisor, v any) { s.HealthInterval = v.(time.Duration) }},
+		{"metrics", kindString, false, hostPort, func(s *Supervisor, v any) { s.Metrics = v.(string) }},
 		{"log_max_size", kindSize, false, nil, func(s *Supervisor, v any) { s.LogMaxSize = v.(int64) }},
 		{"log_max_files", kindInt, false, atLeast(0), func(s *Supervisor, v any) { s.LogMaxFiles = v.(int) }},
 		{"log_timestamps", kindBool, false, nil, func(s *Supervisor, v any) { s.LogTimestamps = v.(bool) }},

@@ -247,6 +247,8 @@ type DaemonStatus struct {
 	LastExit     *ExitStatus `json:"last_exit"`
 	LastError    string      `json:"last_error"`
 	DependsOn    []string    `json:"depends_on"`
+	// BackoffS is, while restarting, the seconds left before the restart.
+	BackoffS float64 `json:"backoff_s"`
 }
 
 // ExitStatus is how a daemon's process last ended: a code, or the name of
@@ -318,6 +320,9 @@ func (s *Supervisor) status(names []string) (Status, error) {
 		ds.Health, ds.HealthError = healthStatus(d)
 		if d.rec.PID != 0 && d.rec.State == Running {
 			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
+		}
+		if d.rec.State == Restarting {
+			ds.BackoffS = max(0, d.rec.Deadline.Sub(now).Seconds())
 		}
 		if x := d.rec.LastExit; x != nil {
 			ds.LastExit = &ExitStatus{Code: x.Code}
