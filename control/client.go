@@ -69,6 +69,12 @@ func (cl *Client) call(ctx context.Context, req Request) (*conn, reply, error) {
 	// Cancelling ctx interrupts whatever the connection is blocked in.
 	c.stop = context.AfterFunc(ctx, func() { uc.SetDeadline(time.Now()) })
 	rp, err := c.roundTrip(req, time.Now().Add(timeout))
+	if err == nil {
+		// Streams have no deadline but ctx's. Checked after clearing the
+		// deadline, so a cancellation that came just before is not lost.
+		uc.SetDeadline(time.Time{})
+		err = ctx.Err()
+	}
 	if err != nil {
 		c.close()
 		if ctx.Err() != nil {
@@ -96,7 +102,6 @@ func (c *conn) roundTrip(req Request, deadline time.Time) (reply, error) {
 		}
 		return rp, err
 	}
-	c.c.SetDeadline(time.Time{})
 	if !rp.OK {
 		return rp, &RemoteError{Msg: rp.Error}
 	}

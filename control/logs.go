@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // tailBlock is how much of a log tailOffset reads at a time, from the end.
@@ -46,7 +47,7 @@ func (s *Server) logs(conn *net.UnixConn, req Request) {
 		changed, stop = s.files.watch(filepath.Base(path))
 		defer stop()
 	}
-	f, err := os.Open(path)
+	f, err := openLog(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.send(conn, errorResponse(fmt.Errorf("cannot read the log of %q: %w", name, unwrapErrno(err))))
 		return
@@ -103,7 +104,7 @@ type tailer struct {
 func (t *tailer) copy(w io.Writer) error {
 	for {
 		if t.f == nil {
-			f, err := os.Open(t.path)
+			f, err := openLog(t.path)
 			if err != nil {
 				return nil // not there (yet, or again): wait for a change
 			}
@@ -141,6 +142,12 @@ func (t *tailer) close() {
 	if t.f != nil {
 		t.f.Close()
 	}
+}
+
+// openLog opens a log file for reading. A symlink is refused: whoever can
+// write to the log directory must not make the server read another file.
+func openLog(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }
 
 // tailOffset returns the offset in r (of the given size) where its last n

@@ -180,6 +180,18 @@ func TestLogs(t *testing.T) {
 		t.Errorf("logs without lines gave %d lines from %.10q, want the last %d", got, out.String(), DefaultLogLines)
 	}
 
+	// A symlink in the log directory is not followed.
+	os.WriteFile(filepath.Join(n.dir, "secret"), []byte("secret\n"), 0o644)
+	worker := filepath.Join(n.cfg.Supervisor.LogDir, "worker.log")
+	os.Remove(worker)
+	if err := os.Symlink(filepath.Join(n.dir, "secret"), worker); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := n.client.Logs(ctx, "worker", 10, false, &out); err == nil || out.Len() != 0 {
+		t.Errorf("Logs(worker) through a symlink = %q, %v; want an error", out.String(), err)
+	}
+
 	// Only the logs of daemons the supervisor knows.
 	os.WriteFile(filepath.Join(n.dir, "secret.log"), []byte("secret\n"), 0o644)
 	for _, name := range []string{"nope", "../secret", "../../etc/passwd"} {
