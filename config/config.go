@@ -65,6 +65,10 @@ type Supervisor struct {
 	BackoffMin time.Duration
 	// BackoffMax caps the restart delay. Default: 5m.
 	BackoffMax time.Duration
+	// BackoffJitter spreads each restart delay uniformly within
+	// ±BackoffJitter of itself (0.2: ±20%), so that a fleet of nodes does
+	// not restart in lockstep. From 0 (the default) to 1.
+	BackoffJitter float64
 	// StableAfter is how long a daemon must stay running for its restart
 	// count to reset to 0. Default: 1h.
 	StableAfter time.Duration
@@ -88,6 +92,10 @@ type Daemon struct {
 	Name string
 	// Description is free text for humans.
 	Description string
+	// Type is TypeDaemon (the default), a long-running process, or
+	// TypeOneshot, a command that is done once it exits 0; its dependents
+	// start after it is done.
+	Type string
 	// Command is the argv the daemon runs. The array form of the key is used
 	// as written; the string form becomes {"/bin/sh", "-c", s}. A relative
 	// Command[0] containing a slash, such as "./bin/x", has been resolved
@@ -105,6 +113,8 @@ type Daemon struct {
 	// BackoffMin, BackoffMax and StableAfter are the daemon's restart
 	// policy, as for [Supervisor]. Default: the [supervisor] values.
 	BackoffMin, BackoffMax, StableAfter time.Duration
+	// BackoffJitter is as for [Supervisor]. Default: the [supervisor] value.
+	BackoffJitter float64
 	// StopSignal is sent to the daemon's process group to stop it.
 	// Default: SIGTERM.
 	StopSignal syscall.Signal
@@ -114,8 +124,12 @@ type Daemon struct {
 	// WorkingDir is the absolute directory the daemon runs in. Default: Dir.
 	WorkingDir string
 	// Env holds variables added to the supervisor's environment for the
-	// daemon; nil when there are none.
+	// daemon: those of the EnvFile files in order, then those of the env
+	// key, later ones overriding earlier ones; nil when there are none.
 	Env map[string]string
+	// EnvFile lists the absolute paths of the env files read into Env,
+	// as given by the env_file key.
+	EnvFile []string
 	// User is the user the daemon runs as; empty means the supervisor's.
 	User string
 	// Health is the daemon's health check, nil when it has none.
@@ -172,6 +186,12 @@ type Health struct {
 	// reports it.
 	OnUnhealthy string
 }
+
+// The values of [Daemon.Type].
+const (
+	TypeDaemon  = "daemon"
+	TypeOneshot = "oneshot"
+)
 
 // Hook runs a command when one of its events happens.
 type Hook struct {

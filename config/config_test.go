@@ -100,6 +100,7 @@ func TestLoadValid(t *testing.T) {
 		Daemons: map[string]*Daemon{
 			"event_router": {
 				Name:          "event_router",
+				Type:          TypeDaemon,
 				Description:   "Routes data events between daemons",
 				Command:       []string{filepath.Join(dir, "bin/event-router"), "--port", "9000"},
 				AutoRestart:   true,
@@ -126,6 +127,7 @@ func TestLoadValid(t *testing.T) {
 			},
 			"selfplay": {
 				Name:          "selfplay",
+				Type:          TypeDaemon,
 				Command:       []string{"/bin/sh", "-c", "exec ./bin/selfplay --games 100"},
 				DependsOn:     []string{"event_router"},
 				AutoRestart:   false,
@@ -151,6 +153,7 @@ func TestLoadValid(t *testing.T) {
 			},
 			"training": {
 				Name:          "training",
+				Type:          TypeDaemon,
 				Command:       []string{"python3", "-m", "train"},
 				DependsOn:     []string{"selfplay", "event_router"},
 				AutoRestart:   true,
@@ -175,6 +178,7 @@ func TestLoadValid(t *testing.T) {
 			},
 			"gpu-monitor.v2": {
 				Name:        "gpu-monitor.v2",
+				Type:        TypeDaemon,
 				Command:     []string{"/usr/bin/nvidia-smi", "-l", "5"},
 				AutoRestart: true,
 				MaxRestarts: 5,

@@ -76,7 +76,8 @@ func sameRuntime(a, b *Daemon) bool {
 		a.User == b.User &&
 		a.StopSignal == b.StopSignal &&
 		a.StopTimeout == b.StopTimeout &&
-		a.Ready == b.Ready
+		a.Ready == b.Ready &&
+		a.Type == b.Type
 }
 
 // samePolicy reports whether a and b, which run the same way, also agree
@@ -88,6 +89,7 @@ func samePolicy(a, b *Daemon) bool {
 		a.MaxRestarts == b.MaxRestarts &&
 		a.BackoffMin == b.BackoffMin &&
 		a.BackoffMax == b.BackoffMax &&
+		a.BackoffJitter == b.BackoffJitter &&
 		a.StableAfter == b.StableAfter &&
 		sameHealth(a.Health, b.Health) &&
 		a.Watchdog == b.Watchdog &&

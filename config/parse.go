@@ -322,6 +322,22 @@ func (p *parser) value(k keyPath, kd kind, v any) (any, bool) {
 		if list, ok := p.strings(k, v); ok {
 			return list, true
 		}
+	case kindFraction:
+		var f float64
+		switch n := v.(type) {
+		case float64:
+			f = n
+		case int64:
+			f = float64(n)
+		default:
+			p.typeError(k, "number from 0 to 1", v)
+			return nil, false
+		}
+		if f < 0 || f > 1 || f != f {
+			p.errorf(k, "must be from 0 to 1, got %v", f)
+			break
+		}
+		return f, true
 	case kindCommand:
 		return p.command(k, v)
 	case kindStringMap:
@@ -423,6 +439,9 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 	}
 	decodeTable(p, k, t, daemonFields(), d)
 	p.checkBackoff(k, t, d.BackoffMin, d.BackoffMax)
+	if len(d.EnvFile) > 0 {
+		p.envFiles(k.key("env_file"), d)
+	}
 	if _, ok := t["watchdog"]; ok && d.Ready != "notify" && !p.bad[k.key("ready").id()] {
 		p.errorf(k.key("watchdog"), "watchdog needs ready = \"notify\"")
 	}

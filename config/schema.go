@@ -28,6 +28,7 @@ const (
 	kindStrings               // an array of strings: []string, nil when empty
 	kindCommand               // a string (for /bin/sh -c) or a non-empty array of strings: []string
 	kindStringMap             // a table of strings: map[string]string, nil when empty
+	kindFraction              // a number from 0 to 1: float64
 	kindTable                 // a table, decoded by its own schema
 	kindTables                // an array of tables, each decoded by its own schema
 )
@@ -63,6 +64,7 @@ func supervisorFields() []field[Supervisor] {
 		{"stop_timeout", kindDuration, false, nil, func(s *Supervisor, v any) { s.StopTimeout = v.(time.Duration) }},
 		{"backoff_min", kindDuration, false, nil, func(s *Supervisor, v any) { s.BackoffMin = v.(time.Duration) }},
 		{"backoff_max", kindDuration, false, nil, func(s *Supervisor, v any) { s.BackoffMax = v.(time.Duration) }},
+		{"backoff_jitter", kindFraction, false, nil, func(s *Supervisor, v any) { s.BackoffJitter = v.(float64) }},
 		{"stable_after", kindDuration, false, nil, func(s *Supervisor, v any) { s.StableAfter = v.(time.Duration) }},
 		{"health_interval", kindDuration, false, positive, func(s *Supervisor, v any) { s.HealthInterval = v.(time.Duration) }},
 		{"metrics", kindString, false, hostPort, func(s *Supervisor, v any) { s.Metrics = v.(string) }},
@@ -77,17 +79,20 @@ func supervisorFields() []field[Supervisor] {
 func daemonFields() []field[Daemon] {
 	return []field[Daemon]{
 		{"description", kindString, false, nil, func(d *Daemon, v any) { d.Description = v.(string) }},
+		{"type", kindString, false, oneOf(TypeDaemon, TypeOneshot), func(d *Daemon, v any) { d.Type = v.(string) }},
 		{"command", kindCommand, true, nil, func(d *Daemon, v any) { d.Command = v.([]string) }},
 		{"depends_on", kindStrings, false, nil, func(d *Daemon, v any) { d.DependsOn = v.([]string) }},
 		{"auto_restart", kindBool, false, nil, func(d *Daemon, v any) { d.AutoRestart = v.(bool) }},
 		{"max_restarts", kindInt, false, atLeast(0), func(d *Daemon, v any) { d.MaxRestarts = v.(int) }},
 		{"backoff_min", kindDuration, false, nil, func(d *Daemon, v any) { d.BackoffMin = v.(time.Duration) }},
 		{"backoff_max", kindDuration, false, nil, func(d *Daemon, v any) { d.BackoffMax = v.(time.Duration) }},
+		{"backoff_jitter", kindFraction, false, nil, func(d *Daemon, v any) { d.BackoffJitter = v.(float64) }},
 		{"stable_after", kindDuration, false, nil, func(d *Daemon, v any) { d.StableAfter = v.(time.Duration) }},
 		{"stop_signal", kindSignal, false, nil, func(d *Daemon, v any) { d.StopSignal = v.(syscall.Signal) }},
 		{"stop_timeout", kindDuration, false, nil, func(d *Daemon, v any) { d.StopTimeout = v.(time.Duration) }},
 		{"working_dir", kindPath, false, nil, func(d *Daemon, v any) { d.WorkingDir = v.(string) }},
 		{"env", kindStringMap, false, envNames, func(d *Daemon, v any) { d.Env = v.(map[string]string) }},
+		{"env_file", kindStrings, false, nil, func(d *Daemon, v any) { d.EnvFile = v.([]string) }},
 		{"user", kindString, false, nonEmpty, func(d *Daemon, v any) { d.User = v.(string) }},
 		{"ready", kindString, false, readyValue, func(d *Daemon, v any) { d.Ready = v.(string) }},
 		{"watchdog", kindDuration, false, positive, func(d *Daemon, v any) { d.Watchdog = v.(time.Duration) }},
@@ -152,15 +157,17 @@ func defaultSupervisor(dir string) Supervisor {
 
 func defaultDaemon(name, dir string, s *Supervisor) *Daemon {
 	return &Daemon{
-		Name:        name,
-		AutoRestart: true,
-		MaxRestarts: 5,
-		BackoffMin:  s.BackoffMin,
-		BackoffMax:  s.BackoffMax,
-		StableAfter: s.StableAfter,
-		StopSignal:  syscall.SIGTERM,
-		StopTimeout: s.StopTimeout,
-		WorkingDir:  dir,
+		Name:          name,
+		Type:          TypeDaemon,
+		AutoRestart:   true,
+		MaxRestarts:   5,
+		BackoffMin:    s.BackoffMin,
+		BackoffMax:    s.BackoffMax,
+		StableAfter:   s.StableAfter,
+		StopSignal:    syscall.SIGTERM,
+		BackoffJitter: s.BackoffJitter,
+		StopTimeout:   s.StopTimeout,
+		WorkingDir:    dir,
 
 		LogMaxSize:    s.LogMaxSize,
 		LogMaxFiles:   s.LogMaxFiles,
