@@ -249,6 +249,8 @@ type DaemonStatus struct {
 	DependsOn    []string    `json:"depends_on"`
 	// BackoffS is, while restarting, the seconds left before the restart.
 	BackoffS float64 `json:"backoff_s"`
+	// Done is set on a oneshot daemon whose command completed (exit 0).
+	Done bool `json:"done"`
 }
 
 // ExitStatus is how a daemon's process last ended: a code, or the name of
@@ -321,6 +323,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 		if d.rec.PID != 0 && d.rec.State == Running {
 			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
 		}
+		ds.Done = d.rec.Done
 		if d.rec.State == Restarting {
 			ds.BackoffS = max(0, d.rec.Deadline.Sub(now).Seconds())
 		}

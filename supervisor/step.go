@@ -80,7 +80,10 @@ const (
 )
 
 type input struct {
-	kind   inputKind
+	kind inputKind
+	// jitter is a random number in [-1, 1) drawn by the loop for each
+	// input, which spreads a restart delay by policy.Jitter.
+	jitter float64
 	pid    int
 	exit   procexec.Exit
 	err    error
@@ -99,6 +102,9 @@ type record struct {
 	Killed       bool // stopping: SIGKILL already sent
 	LastExit     *procexec.Exit
 	LastError    string
+	// Done: a oneshot daemon whose command exited 0; it is stopped, and
+	// satisfies its dependents.
+	Done bool
 }
 
 // policy is a daemon's restart and stop configuration.
@@ -113,6 +119,10 @@ type policy struct {
 	// NeedsReady: the daemon is running only once it reports ready (it
 	// has a health probe or a `ready` setting).
 	NeedsReady bool
+	// Jitter spreads each restart delay within ±Jitter of itself.
+	Jitter float64
+	// Oneshot: the daemon is done, not crashed, when it exits 0.
+	Oneshot bool
 }
 
 // actionKind is something the loop must do for a daemon.
@@ -177,7 +187,7 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 		if r.State != Stopped {
 			return r, nil // failed daemons need restart --force
 		}
-		r.State, r.LastError = Starting, ""
+		r.State, r.LastError, r.Done = Starting, "", false
 	case inRestart:
 		if r.State != Stopped && !in.force {
 			return r, nil
@@ -185,7 +195,7 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 		if in.force {
 			r.RestartCount = 0
 		}
-		r.State, r.LastError = Starting, ""
+		r.State, r.LastError, r.Done = Starting, "", false
 	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inStop,
 		inDeadline, inDepFailed, inReady, inUnhealthy:
 		// Nothing to do: no process and nothing wanted.
@@ -230,10 +240,10 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 			return r, nil
 		}
 		r.LastError = in.err.Error()
-		return crashed(r, p, now, nil)
+		return crashed(r, p, now, nil, in.jitter)
 	case inExit:
 		if r.PID != 0 && in.exit.PID == r.PID {
-			return crashed(r, p, now, &in.exit)
+			return crashed(r, p, now, &in.exit, in.jitter)
 		}
 	case inStop:
 		if r.PID != 0 {
@@ -271,9 +281,19 @@ func becomeRunning(r record, p policy, now time.Time) (record, []action) {
 func stepRunning(r record, p policy, in input, now time.Time) (record, []action) {
 	switch in.kind {
 	case inExit:
-		if in.exit.PID == r.PID {
-			return crashed(r, p, now, &in.exit)
+		if in.exit.PID != r.PID {
+			return r, nil
 		}
+		if p.Oneshot && in.exit.Success() {
+			exit := in.exit
+			r.State, r.Done, r.LastExit, r.PID = Stopped, true, &exit, 0
+			r.LastError, r.Deadline = "", time.Time{}
+			return r, []action{
+				{kind: actKillGroup, pid: exit.PID},
+				emit(withExit(Event{Type: DaemonStopped}, exit)),
+			}
+		}
+		return crashed(r, p, now, &in.exit, in.jitter)
 	case inStop:
 		return beginStop(r, p, in.reason, now)
 	case inRestart:
@@ -306,7 +326,7 @@ func stepStopping(r record, p policy, in input, now time.Time) (record, []action
 		if r.After == asCrash {
 			lastError := r.LastError
 			r.Killed = false
-			r, acts := crashed(r, p, now, &in.exit)
+			r, acts := crashed(r, p, now, &in.exit, in.jitter)
 			r.LastError = lastError + " (" + r.LastError + ")"
 			return r, acts
 		}
@@ -382,8 +402,9 @@ func beginStop(r record, p policy, after stopReason, now time.Time) (record, []a
 }
 
 // crashed handles an unexpected end of the daemon: an exit while starting or
-// running (exit non-nil) or a failure to spawn (exit nil).
-func crashed(r record, p policy, now time.Time, exit *procexec.Exit) (record, []action) {
+// running (exit non-nil) or a failure to spawn (exit nil). jitter in [-1, 1)
+// spreads the restart delay by p.Jitter.
+func crashed(r record, p policy, now time.Time, exit *procexec.Exit, jitter float64) (record, []action) {
 	wasRunning := r.State == Running
 	var acts []action
 	if exit != nil {
@@ -410,6 +431,7 @@ func crashed(r record, p policy, now time.Time, exit *procexec.Exit) (record, []
 		acts = append(acts, emit(Event{Type: DaemonFailed, Error: r.LastError}))
 	default:
 		delay := backoff(p.BackoffMin, p.BackoffMax, r.RestartCount)
+		delay = time.Duration(float64(delay) * (1 + p.Jitter*jitter))
 		r.RestartCount++
 		r.State, r.Deadline = Restarting, now.Add(delay)
 		count, secs := r.RestartCount, delay.Seconds()

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"syscall"
@@ -45,6 +46,9 @@ type Options struct {
 	EventBuffer int
 	// Prober runs http and tcp health probes. Default: health.NewProber().
 	Prober Prober
+	// Rand draws the restart delays' jitter. Default: a randomly seeded
+	// source. The supervisor's loop is its only user.
+	Rand *rand.Rand
 	// Echo, if not nil, also receives every line of daemon output,
 	// prefixed with the daemon's name (ringsup --echo).
 	Echo *logfile.Echo
@@ -64,6 +68,7 @@ type Supervisor struct {
 	profile string
 	active  map[string]bool // the daemons the profile runs
 	rt      Runtime
+	rand    *rand.Rand
 
 	daemons map[string]*daemon
 	order   []*daemon // dependencies before dependents
@@ -129,6 +134,9 @@ func New(opts Options) (*Supervisor, error) {
 	if opts.Prober == nil {
 		opts.Prober = health.NewProber()
 	}
+	if opts.Rand == nil {
+		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
 	cfg := opts.Config
 	profile, _, err := cfg.Select(opts.Profile)
 	if err != nil {
@@ -140,6 +148,7 @@ func New(opts Options) (*Supervisor, error) {
 		path:         cfg.Path,
 		profile:      profile,
 		rt:           opts.Runtime,
+		rand:         opts.Rand,
 		daemons:      make(map[string]*daemon, len(cfg.Daemons)),
 		byPID:        make(map[int]*daemon),
 		subs:         make(map[*subscriber]struct{}),
@@ -217,6 +226,8 @@ func policyOf(d *config.Daemon) policy {
 		StopSignal:  d.StopSignal,
 		StopTimeout: d.StopTimeout,
 		NeedsReady:  d.Health != nil || d.Ready != "",
+		Jitter:      d.BackoffJitter,
+		Oneshot:     d.Type == config.TypeOneshot,
 	}
 }
 
@@ -289,6 +300,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) apply(d *daemon, in input) {
 	now := time.Now()
 	prev := d.rec
+	in.jitter = s.rand.Float64()*2 - 1
 	next, acts := step(prev, d.pol, in, now)
 	d.rec = next
 	if prev.PID != next.PID {
@@ -404,22 +416,22 @@ func (s *Supervisor) schedule() {
 		switch dep := blockingDependency(d); {
 		case dep == nil:
 			s.apply(d, input{kind: inDepsReady})
-		case dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed:
+		case !dep.satisfies() && (dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed):
 			err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
 			s.apply(d, input{kind: inDepFailed, err: err})
 		}
 	}
 }
 
-// blockingDependency returns a dependency of d that is not running, giving
-// one that is down for good before one that is on its way up; nil when every
-// dependency is running.
+// blockingDependency returns a dependency of d that is not ready for it,
+// giving one that is down for good before one that is on its way; nil when
+// every dependency is ready: running, or for a oneshot, done.
 func blockingDependency(d *daemon) *daemon {
 	var waiting *daemon
 	for _, dep := range d.deps {
-		switch dep.rec.State {
-		case Running:
-		case Stopped, Failed, ImportFailed:
+		switch {
+		case dep.satisfies():
+		case dep.rec.State == Stopped, dep.rec.State == Failed, dep.rec.State == ImportFailed:
 			return dep
 		default:
 			if waiting == nil {
@@ -428,6 +440,15 @@ func blockingDependency(d *daemon) *daemon {
 		}
 	}
 	return waiting
+}
+
+// satisfies reports whether d is what its dependents wait for: running, or
+// for a oneshot, done.
+func (d *daemon) satisfies() bool {
+	if d.pol.Oneshot {
+		return d.rec.State == Stopped && d.rec.Done
+	}
+	return d.rec.State == Running
 }
 
 func hasLiveDependent(d *daemon) bool {

@@ -34,6 +34,12 @@ type harness struct {
 // and runs it with profile. Call inside synctest.Test.
 func start(t *testing.T, body, profile string, setup ...func(*fakeRuntime)) *harness {
 	t.Helper()
+	return startOpts(t, body, profile, nil, setup...)
+}
+
+// startOpts is start with opt changing the supervisor's Options.
+func startOpts(t *testing.T, body, profile string, opt func(*Options), setup ...func(*fakeRuntime)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ringsup.toml")
 	writeConfig(t, path, body)
@@ -46,7 +52,11 @@ func start(t *testing.T, body, profile string, setup ...func(*fakeRuntime)) *har
 		f(rt)
 	}
 	prober := &fakeProber{err: make(map[string]error)}
-	sup, err := New(Options{Config: cfg, Profile: profile, Runtime: rt, Prober: prober})
+	opts := Options{Config: cfg, Profile: profile, Runtime: rt, Prober: prober}
+	if opt != nil {
+		opt(&opts)
+	}
+	sup, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
