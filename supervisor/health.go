@@ -79,13 +79,29 @@ func (s *Supervisor) healthStarted(d *daemon, now time.Time) {
 		h.status = healthUnknown
 	}
 	if hc := d.cfg.Health; hc != nil {
-		h.next = now.Add(min(readyCadence, hc.Interval))
+		h.next = probeTime(now, min(readyCadence, hc.Interval))
 	}
 }
 
 // hasHealth reports whether d's health is watched: by a probe, or by a
 // notification watchdog.
 func hasHealth(d *daemon) bool { return d.cfg.Health != nil || d.cfg.Watchdog > 0 }
+
+// probeTime returns when to probe next, interval after now, rounded up to
+// a multiple of a tenth of interval (at most 100ms): probes of many daemons
+// then fall due together, and the loop wakes up once for a batch instead of
+// once per probe.
+func probeTime(now time.Time, interval time.Duration) time.Time {
+	slack := min(interval/10, 100*time.Millisecond)
+	t := now.Add(interval)
+	if slack <= 0 {
+		return t
+	}
+	if r := t.Truncate(slack); r.Before(t) {
+		return r.Add(slack)
+	}
+	return t
+}
 
 // healthStopped ends d's checks: its process is gone or going.
 func (s *Supervisor) healthStopped(d *daemon) {
@@ -201,9 +217,9 @@ func (s *Supervisor) probeDone(d *daemon, incarnation uint64, err error, now tim
 	}
 	h.inFlight = false
 	if h.ready {
-		h.next = now.Add(hc.Interval)
+		h.next = probeTime(now, hc.Interval)
 	} else {
-		h.next = now.Add(min(readyCadence, hc.Interval))
+		h.next = probeTime(now, min(readyCadence, hc.Interval))
 	}
 	if err == nil {
 		h.failures, h.lastErr = 0, ""
@@ -231,7 +247,7 @@ func (s *Supervisor) probeDone(d *daemon, incarnation uint64, err error, now tim
 func (s *Supervisor) markReady(d *daemon) {
 	d.health.ready = true
 	if d.cfg.Health != nil && !d.health.next.IsZero() {
-		d.health.next = time.Now().Add(d.cfg.Health.Interval)
+		d.health.next = probeTime(time.Now(), d.cfg.Health.Interval)
 	}
 	s.apply(d, input{kind: inReady})
 }

@@ -197,3 +197,23 @@ start_period = "30s"
 		h.wantState("db", Restarting)
 	})
 }
+
+func TestProbeTimeBatches(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		now      time.Duration
+		interval time.Duration
+		want     time.Duration
+	}{
+		{0, time.Second, time.Second},
+		{1 * time.Millisecond, time.Second, 1100 * time.Millisecond},
+		{99 * time.Millisecond, time.Second, 1100 * time.Millisecond},
+		{250 * time.Millisecond, 30 * time.Second, 30300 * time.Millisecond},
+		{3 * time.Millisecond, 100 * time.Millisecond, 110 * time.Millisecond},
+	} {
+		got := probeTime(base.Add(tt.now), tt.interval).Sub(base)
+		if got != tt.want {
+			t.Errorf("probeTime(+%v, %v) = +%v, want +%v", tt.now, tt.interval, got, tt.want)
+		}
+	}
+}

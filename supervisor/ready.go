@@ -50,7 +50,7 @@ func (s *Supervisor) prepareReadiness(d *daemon, env map[string]string, extra ma
 	case fd > 0:
 		pipe, err := health.NewReadyPipe()
 		if err != nil {
-			return nil, fmt.Errorf("cannot create readiness pipe: %w", err)
+			return nil, err
 		}
 		extra[fd] = pipe.ChildEnd()
 		return pipe, nil

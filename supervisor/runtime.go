@@ -6,6 +6,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -38,6 +40,11 @@ type osRuntime struct {
 func newOSRuntime() (*osRuntime, error) {
 	if err := procexec.SetSubreaper(); err != nil {
 		return nil, fmt.Errorf("cannot become a subreaper: %w", err)
+	}
+	// Descriptors the supervisor inherited (from a shell, a CI runner)
+	// must not leak into every daemon.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("cannot mark inherited descriptors close-on-exec: %w", err)
 	}
 	// One buffered slot coalesces a burst of SIGCHLD into one Reap.
 	rt := &osRuntime{spawner: procexec.NewSpawner(), sigchld: make(chan os.Signal, 1)}
