@@ -197,6 +197,19 @@ func (s *Supervisor) probeTimedOut(d *daemon, now time.Time) {
 	s.probeDone(d, d.health.incarnation, fmt.Errorf("probe timed out after %v", d.cfg.Health.Timeout), now)
 }
 
+// drainProbeResults takes the results that are ready without waiting, so
+// that a batch of probes costs one pass of the loop.
+func (s *Supervisor) drainProbeResults() {
+	for {
+		select {
+		case r := <-s.probeResults:
+			s.networkProbeDone(r)
+		default:
+			return
+		}
+	}
+}
+
 // networkProbeDone takes a network probe's result from its goroutine.
 func (s *Supervisor) networkProbeDone(r probeResult) {
 	d, ok := s.daemons[r.name]

@@ -286,6 +286,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.fireDeadlines()
 		case r := <-s.probeResults:
 			s.networkProbeDone(r)
+			s.drainProbeResults()
 		case n := <-s.notices:
 			s.noticeReceived(n)
 		case <-ctxDone:
