@@ -37,6 +37,8 @@ type Event struct {
 	// counts the restart being announced.
 	RestartCount *int     `json:"restart_count,omitempty"`
 	DelayS       *float64 `json:"delay_s,omitempty"`
+	// Profile is set on PROFILE_CHANGED.
+	Profile string `json:"profile,omitempty"`
 	// Error is set on DAEMON_FAILED, DAEMON_IMPORT_FAILED and
 	// CONFIG_RELOAD_FAILED, and on DAEMON_STOPPED when a dependency failed.
 	Error string `json:"error,omitempty"`

@@ -39,9 +39,6 @@ var ErrShuttingDown = errors.New("shutting down")
 // waits until they are done; reloads are applied one at a time, in order.
 func (s *Supervisor) Reload() (ReloadSummary, error) {
 	cfg, err := config.Load(s.path)
-	if err == nil {
-		_, _, err = cfg.Select(s.opts.Profile)
-	}
 	if err != nil {
 		if cerr := s.call(&reloadFailedRequest{err: err}); cerr != nil {
 			return ReloadSummary{}, cerr
@@ -152,7 +149,17 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 			sum.Updated = append(sum.Updated, name)
 		}
 	}
-	// Profile membership: daemons that joined start, those that left stop.
+	s.applyMembership(wasActive)
+	slices.Sort(sum.Updated)
+	s.log.Info("config reloaded", "added", len(sum.Added), "removed", len(sum.Removed),
+		"restarted", len(sum.Restarted), "updated", len(sum.Updated))
+	s.publishNow(Event{Type: ConfigReloaded, ReloadSummary: &sum})
+	return sum, nil
+}
+
+// applyMembership starts the daemons that joined the active set since
+// wasActive, and stops (dependents first) those that left it.
+func (s *Supervisor) applyMembership(wasActive map[string]bool) {
 	for _, d := range s.order {
 		switch {
 		case d.removed:
@@ -162,11 +169,6 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 			s.stopWithDependents(d)
 		}
 	}
-	slices.Sort(sum.Updated)
-	s.log.Info("config reloaded", "added", len(sum.Added), "removed", len(sum.Removed),
-		"restarted", len(sum.Restarted), "updated", len(sum.Updated))
-	s.publishNow(Event{Type: ConfigReloaded, ReloadSummary: &sum})
-	return sum, nil
 }
 
 // forgetRemoved drops the daemons a reload removed once they are down.

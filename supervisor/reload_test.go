@@ -167,3 +167,49 @@ func TestReloadWaitsForACascade(t *testing.T) {
 		}
 	})
 }
+
+func TestSetProfile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, reloadBase, "main")
+		defer h.stop()
+		h.rt.takeLog()
+		h.drain()
+		var unknown *config.UnknownProfileError
+		if err := h.sup.SetProfile("nope"); !errors.As(err, &unknown) {
+			t.Fatalf("SetProfile(nope) = %v, want unknown profile", err)
+		}
+		// small: out joins; a, b, c, p, r, x leave.
+		writeConfig(t, h.path, strings.Replace(reloadBase, "[profiles]\n", "[profiles]\nsmall = [\"out\"]\n", 1))
+		if _, err := h.sup.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		h.rt.takeLog()
+		if err := h.sup.SetProfile("small"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		log := h.rt.takeLog()
+		if !slices.Contains(log, "spawn out") || !slices.Contains(log, "SIGTERM a") || slices.Index(log, "SIGTERM c") > slices.Index(log, "SIGTERM a") {
+			t.Errorf("switch to small did %q, want out started and c stopped before a", log)
+		}
+		st, _ := h.sup.Status()
+		if st.Profile != "small" || st.Daemons["out"].State != Running || st.Daemons["a"].State != Stopped {
+			t.Errorf("after the switch: profile %q, out %v, a %v", st.Profile, st.Daemons["out"].State, st.Daemons["a"].State)
+		}
+		var changed bool
+		for _, e := range h.drain() {
+			changed = changed || (e.Type == ProfileChanged && e.Profile == "small")
+		}
+		if !changed {
+			t.Error("no PROFILE_CHANGED event")
+		}
+		// The profile survives a reload.
+		if _, err := h.sup.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := h.sup.Status(); st.Profile != "small" {
+			t.Errorf("profile after reload = %q", st.Profile)
+		}
+	})
+}

@@ -65,7 +65,8 @@ type Supervisor struct {
 	log     hclog.Logger
 	path    string // the config file; fixed for the supervisor's life
 	cfg     *config.Config
-	profile string
+	wanted  string          // the profile asked for; "" means the default
+	profile string          // the profile it resolved to ("" = all daemons)
 	active  map[string]bool // the daemons the profile runs
 	rt      Runtime
 	rand    *rand.Rand
@@ -138,15 +139,11 @@ func New(opts Options) (*Supervisor, error) {
 		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	cfg := opts.Config
-	profile, _, err := cfg.Select(opts.Profile)
-	if err != nil {
-		return nil, err
-	}
 	s := &Supervisor{
 		opts:         opts,
 		log:          opts.Logger,
 		path:         cfg.Path,
-		profile:      profile,
+		wanted:       opts.Profile,
 		rt:           opts.Runtime,
 		rand:         opts.Rand,
 		daemons:      make(map[string]*daemon, len(cfg.Daemons)),
@@ -175,7 +172,7 @@ func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 	if err != nil {
 		return fmt.Errorf("cannot order daemons: %w", err)
 	}
-	_, active, err := cfg.Select(s.opts.Profile)
+	profile, active, err := cfg.Select(s.wanted)
 	if err != nil {
 		return err
 	}
@@ -208,7 +205,7 @@ func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 		daemons[d.name] = d
 		s.order = append(s.order, d)
 	}
-	s.cfg, s.daemons = cfg, daemons
+	s.cfg, s.daemons, s.profile = cfg, daemons, profile
 	s.active = make(map[string]bool, len(active))
 	for _, name := range active {
 		s.active[name] = true
@@ -230,9 +227,6 @@ func policyOf(d *config.Daemon) policy {
 		Oneshot:     d.Type == config.TypeOneshot,
 	}
 }
-
-// Profile returns the name of the active profile ("" when every daemon runs).
-func (s *Supervisor) Profile() string { return s.profile }
 
 // Run starts the daemons of the active profile and supervises them until ctx
 // is done, then stops them all, dependents first, and returns once no

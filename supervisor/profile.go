@@ -1,0 +1,45 @@
+package supervisor
+
+// ProfileChanged is the type of the event published when SetProfile
+// switched the active profile; its Profile field names the new one.
+const ProfileChanged EventType = "PROFILE_CHANGED"
+
+type profileRequest struct {
+	name  string
+	reply chan error
+}
+
+func (r *profileRequest) handle(s *Supervisor) { r.reply <- s.setProfile(r.name) }
+
+// SetProfile makes name the active profile: the daemons that leave it stop
+// (dependents first), those that join it start (dependencies first), and
+// the others are left alone. An unknown profile gives a
+// *config.UnknownProfileError and changes nothing. The profile stays active
+// across reloads.
+func (s *Supervisor) SetProfile(name string) error {
+	r := &profileRequest{name: name, reply: make(chan error, 1)}
+	if err := s.call(r); err != nil {
+		return err
+	}
+	return <-r.reply
+}
+
+func (s *Supervisor) setProfile(name string) error {
+	if s.shuttingDown {
+		return ErrShuttingDown
+	}
+	profile, active, err := s.cfg.Select(name)
+	if err != nil {
+		return err
+	}
+	wasActive := s.active
+	s.wanted, s.profile = name, profile
+	s.active = make(map[string]bool, len(active))
+	for _, n := range active {
+		s.active[n] = true
+	}
+	s.applyMembership(wasActive)
+	s.log.Info("profile changed", "profile", profile)
+	s.publishNow(Event{Type: ProfileChanged, Profile: profile})
+	return nil
+}
