@@ -195,6 +195,33 @@ func (cl *Client) Restart(ctx context.Context, force bool, names ...string) erro
 	return err
 }
 
+// ReloadTimeout is how long Reload waits for its answer at least: a
+// reload waits for a cascade or another reload under way to end.
+const ReloadTimeout = 5 * time.Minute
+
+// Reload makes the supervisor reload its config file and returns what
+// changed. An invalid file is a *RemoteError holding every config error,
+// one per line; nothing changed.
+func (cl *Client) Reload(ctx context.Context) (supervisor.ReloadSummary, error) {
+	long := *cl
+	long.Timeout = max(cl.Timeout, ReloadTimeout)
+	var sum supervisor.ReloadSummary
+	rp, err := long.do(ctx, Request{V: Version, Cmd: CmdReload})
+	if err != nil {
+		return sum, err
+	}
+	if err := json.Unmarshal(rp.Reload, &sum); err != nil {
+		return sum, fmt.Errorf("cannot decode the reload summary: %w", err)
+	}
+	return sum, nil
+}
+
+// SetProfile switches the supervisor's active profile.
+func (cl *Client) SetProfile(ctx context.Context, profile string) error {
+	_, err := cl.do(ctx, Request{V: Version, Cmd: CmdProfile, Profile: profile})
+	return err
+}
+
 // Shutdown asks the supervisor to stop every daemon and exit, and waits
 // until it has (its socket is gone), or ctx is done.
 func (cl *Client) Shutdown(ctx context.Context) error {

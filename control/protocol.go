@@ -28,6 +28,8 @@ const (
 	CmdLogs     = "logs"     // names: exactly one; lines, follow
 	CmdEvents   = "events"   // a stream of events
 	CmdShutdown = "shutdown" // answers, then closes once the supervisor stopped
+	CmdReload   = "reload"   // answers with what changed, once applied
+	CmdProfile  = "profile"  // profile: the profile to switch to
 )
 
 // Request is the one line a client sends.
@@ -45,6 +47,8 @@ type Request struct {
 	Lines *int `json:"lines,omitempty"`
 	// Follow keeps a logs request open, sending what is appended.
 	Follow bool `json:"follow,omitempty"`
+	// Profile is the profile a profile request switches to.
+	Profile string `json:"profile,omitempty"`
 }
 
 // Response is a line the server sends: the answer to a request, and each
@@ -60,6 +64,9 @@ type Response struct {
 	Status *supervisor.Status `json:"status,omitempty"`
 	// Event is one event of an events stream.
 	Event *supervisor.Event `json:"event,omitempty"`
+	// Reload answers reload: the daemons it added, removed, restarted
+	// and updated.
+	Reload *supervisor.ReloadSummary `json:"reload,omitempty"`
 	// End is set on the last line of an events stream the server ended
 	// normally: "shutdown".
 	End string `json:"end,omitempty"`
@@ -74,5 +81,6 @@ type reply struct {
 	PID    int             `json:"pid"`
 	Status json.RawMessage `json:"status"`
 	Event  json.RawMessage `json:"event"`
+	Reload json.RawMessage `json:"reload"`
 	End    string          `json:"end"`
 }

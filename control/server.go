@@ -331,6 +331,19 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 		case <-s.quit:
 		case <-clientGone(conn):
 		}
+	case CmdReload:
+		sum, err := s.sup.Reload()
+		if err != nil {
+			s.send(conn, errorResponse(err))
+			return
+		}
+		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
+	case CmdProfile:
+		if req.Profile == "" {
+			s.send(conn, errorResponse(errors.New("profile needs a profile name")))
+			return
+		}
+		s.send(conn, errorResponse(s.sup.SetProfile(req.Profile)))
 	case CmdEvents:
 		s.events(conn)
 	case CmdLogs:

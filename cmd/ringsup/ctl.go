@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +23,8 @@ func ctlCommands() []*cli.Command {
 		ctlRestartCommand(),
 		ctlLogsCommand(),
 		ctlEventsCommand(),
+		ctlReloadCommand(),
+		ctlProfileCommand(),
 		ctlShutdownCommand(),
 	}
 }
@@ -30,7 +33,7 @@ func ctlCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ctl",
 		Usage:     "control a running supervisor through its socket",
-		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|shutdown ...",
+		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|reload|profile|shutdown ...",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "socket",
@@ -89,6 +92,15 @@ func ctlSocket(c *cli.Context) (string, error) {
 			return "", fmt.Errorf("cannot use config path: %w", aerr)
 		}
 		return filepath.Join(filepath.Dir(abs), "ringsup.sock"), nil
+	}
+	// The config is invalid (as it is when `ctl reload` is about to say
+	// so): the default socket beside it, if a supervisor made one there,
+	// is the best guess.
+	if abs, aerr := filepath.Abs(file); aerr == nil {
+		def := filepath.Join(filepath.Dir(abs), "ringsup.sock")
+		if fi, serr := os.Stat(def); serr == nil && fi.Mode()&fs.ModeSocket != 0 {
+			return def, nil
+		}
 	}
 	// The socket is in a config we cannot read: say why in one line.
 	var list config.ErrorList

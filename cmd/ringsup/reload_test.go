@@ -38,7 +38,7 @@ func startReloadNode(t *testing.T, watch bool) (dir string, r *ringsupProc, stea
 
 // wantReloaded waits for "changed" to run version want, and checks that
 // "steady" kept its pid.
-func wantReloaded(t *testing.T, dir, want string, steady int, r *ringsupProc) {
+func wantReloaded(t *testing.T, dir, want string, steady int, _ *ringsupProc) {
 	t.Helper()
 	eventually(t, 10*time.Second, "changed runs "+want, func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "changed.version"))

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCtlReload: `ctl reload` prints what changed; an invalid file (a syntax
+// error, a dependency cycle) exits 1 with the positioned error, changes
+// nothing, and CONFIG_RELOAD_FAILED reaches `ctl events`.
+func TestCtlReload(t *testing.T) {
+	dir, _, steady := startReloadNode(t, false)
+	changed := readPID(t, filepath.Join(dir, "changed.pid"))
+	ev := startCtl(t, dir, "events")
+
+	write(t, filepath.Join(dir, "ringsup.toml"), reloadNode(false, "v2")+`
+[daemons.extra]
+command = "exec sleep 1000"
+`)
+	out := ctlOK(t, dir, "reload")
+	want := "added:     extra\nremoved:   -\nrestarted: changed\nupdated:   -\n"
+	if out != want {
+		t.Errorf("ctl reload printed\n%s\nwant\n%s", out, want)
+	}
+	wantReloaded(t, dir, "v2", steady, nil)
+
+	for name, bad := range map[string]string{
+		"syntax": reloadNode(false, "v3") + "\n[daemons.broken\n",
+		"cycle": reloadNode(false, "v3") + `
+[daemons.a]
+command = "x"
+depends_on = ["b"]
+[daemons.b]
+command = "x"
+depends_on = ["a"]
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			changed = readPID(t, filepath.Join(dir, "changed.pid"))
+			write(t, filepath.Join(dir, "ringsup.toml"), bad)
+			_, errOut, code := ctl(t, dir, "reload")
+			if code != 1 || !strings.Contains(errOut, "ringsup.toml:") {
+				t.Fatalf("ctl reload of a bad file: exit %d, stderr %q; want 1 and the positioned error", code, errOut)
+			}
+			if name == "cycle" && !strings.Contains(errOut, "dependency cycle: a -> b -> a") {
+				t.Errorf("cycle error does not show the cycle: %q", errOut)
+			}
+			if got := readPID(t, filepath.Join(dir, "changed.pid")); got != changed || processGone(changed) {
+				t.Errorf("a failed reload restarted changed (%d -> %d)", changed, got)
+			}
+		})
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("ctl events printed:\n%s", ev.stdout)
+		}
+	}()
+	eventually(t, 10*time.Second, "CONFIG_RELOAD_FAILED in ctl events", func() bool {
+		return strings.Count(ev.stdout.String(), `"type":"CONFIG_RELOAD_FAILED"`) >= 2 &&
+			strings.Contains(ev.stdout.String(), `"type":"CONFIG_RELOADED"`)
+	})
+}
+
+// TestCtlProfile switches the active profile of a running node.
+func TestCtlProfile(t *testing.T) {
+	dir, _ := runNode(t, `
+[profiles]
+one = ["a"]
+two = ["b"]
+
+[daemons.a]
+command = "echo $$ > a.pid; exec sleep 1000"
+[daemons.b]
+command = "echo $$ > b.pid; exec sleep 1000"
+`)
+	// No default profile: both run.
+	a := readPID(t, filepath.Join(dir, "a.pid"))
+	b := readPID(t, filepath.Join(dir, "b.pid"))
+	ctlOK(t, dir, "profile", "two")
+	eventually(t, 10*time.Second, "a stops", func() bool { return processGone(a) })
+	if processGone(b) {
+		t.Error("b stopped when switching to the profile that has it")
+	}
+	ctlOK(t, dir, "profile", "one")
+	eventually(t, 10*time.Second, "b stops", func() bool { return processGone(b) })
+	if a2 := readPID(t, filepath.Join(dir, "a.pid")); a2 == a || processGone(a2) {
+		t.Error("a did not start again with profile one")
+	}
+	if st := ctlStatus(t, dir); st["profile"] != "one" {
+		t.Errorf("status profile after the switch = %v, want one", st["profile"])
+	}
+	if msg := ctlFails(t, dir, "profile", "three"); !strings.Contains(msg, `unknown profile "three" (have: one, two)`) {
+		t.Errorf("ctl profile three: %q", msg)
+	}
+}
