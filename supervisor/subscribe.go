@@ -22,20 +22,42 @@ type unsubscribeRequest struct{ sub *subscriber }
 func (r *unsubscribeRequest) handle(s *Supervisor) { s.dropSubscriber(r.sub) }
 
 // Subscribe returns a channel that receives every event from now on, and a
-// function that ends the subscription. A subscriber that falls
+// function that ends the subscription. It may be called before Run: the
+// subscriber then also sees the events of start-up. A subscriber that falls
 // Options.EventBuffer events behind is dropped: its channel is closed, and
 // the supervisor never waits for it. The channel is also closed when Run
 // returns, or at once if Run has already returned.
 func (s *Supervisor) Subscribe() (<-chan Event, func()) {
 	sub := &subscriber{ch: make(chan Event, s.opts.EventBuffer)}
+	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
+	// Before Run, the subscriber is handed to Run, so that it sees the
+	// events of start-up too.
+	s.early.Lock()
+	if !s.early.started {
+		s.early.subs = append(s.early.subs, sub)
+		s.early.Unlock()
+		return sub.ch, cancel
+	}
+	s.early.Unlock()
 	r := &subscribeRequest{sub: sub, reply: make(chan struct{})}
 	if err := s.call(r); err != nil {
 		close(sub.ch)
 		return sub.ch, func() {}
 	}
 	<-r.reply
-	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
 	return sub.ch, cancel
+}
+
+// takeEarlySubscribers registers the subscribers made before Run; from now
+// on Subscribe goes through the loop.
+func (s *Supervisor) takeEarlySubscribers() {
+	s.early.Lock()
+	defer s.early.Unlock()
+	s.early.started = true
+	for _, sub := range s.early.subs {
+		s.subs[sub] = struct{}{}
+	}
+	s.early.subs = nil
 }
 
 func (s *Supervisor) dropSubscriber(sub *subscriber) {

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -97,6 +98,14 @@ type Supervisor struct {
 
 	requests chan request
 	done     chan struct{} // closed when Run returns
+
+	// early holds the subscribers made before Run started; its lock is
+	// taken only by Subscribe and once by Run.
+	early struct {
+		sync.Mutex
+		started bool
+		subs    []*subscriber
+	}
 }
 
 // daemon is the loop's record of one daemon.
@@ -234,6 +243,8 @@ func policyOf(d *config.Daemon) policy {
 // supervising at all. Run may be called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
+	s.takeEarlySubscribers()
+	defer s.closeSubscribers()
 	if s.rt == nil {
 		rt, err := newOSRuntime()
 		if err != nil {
@@ -243,7 +254,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	defer s.rt.Close()
 	defer s.closeLogs()
-	defer s.closeSubscribers()
 
 	if err := os.MkdirAll(s.cfg.Supervisor.LogDir, 0o755); err != nil {
 		s.log.Error("cannot create log directory; daemon output is discarded",
