@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/logfile"
+	"github.com/ringrift/ringsup/metrics"
 	"github.com/ringrift/ringsup/supervisor"
 	"github.com/ringrift/ringsup/watch"
 )
@@ -90,6 +92,18 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	defer srv.Close()
+
+	if addr := cfg.Supervisor.Metrics; addr != "" {
+		exp := metrics.New(sup, metrics.Options{Logger: logger.Named("metrics")})
+		defer exp.Close()
+		ctx, stop := context.WithCancel(c.Context)
+		defer stop()
+		go func() {
+			if err := exp.Serve(ctx, addr); err != nil {
+				logger.Error("metrics are not served", "error", err)
+			}
+		}()
+	}
 
 	reloads := make(chan struct{}, 1)
 	go reloader(reloads, sup, logger.Named("reload"))

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMetricsServed scrapes the metrics of a running ringsup.
+func TestMetricsServed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	runNode(t, fmt.Sprintf(`
+[supervisor]
+metrics = %q
+[daemons.web]
+command = "exec sleep 1000"
+`, addr))
+	var body string
+	eventually(t, 10*time.Second, "metrics are served", func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == 200 && strings.Contains(body, `ringsup_daemon_up{daemon="web"} 1`)
+	})
+	if !strings.Contains(body, `ringsup_daemon_state{daemon="web",state="running"} 1`) {
+		t.Errorf("no running state for web in:\n%s", body)
+	}
+}
