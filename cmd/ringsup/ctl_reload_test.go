@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,30 @@ command = "echo $$ > b.pid; exec sleep 1000"
 	}
 	if msg := ctlFails(t, dir, "profile", "three"); !strings.Contains(msg, `unknown profile "three" (have: one, two)`) {
 		t.Errorf("ctl profile three: %q", msg)
+	}
+}
+
+// TestCtlStatusShowsOneshotDone: a completed oneshot is "done" in the table,
+// and its dependent started after it.
+func TestCtlStatusShowsOneshotDone(t *testing.T) {
+	dir, _ := runNode(t, `
+[daemons.migrate]
+type = "oneshot"
+command = "sleep 0.3; touch migrated"
+[daemons.app]
+command = "test -e migrated && echo yes > app.saw; echo $$ > app.pid; exec sleep 1000"
+depends_on = ["migrate"]
+`)
+	readPID(t, filepath.Join(dir, "app.pid"))
+	if saw, _ := os.ReadFile(filepath.Join(dir, "app.saw")); strings.TrimSpace(string(saw)) != "yes" {
+		t.Fatal("app started before migrate was done")
+	}
+	out := ctlOK(t, dir, "status", "migrate")
+	if !regexp.MustCompile(`(?m)^migrate +done +- `).MatchString(out) {
+		t.Errorf("status table:\n%s\nwant migrate shown as done", out)
+	}
+	st := ctlStatus(t, dir, "migrate")
+	if got := daemonField(st, "migrate", "state"); got != "stopped" {
+		t.Errorf("JSON state of done oneshot = %v, want stopped", got)
 	}
 }

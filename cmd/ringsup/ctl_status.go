@@ -48,7 +48,9 @@ func ctlStatusAction(c *cli.Context, client *control.Client) error {
 }
 
 // writeStatusTable prints st as an aligned table, one daemon a line, sorted
-// by name. INFO is the last error, or else how the daemon last exited.
+// by name. STATE is "done" for a oneshot daemon that completed. INFO is the
+// last error, or else how the daemon last exited, after the time left
+// before a pending restart.
 func writeStatusTable(w io.Writer, st supervisor.Status) error {
 	// tabwriter writes cell by cell: one write(2) for the table, not
 	// thousands.
@@ -72,7 +74,14 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 				info = fmt.Sprintf("last exit: code %d", d.LastExit.Code)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, d.State, pid, uptime, d.RestartCount, d.Health, info)
+		state := d.State.String()
+		if d.Done {
+			state = "done" // a oneshot that completed
+		}
+		if d.State == supervisor.Restarting && d.BackoffS > 0 {
+			info = fmt.Sprintf("restart in %.1fs; %s", d.BackoffS, info)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, state, pid, uptime, d.RestartCount, d.Health, info)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
