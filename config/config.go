@@ -132,6 +132,12 @@ type Daemon struct {
 	EnvFile []string
 	// User is the user the daemon runs as; empty means the supervisor's.
 	User string
+	// Rlimits sets resource limits, soft and hard, by name ("nofile",
+	// "core", ...: the RLIMIT_ names in lower case, without the prefix);
+	// Unlimited is RLIM_INFINITY. nil: the supervisor's own limits.
+	Rlimits map[string]uint64
+	// Umask, when not nil, is the daemon's file mode creation mask.
+	Umask *uint32
 	// Health is the daemon's health check, nil when it has none.
 	Health *Health
 	// Ready is how the daemon tells it is ready: "" (it is ready once
@@ -186,6 +192,9 @@ type Health struct {
 	// reports it.
 	OnUnhealthy string
 }
+
+// Unlimited is the value of an unlimited resource limit in [Daemon.Rlimits].
+const Unlimited = ^uint64(0)
 
 // The values of [Daemon.Type].
 const (

@@ -77,7 +77,9 @@ func sameRuntime(a, b *Daemon) bool {
 		a.StopSignal == b.StopSignal &&
 		a.StopTimeout == b.StopTimeout &&
 		a.Ready == b.Ready &&
-		a.Type == b.Type
+		a.Type == b.Type &&
+		maps.Equal(a.Rlimits, b.Rlimits) &&
+		(a.Umask == nil) == (b.Umask == nil) && (a.Umask == nil || *a.Umask == *b.Umask)
 }
 
 // samePolicy reports whether a and b, which run the same way, also agree

@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/ringrift/ringsup/depgraph"
+	"github.com/ringrift/ringsup/procexec"
 )
 
 // Load reads the config file at path and parses it with [Parse]. A file it
@@ -322,6 +324,23 @@ func (p *parser) value(k keyPath, kd kind, v any) (any, bool) {
 		if list, ok := p.strings(k, v); ok {
 			return list, true
 		}
+	case kindRlimits:
+		return p.rlimits(k, v)
+	case kindUmask:
+		switch m := v.(type) {
+		case int64:
+			if m >= 0 && m <= 0o777 {
+				return uint32(m), true
+			}
+		case string:
+			if n, err := strconv.ParseUint(m, 8, 32); err == nil && n <= 0o777 {
+				return uint32(n), true
+			}
+		default:
+			p.typeError(k, `octal string such as "022"`, v)
+			return nil, false
+		}
+		p.errorf(k, "invalid umask %v: want an octal mode from 000 to 777", v)
 	case kindFraction:
 		var f float64
 		switch n := v.(type) {
@@ -385,6 +404,46 @@ func (p *parser) strings(k keyPath, v any) ([]string, bool) {
 		list = append(list, s)
 	}
 	return list, len(list) == len(arr)
+}
+
+// rlimits decodes a table of resource limits: each a non-negative integer,
+// or "unlimited".
+func (p *parser) rlimits(k keyPath, v any) (any, bool) {
+	t, ok := v.(map[string]any)
+	if !ok {
+		p.typeError(k, "table of limits", v)
+		return nil, false
+	}
+	limits := make(map[string]uint64, len(t))
+	good := true
+	for _, name := range sortedKeys(t) {
+		ek := k.key(name)
+		if _, known := procexec.RlimitByName(name); !known {
+			p.errorf(ek, "unknown resource limit %q (have: %s)", name, strings.Join(procexec.RlimitNames(), ", "))
+			good = false
+			continue
+		}
+		switch n := t[name].(type) {
+		case int64:
+			if n < 0 {
+				p.errorf(ek, "must be >= 0, got %d", n)
+				good = false
+				continue
+			}
+			limits[name] = uint64(n)
+		case string:
+			if n != "unlimited" {
+				p.errorf(ek, "invalid limit %q: want an integer or \"unlimited\"", n)
+				good = false
+				continue
+			}
+			limits[name] = Unlimited
+		default:
+			p.typeError(ek, `integer or "unlimited"`, t[name])
+			good = false
+		}
+	}
+	return limits, good
 }
 
 // command decodes a command: a string run by /bin/sh -c, or an argv whose

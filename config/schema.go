@@ -29,6 +29,8 @@ const (
 	kindCommand               // a string (for /bin/sh -c) or a non-empty array of strings: []string
 	kindStringMap             // a table of strings: map[string]string, nil when empty
 	kindFraction              // a number from 0 to 1: float64
+	kindRlimits               // a table of resource limits: map[string]uint64
+	kindUmask                 // an octal string such as "022", or an integer: uint32
 	kindTable                 // a table, decoded by its own schema
 	kindTables                // an array of tables, each decoded by its own schema
 )
@@ -93,6 +95,8 @@ func daemonFields() []field[Daemon] {
 		{"working_dir", kindPath, false, nil, func(d *Daemon, v any) { d.WorkingDir = v.(string) }},
 		{"env", kindStringMap, false, envNames, func(d *Daemon, v any) { d.Env = v.(map[string]string) }},
 		{"env_file", kindStrings, false, nil, func(d *Daemon, v any) { d.EnvFile = v.([]string) }},
+		{"rlimits", kindRlimits, false, nil, func(d *Daemon, v any) { d.Rlimits = v.(map[string]uint64) }},
+		{"umask", kindUmask, false, nil, func(d *Daemon, v any) { m := v.(uint32); d.Umask = &m }},
 		{"user", kindString, false, nonEmpty, func(d *Daemon, v any) { d.User = v.(string) }},
 		{"ready", kindString, false, readyValue, func(d *Daemon, v any) { d.Ready = v.(string) }},
 		{"watchdog", kindDuration, false, positive, func(d *Daemon, v any) { d.Watchdog = v.(time.Duration) }},

@@ -105,6 +105,7 @@ var helpers = map[string]func(args []string) int{
 }
 
 func TestMain(m *testing.M) {
+	MaybeTrampoline()
 	if os.Getenv(helperEnv) == "1" {
 		args := os.Args[1:]
 		h, ok := helpers[args[0]]

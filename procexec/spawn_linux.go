@@ -161,11 +161,16 @@ func spawn(spec Spec, devNull *int) (*Proc, error) {
 			return nil, fmt.Errorf("cannot start %q: cannot create output pipe: %w", argv0, err)
 		}
 	}
+	argv := spec.Argv
+	if len(spec.Rlimits) > 0 || spec.Umask != nil {
+		argv = trampolineArgv(spec, path)
+		path = "/proc/self/exe"
+	}
 	stdin := uintptr(*devNull)
 	if spec.Stdin != nil {
 		stdin = spec.Stdin.Fd()
 	}
-	pid, err := syscall.ForkExec(path, spec.Argv, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   spec.Dir,
 		Env:   env,
 		Files: append([]uintptr{stdin, uintptr(outW), uintptr(outW)}, extra...),

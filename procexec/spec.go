@@ -53,6 +53,13 @@ type Spec struct {
 	// out of range, a nil or a closed file is an [ExecError] of kind
 	// [ExecOther].
 	ExtraFiles map[int]*os.File
+	// Rlimits, keyed by resource (RlimitByName), and Umask, when set, are
+	// applied in the process before the command is executed. Such a
+	// process is started through a trampoline (see MaybeTrampoline), so a
+	// failure to apply them shows as an exit with status 126 and a message
+	// on its output rather than as an ExecError.
+	Rlimits map[int]Rlimit
+	Umask   *uint32
 	// Stdin, if not nil, is the process's standard input instead of
 	// /dev/null. Spawn calls its Fd method; the caller closes its copy
 	// after Spawn.

@@ -392,6 +392,8 @@ func (s *Supervisor) spawn(d *daemon) (int, *health.ReadyPipe, error) {
 		User:       d.cfg.User,
 		Output:     s.logWriter(d),
 		ExtraFiles: extra,
+		Rlimits:    rlimits(d.cfg.Rlimits),
+		Umask:      d.cfg.Umask,
 	})
 	if err != nil {
 		if pipe != nil {
@@ -400,6 +402,20 @@ func (s *Supervisor) spawn(d *daemon) (int, *health.ReadyPipe, error) {
 		return 0, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
 	}
 	return pid, pipe, nil
+}
+
+// rlimits turns config's named limits into procexec's.
+func rlimits(named map[string]uint64) map[int]procexec.Rlimit {
+	if len(named) == 0 {
+		return nil
+	}
+	out := make(map[int]procexec.Rlimit, len(named))
+	for name, v := range named {
+		if res, ok := procexec.RlimitByName(name); ok {
+			out[res] = procexec.Rlimit{Cur: v, Max: v}
+		}
+	}
+	return out
 }
 
 // schedule carries out what waits on other daemons: pending stops whose
