@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,52 +36,63 @@ func benchConfig(b *testing.B, n, levels int) *config.Config {
 	return cfg
 }
 
-// benchmarkStart measures launch → every daemon running.
-func benchmarkStart(b *testing.B, n, levels int) {
-	cfg := benchConfig(b, n, levels)
-	for b.Loop() {
-		b.StopTimer()
-		sup, err := New(Options{Config: cfg, EventBuffer: 4 * n})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		b.StartTimer()
-		go func() { done <- sup.Run(ctx) }()
-		events, _ := sup.Subscribe()
-		// Subscribe is answered by the loop, so it sees every start that
-		// happens after it; count those before it from Status.
-		st, _ := sup.Status()
-		running := 0
-		for _, d := range st.Daemons {
-			if d.State == Running {
-				running++
-			}
-		}
-		for running < n {
-			if e := <-events; e.Type == DaemonStarted {
-				running++
-			}
-		}
-		b.StopTimer()
-		cancel()
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
+// startOnce runs cfg until every daemon is running, shuts it down, and
+// returns the time from Run to all running.
+func startOnce(b *testing.B, cfg *config.Config, n int) time.Duration {
+	sup, err := New(Options{Config: cfg, EventBuffer: 4 * n})
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/daemon")
+	events, _ := sup.Subscribe() // before Run: sees every start
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	t0 := time.Now()
+	go func() { done <- sup.Run(ctx) }()
+	for running := 0; running < n; {
+		if e := <-events; e.Type == DaemonStarted {
+			running++
+		}
+	}
+	elapsed := time.Since(t0)
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	return elapsed
 }
 
-func BenchmarkStart1000Flat(b *testing.B)    { benchmarkStart(b, 1000, 1) }
-func BenchmarkStart1000DAG10(b *testing.B)   { benchmarkStart(b, 1000, 10) }
-func BenchmarkBareForkExec1000(b *testing.B) { benchmarkBare(b, 1000) }
+// BenchmarkStart1000 starts 1000 /bin/sleep daemons, flat and in a 10-level
+// DAG, and the same 1000 children with a bare fork/exec loop, interleaved
+// in each iteration so that a noisy machine affects all three alike. It
+// reports the medians and the ratios to the bare loop.
+func BenchmarkStart1000(b *testing.B) {
+	const n = 1000
+	flat, dag := benchConfig(b, n, 1), benchConfig(b, n, 10)
+	var bare, tFlat, tDAG []time.Duration
+	for b.Loop() {
+		bare = append(bare, bareOnce(b, n))
+		tFlat = append(tFlat, startOnce(b, flat, n))
+		tDAG = append(tDAG, startOnce(b, dag, n))
+	}
+	mb, mf, md := median(bare), median(tFlat), median(tDAG)
+	b.ReportMetric(mb.Seconds(), "bare-s")
+	b.ReportMetric(mf.Seconds(), "flat-s")
+	b.ReportMetric(md.Seconds(), "dag-s")
+	b.ReportMetric(float64(mf)/float64(mb), "flat/bare")
+	b.ReportMetric(float64(md)/float64(mb), "dag/bare")
+}
 
-// benchmarkBare is the floor: a plain loop of fork/exec of the same child
-// with the same attributes (own process group, parent-death signal), and no
-// supervisor.
-func benchmarkBare(b *testing.B, n int) {
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// bareOnce is the floor: a plain loop of fork/exec of the same child with
+// the same attributes (own process group, parent-death signal), and no
+// supervisor. It returns the time to fork/exec n children, then kills and
+// reaps them.
+func bareOnce(b *testing.B, n int) time.Duration {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		b.Fatal(err)
@@ -92,27 +104,24 @@ func benchmarkBare(b *testing.B, n int) {
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	}
 	pids := make([]int, 0, n)
-	for b.Loop() {
-		pids = pids[:0]
-		for range n {
-			pid, err := syscall.ForkExec("/bin/sleep", []string{"/bin/sleep", "1000"}, attr)
-			if err != nil {
-				b.Fatal(err)
-			}
-			pids = append(pids, pid)
+	t0 := time.Now()
+	for range n {
+		pid, err := syscall.ForkExec("/bin/sleep", []string{"/bin/sleep", "1000"}, attr)
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.StopTimer()
-		for _, pid := range pids {
-			syscall.Kill(-pid, syscall.SIGKILL)
-		}
-		for reaped := 0; reaped < n; {
-			exits, _ := procexec.Reap()
-			reaped += len(exits)
-			if len(exits) == 0 {
-				time.Sleep(time.Millisecond)
-			}
-		}
-		b.StartTimer()
+		pids = append(pids, pid)
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/daemon")
+	elapsed := time.Since(t0)
+	for _, pid := range pids {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+	for reaped := 0; reaped < n; {
+		exits, _ := procexec.Reap()
+		reaped += len(exits)
+		if len(exits) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return elapsed
 }
