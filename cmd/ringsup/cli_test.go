@@ -26,8 +26,9 @@ func TestCheckExample(t *testing.T) {
 		t.Fatalf("check examples: %v\n%s", err, errOut)
 	}
 	for _, want := range []string{
-		"ok, 5 daemons",
-		"start order (profile \"full\"):\n  1. event_router\n  2. flaky_uploader, selfplay\n  3. training\n  4. evaluator\n",
+		"ok, 6 daemons",
+		"start order (profile \"full\"):\n  1. event_router, prepare_data\n  2. flaky_uploader, selfplay\n  3. training\n  4. evaluator\n",
+		"(pulls in prepare_data) [default]",
 		"minimal:  selfplay (pulls in event_router)",
 	} {
 		if !strings.Contains(out, want) {

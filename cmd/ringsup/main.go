@@ -15,9 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/ringrift/ringsup/procexec"
 )
 
 func main() {
+	procexec.MaybeTrampoline()
 	err := run(context.Background(), os.Args, os.Stdout, os.Stderr)
 	if err != nil {
 		var quiet *exitError

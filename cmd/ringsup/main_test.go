@@ -19,6 +19,7 @@ import (
 // RINGSUP_TEST_AS_MAIN=1 it runs main with its arguments, so integration
 // tests run the real command as a separate process, with real signals.
 func TestMain(m *testing.M) {
+	procexec.MaybeTrampoline()
 	// A daemon of a test config (it inherits RINGSUP_TEST_AS_MAIN too).
 	if mode := os.Getenv("RINGSUP_TEST_DAEMON"); mode != "" {
 		os.Exit(testDaemon(mode))
