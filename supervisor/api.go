@@ -145,24 +145,6 @@ func (s *Supervisor) stopNow(d *daemon) {
 	d.stopPending, d.stopReason = true, stayDown
 }
 
-// dependenciesOf returns every daemon d depends on, directly or not.
-func (s *Supervisor) dependenciesOf(d *daemon) []*daemon {
-	seen := map[*daemon]bool{d: true}
-	var out []*daemon
-	var walk func(*daemon)
-	walk = func(x *daemon) {
-		for _, dep := range x.deps {
-			if !seen[dep] {
-				seen[dep] = true
-				walk(dep)
-				out = append(out, dep)
-			}
-		}
-	}
-	walk(d)
-	return out
-}
-
 func (s *Supervisor) op(op string, force bool, names []string) error {
 	r := &opRequest{op: op, names: names, force: force, reply: make(chan error, 1)}
 	if err := s.call(r); err != nil {

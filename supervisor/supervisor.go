@@ -483,15 +483,26 @@ func hasLiveDependent(d *daemon) bool {
 
 // dependentsOf returns every daemon that depends on d, directly or not.
 func (s *Supervisor) dependentsOf(d *daemon) []*daemon {
+	return reachable(d, func(x *daemon) []*daemon { return x.dependents })
+}
+
+// dependenciesOf returns every daemon d depends on, directly or not.
+func (s *Supervisor) dependenciesOf(d *daemon) []*daemon {
+	return reachable(d, func(x *daemon) []*daemon { return x.deps })
+}
+
+// reachable returns the daemons reachable from d through next, d excluded,
+// each once, the farthest first.
+func reachable(d *daemon, next func(*daemon) []*daemon) []*daemon {
 	seen := map[*daemon]bool{d: true}
 	var out []*daemon
 	var walk func(*daemon)
 	walk = func(x *daemon) {
-		for _, dep := range x.dependents {
-			if !seen[dep] {
-				seen[dep] = true
-				out = append(out, dep)
-				walk(dep)
+		for _, y := range next(x) {
+			if !seen[y] {
+				seen[y] = true
+				walk(y)
+				out = append(out, y)
 			}
 		}
 	}
