@@ -9,7 +9,9 @@ import (
 // logWriter returns the writer of d's log file for a new process: the one
 // it had, or a new one when it has none or its log settings changed (a
 // reload's log changes take effect at the next start). The file itself is
-// opened at the first write, so silent daemons hold no file open.
+// opened at the first write, so silent daemons hold no file open. A line
+// the last process left unfinished is ended: the new process's first line
+// is a line of its own.
 func (s *Supervisor) logWriter(d *daemon) *logfile.Writer {
 	opts := logfile.Options{
 		MaxSize:    d.cfg.LogMaxSize,
@@ -19,6 +21,7 @@ func (s *Supervisor) logWriter(d *daemon) *logfile.Writer {
 	same := d.outOpts.MaxSize == opts.MaxSize && d.outOpts.MaxFiles == opts.MaxFiles &&
 		d.outOpts.Timestamps == opts.Timestamps
 	if d.out != nil && same {
+		d.out.EndLine()
 		return d.out
 	}
 	if d.out != nil {

@@ -434,6 +434,10 @@ func crashed(r record, p policy, now time.Time, exit *procexec.Exit, jitter floa
 		delay = time.Duration(float64(delay) * (1 + p.Jitter*jitter))
 		r.RestartCount++
 		r.State, r.Deadline = Restarting, now.Add(delay)
+		if delay <= 0 {
+			// No delay: start again at once, without a timer's round trip.
+			r.State, r.Deadline = Starting, time.Time{}
+		}
 		count, secs := r.RestartCount, delay.Seconds()
 		acts = append(acts, emit(Event{Type: DaemonRestarting, RestartCount: &count, DelayS: &secs}))
 	}

@@ -63,6 +63,7 @@ var transitions = []struct {
 	{"not ready in time", record{State: Starting, PID: 7}, nil, input{kind: inUnhealthy, err: errors.New("probe")}, Stopping, []actionKind{actSignal}},
 	{"ready", record{State: Starting, PID: 7}, nil, input{kind: inReady}, Running, []actionKind{actEmit}},
 	{"spawned (needs ready)", record{State: Starting}, func(p *policy) { p.NeedsReady = true }, input{kind: inSpawned, pid: 7}, Starting, nil},
+	{"crash, backoff_min 0", record{State: Running, PID: 7}, func(p *policy) { p.BackoffMin = 0 }, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Starting, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
 	{"backoff over", record{State: Restarting, Deadline: t0}, nil, input{kind: inDeadline}, Starting, nil},
 	{"start", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inStart}, Starting, nil},
 	{"stop", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inStop}, Stopped, []actionKind{actEmit}},
