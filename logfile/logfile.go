@@ -194,6 +194,28 @@ func (w *Writer) Close() error {
 	return w.closeFile()
 }
 
+// EndLine ends the line that the output left unfinished, if any, as when
+// the process that wrote it is gone and another one is about to write: the
+// echo gets the line held back, ended with a newline, and with Timestamps
+// the file gets a newline, so that the next output starts a line with its
+// own timestamp instead of continuing the last one. Without Timestamps the
+// file is left alone: it holds the output exactly.
+func (w *Writer) EndLine() {
+	w.mu.Lock()
+	var errs errorSet
+	if w.midLine && w.opts.Timestamps {
+		errs = w.write([]byte{'\n'})
+		if w.closed {
+			w.closeFile()
+		}
+	}
+	w.midLine, w.lineLen = false, 0
+	w.flushLine()
+	w.echo()
+	w.mu.Unlock()
+	w.report(errs)
+}
+
 // lines processes p through the line state: it returns p as it goes to the
 // file (p itself, or a copy with timestamps and split long lines when
 // Timestamps is on) and appends p's completed lines, prefixed, to w.echoed.
