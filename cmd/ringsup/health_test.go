@@ -176,3 +176,57 @@ command = "cat > hook.json.tmp && echo \"$RINGSUP_EVENT $RINGSUP_DAEMON\" > hook
 		t.Errorf("hook env = %q", got)
 	}
 }
+
+// TestHealthEventsInCtlEvents: an http check that fails then recovers, with
+// on_unhealthy = "ignore": DAEMON_UNHEALTHY then DAEMON_HEALTHY reach
+// `ctl events`, the daemon keeps its process, and `ctl status --json`
+// carries the probe's error while it fails.
+func TestHealthEventsInCtlEvents(t *testing.T) {
+	var failing atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	dir, _ := runNode(t, fmt.Sprintf(`
+[daemons.web]
+command = "echo $$ > web.pid; exec sleep 1000"
+[daemons.web.health]
+http = %q
+interval = "100ms"
+retries = 2
+on_unhealthy = "ignore"
+[daemons.tick]
+command = "exec sleep 1000"
+`, srv.URL))
+	pid := readPID(t, filepath.Join(dir, "web.pid"))
+	eventually(t, 10*time.Second, "web is running", func() bool {
+		return daemonField(ctlStatus(t, dir, "web"), "web", "health") == "healthy"
+	})
+	ev := startCtl(t, dir, "events")
+	// ctl events is subscribed once it prints: restart tick until it does.
+	eventually(t, 15*time.Second, "ctl events subscribed", func() bool {
+		if strings.Contains(ev.stdout.String(), `"daemon_type":"tick"`) {
+			return true
+		}
+		ctlOK(t, dir, "restart", "tick")
+		return false
+	})
+	failing.Store(true)
+	eventually(t, 10*time.Second, "unhealthy", func() bool {
+		return daemonField(ctlStatus(t, dir, "web"), "web", "health") == "unhealthy"
+	})
+	if e := daemonField(ctlStatus(t, dir, "web"), "web", "health_error"); !strings.Contains(fmt.Sprint(e), "status 500") {
+		t.Errorf("health_error = %v, want the probe's status 500", e)
+	}
+	failing.Store(false)
+	eventually(t, 10*time.Second, "UNHEALTHY then HEALTHY in ctl events", func() bool {
+		out := ev.stdout.String()
+		u := strings.Index(out, `"type":"DAEMON_UNHEALTHY"`)
+		return u >= 0 && strings.Contains(out[u:], `"type":"DAEMON_HEALTHY"`)
+	})
+	if processGone(pid) {
+		t.Error("web lost its process with on_unhealthy = ignore")
+	}
+}
