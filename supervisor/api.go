@@ -3,6 +3,7 @@ package supervisor
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"time"
 )
@@ -233,6 +234,10 @@ type DaemonStatus struct {
 	BackoffS float64 `json:"backoff_s"`
 	// Done is set on a oneshot daemon whose command completed (exit 0).
 	Done bool `json:"done"`
+	// Leftovers are processes of the daemon that escaped its process
+	// group (setsid) and outlived it; they are killed when it is stopped
+	// for good and at shutdown.
+	Leftovers []int `json:"leftovers,omitempty"`
 }
 
 // ExitStatus is how a daemon's process last ended: a code, or the name of
@@ -306,6 +311,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
 		}
 		ds.Done = d.rec.Done
+		ds.Leftovers = slices.Clone(d.leftovers)
 		if d.rec.State == Restarting {
 			ds.BackoffS = max(0, d.rec.Deadline.Sub(now).Seconds())
 		}

@@ -79,6 +79,8 @@ type Supervisor struct {
 	// lingering holds the process groups whose leader has exited and
 	// whose other members were sent SIGKILL, until they are empty.
 	lingering map[int]struct{}
+	// dying holds leftover processes sent SIGKILL, until they are gone.
+	dying map[int]struct{}
 	// probes holds the exec health probes' processes until reaped.
 	probes       map[int]*probeExit
 	probeResults chan probeResult
@@ -125,8 +127,11 @@ type daemon struct {
 	removed bool
 	out     *logfile.Writer      // its log file, set up at its first start
 	notify  *health.NotifySocket // its notification socket (ready = "notify")
-	outOpts logfile.Options      // the settings out was made with
-	health  checker
+	// leftovers are processes of the daemon that escaped its process
+	// group, found by scanLeftovers.
+	leftovers []int
+	outOpts   logfile.Options // the settings out was made with
+	health    checker
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -159,6 +164,7 @@ func New(opts Options) (*Supervisor, error) {
 		byPID:        make(map[int]*daemon),
 		subs:         make(map[*subscriber]struct{}),
 		lingering:    make(map[int]struct{}),
+		dying:        make(map[int]struct{}),
 		probes:       make(map[int]*probeExit),
 		hooks:        make(map[int]*runningHook),
 		notices:      make(chan notice),
@@ -276,6 +282,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.schedule()
 		s.forgetRemoved()
 		if s.shuttingDown && s.allDown() {
+			s.scanLeftovers()
+			for _, d := range s.order {
+				s.killLeftovers(d)
+			}
 			s.awaitGroups(groupDrainTimeout)
 			s.log.Info("all daemons stopped")
 			return nil
@@ -316,6 +326,9 @@ func (s *Supervisor) apply(d *daemon, in input) {
 	}
 	if prev.State != next.State {
 		s.log.Debug("state", "daemon", d.name, "from", prev.State, "to", next.State, "input", in.kind)
+	}
+	if next.State == Stopped && prev.State != Stopped && len(d.leftovers) > 0 {
+		s.killLeftovers(d)
 	}
 	switch {
 	case prev.PID == 0 && next.PID != 0:
@@ -574,6 +587,10 @@ func (s *Supervisor) reap() {
 	if err != nil {
 		s.log.Error("cannot reap", "error", err)
 	}
+	if len(exits) > 0 {
+		// An exit may have left an escaped process to the supervisor.
+		defer s.leftoversAfterExits()
+	}
 	for _, x := range exits {
 		if s.probeExited(x) || s.hookExited(x) {
 			continue
@@ -585,7 +602,7 @@ func (s *Supervisor) reap() {
 		}
 		s.apply(d, input{kind: inExit, exit: x})
 	}
-	if len(s.lingering) > 0 {
+	if len(s.lingering) > 0 || len(s.dying) > 0 {
 		s.pruneGroups()
 	}
 }
@@ -594,11 +611,17 @@ func (s *Supervisor) reap() {
 // killed process groups to die and be reaped.
 const groupDrainTimeout = 5 * time.Second
 
-// pruneGroups forgets the lingering process groups that are now empty.
+// pruneGroups forgets the lingering process groups that are now empty,
+// and the dying leftovers that are gone.
 func (s *Supervisor) pruneGroups() {
 	for pgid := range s.lingering {
 		if errors.Is(s.rt.Signal(pgid, 0), procexec.ErrNoProcess) {
 			delete(s.lingering, pgid)
+		}
+	}
+	for pid := range s.dying {
+		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			delete(s.dying, pid)
 		}
 	}
 }
@@ -614,14 +637,14 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 	defer tick.Stop()
 	for {
 		s.reap()
-		if len(s.lingering) == 0 {
+		if len(s.lingering) == 0 && len(s.dying) == 0 {
 			return
 		}
 		select {
 		case <-s.rt.Exited():
 		case <-tick.C:
 		case <-deadline.C:
-			s.log.Warn("process groups still not empty at exit", "pgids", len(s.lingering))
+			s.log.Warn("processes still not gone at exit", "groups", len(s.lingering), "leftovers", len(s.dying))
 			return
 		}
 	}

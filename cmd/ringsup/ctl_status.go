@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -77,6 +78,9 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 		state := d.State.String()
 		if d.Done {
 			state = "done" // a oneshot that completed
+		}
+		if len(d.Leftovers) > 0 {
+			info = fmt.Sprintf("escaped its group: pids %s; %s", strings.Trim(fmt.Sprint(d.Leftovers), "[]"), info)
 		}
 		if d.State == supervisor.Restarting && d.BackoffS > 0 {
 			info = fmt.Sprintf("restart in %.1fs; %s", d.BackoffS, info)

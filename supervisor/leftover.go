@@ -1,0 +1,124 @@
+package supervisor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// A process that leaves its daemon's process group (setsid, setpgid) is out
+// of reach of the group signals that stop the daemon. When its parent dies
+// it is re-parented to the supervisor, the child subreaper, so it can still
+// be found: leftovers are the supervisor's children that are neither a
+// daemon, a probe nor a hook. Each is attributed to a daemon by the
+// RINGSUP_DAEMON variable it inherited, shown in `ctl status`
+// (`leftovers`), and killed with SIGKILL when its daemon is stopped for good
+// and at shutdown. A process that also clears its environment, or whose
+// parent is still alive, is not found.
+
+// scanLeftovers refreshes every daemon's leftovers from the supervisor's
+// children. It reads /proc: a few files, plus one per unknown child.
+func (s *Supervisor) scanLeftovers() {
+	for _, d := range s.order {
+		d.leftovers = d.leftovers[:0]
+	}
+	for _, pid := range childPIDs() {
+		if s.known(pid) {
+			continue
+		}
+		name := daemonOf(pid)
+		if d, ok := s.daemons[name]; ok {
+			d.leftovers = append(d.leftovers, pid)
+		}
+	}
+	for _, d := range s.order {
+		slices.Sort(d.leftovers)
+		if len(d.leftovers) > 0 {
+			s.log.Warn("processes escaped their daemon's process group", "daemon", d.name, "pids", d.leftovers)
+		}
+	}
+}
+
+// known reports whether pid is a process the supervisor started (or a
+// member of a daemon's group).
+func (s *Supervisor) known(pid int) bool {
+	if _, ok := s.byPID[pid]; ok {
+		return true
+	}
+	if _, ok := s.probes[pid]; ok {
+		return true
+	}
+	if _, ok := s.hooks[pid]; ok {
+		return true
+	}
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		return true // gone already
+	}
+	_, inGroup := s.byPID[pgid]
+	_, lingering := s.lingering[pgid]
+	return inGroup || lingering
+}
+
+// leftoversAfterExits scans for leftovers and kills those of the daemons
+// that are stopped for good.
+func (s *Supervisor) leftoversAfterExits() {
+	s.scanLeftovers()
+	for _, d := range s.order {
+		if len(d.leftovers) > 0 && (d.rec.State == Stopped || d.removed) {
+			s.killLeftovers(d)
+		}
+	}
+}
+
+// killLeftovers kills d's leftovers; shutdown waits for them to be reaped.
+func (s *Supervisor) killLeftovers(d *daemon) {
+	for _, pid := range d.leftovers {
+		err := syscall.Kill(pid, syscall.SIGKILL)
+		switch {
+		case err == nil:
+			s.dying[pid] = struct{}{}
+		case !errors.Is(err, syscall.ESRCH):
+			s.log.Error("cannot kill leftover process", "daemon", d.name, "pid", pid, "error", err)
+		}
+	}
+	d.leftovers = nil
+}
+
+// childPIDs lists the children of every thread of the process.
+func childPIDs() []int {
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	var pids []int
+	for _, f := range tasks {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(field); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// daemonOf returns the RINGSUP_DAEMON of process pid's environment, or "".
+func daemonOf(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return ""
+	}
+	for _, kv := range bytes.Split(data, []byte{0}) {
+		if name, ok := bytes.CutPrefix(kv, []byte("RINGSUP_DAEMON=")); ok {
+			return string(name)
+		}
+	}
+	return ""
+}
