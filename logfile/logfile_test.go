@@ -398,6 +398,38 @@ func TestEchoWholeLines(t *testing.T) {
 	}
 }
 
+// TestEndLine: a line left unfinished by one process is not continued by
+// the next: EndLine sends it to the echo and, with timestamps, ends it in
+// the file; without timestamps the file keeps the output as it came.
+func TestEndLine(t *testing.T) {
+	dir := t.TempDir()
+	rec, rawRec := &echoRecorder{}, &echoRecorder{}
+	w := mustOpen(t, filepath.Join(dir, "a.log"), Options{
+		Timestamps: true, Now: func() time.Time { return stampAt }, Echo: rec, EchoPrefix: "p | ",
+	})
+	raw := mustOpen(t, filepath.Join(dir, "raw.log"), Options{Echo: rawRec, EchoPrefix: "p | "})
+	for _, w := range []*Writer{w, raw} {
+		w.EndLine() // nothing to end
+		write(t, w, "one\ntw")
+		w.EndLine()
+		w.EndLine() // nothing more to end
+		write(t, w, "three\n")
+		w.Close()
+	}
+	files := readDir(t, dir)
+	if got, want := files["a.log"], stamp0+"one\n"+stamp0+"tw\n"+stamp0+"three\n"; got != want {
+		t.Errorf("file with timestamps = %q, want %q", got, want)
+	}
+	if got, want := files["raw.log"], "one\ntwthree\n"; got != want {
+		t.Errorf("file without timestamps = %q, want %q", got, want)
+	}
+	for _, r := range []*echoRecorder{rec, rawRec} {
+		if got, want := strings.Join(r.calls, ""), "p | one\np | tw\np | three\n"; got != want {
+			t.Errorf("echo = %q, want %q", got, want)
+		}
+	}
+}
+
 // breakable returns a log path in a fresh directory and two functions: one
 // makes the path unusable even for root (its directory becomes a regular
 // file), the other makes it usable again.
