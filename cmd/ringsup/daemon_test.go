@@ -53,6 +53,9 @@ func testDaemon(mode string) int {
 		unix.Close(fd)
 		select {}
 	}
+	if code, ok := faultDaemon(mode); ok {
+		return code
+	}
 	fmt.Fprintf(os.Stderr, "unknown test daemon %q\n", mode)
 	return 2
 }
