@@ -40,6 +40,16 @@ func TestCaptureGrandchild(t *testing.T) {
 	if e := waitExit(t, p.PID, sigchld); !e.Success() {
 		t.Fatalf("sh: %v", e)
 	}
+	// The exit can come before the output goroutine has read what sh
+	// wrote: Close must come after, for the line to be ended by it.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if data, _ := os.ReadFile(path); string(data) == "early, no newline" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sh's output did not reach the file")
+		}
+	}
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
