@@ -35,8 +35,11 @@ func newOutputPipe(name string) (r *os.File, w int, err error) {
 // for data in the runtime poller without holding a buffer, and keeps reading
 // (and dropping what w refuses) when w fails, so that the writer is never
 // blocked. onErr, if not nil, gets the first error of w.
-func copyOutput(r *os.File, w io.Writer, onErr func(error), done chan<- struct{}) {
+func copyOutput(r *os.File, w io.Writer, onErr func(error), onEnd func(), done chan<- struct{}) {
 	defer close(done)
+	if onEnd != nil {
+		defer onEnd()
+	}
 	defer r.Close()
 	rc, err := r.SyscallConn()
 	if err != nil {

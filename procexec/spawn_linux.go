@@ -192,7 +192,7 @@ func spawn(spec Spec, devNull *int) (*Proc, error) {
 	if out == nil {
 		close(p.outputDone)
 	} else {
-		go copyOutput(out, spec.Output, spec.OnOutputError, p.outputDone)
+		go copyOutput(out, spec.Output, spec.OnOutputError, spec.OnOutputEnd, p.outputDone)
 	}
 	return p, nil
 }

@@ -42,6 +42,10 @@ type Spec struct {
 	// OnOutputError, if not nil, is called once, from the same goroutine
 	// as Output, with the first error Output returned.
 	OnOutputError func(error)
+	// OnOutputEnd, if not nil, is called once, from the same goroutine as
+	// Output, when the output has ended: every holder of the pipe (the
+	// process and whatever inherited it) closed it or exited.
+	OnOutputEnd func()
 	// ExtraFiles are more open descriptors for the process: each file is
 	// duplicated to exactly the descriptor number of its key, from 3 to
 	// [MaxExtraFD] (s6's notification-fd, for one). The descriptors between

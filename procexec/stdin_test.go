@@ -32,3 +32,18 @@ func TestStdin(t *testing.T) {
 		t.Errorf("child read %q from stdin, want %q", got, want)
 	}
 }
+
+func TestOnOutputEnd(t *testing.T) {
+	ended := make(chan struct{})
+	spec := helperSpec("exit", "0")
+	spec.Output = newOutput()
+	spec.OnOutputEnd = func() { close(ended) } // a second call would panic
+	p := start(t, testSpawner, spec)
+	waitProc(t, p)
+	select {
+	case <-ended:
+	case <-time.After(waitTimeout):
+		t.Fatal("OnOutputEnd not called after the output ended")
+	}
+	<-p.OutputDone()
+}

@@ -397,16 +397,20 @@ func (s *Supervisor) spawn(d *daemon) (int, *health.ReadyPipe, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
 	}
+	out := s.logWriter(d)
 	pid, err := s.rt.Spawn(procexec.Spec{
-		Name:       d.name,
-		Argv:       d.cfg.Command,
-		Dir:        d.cfg.WorkingDir,
-		Env:        env,
-		User:       d.cfg.User,
-		Output:     s.logWriter(d),
-		ExtraFiles: extra,
-		Rlimits:    rlimits(d.cfg.Rlimits),
-		Umask:      d.cfg.Umask,
+		Name:   d.name,
+		Argv:   d.cfg.Command,
+		Dir:    d.cfg.WorkingDir,
+		Env:    env,
+		User:   d.cfg.User,
+		Output: out,
+		// A line the process left unfinished is ended as soon as its
+		// output ends, not only when the next process starts.
+		OnOutputEnd: out.EndLine,
+		ExtraFiles:  extra,
+		Rlimits:     rlimits(d.cfg.Rlimits),
+		Umask:       d.cfg.Umask,
 	})
 	if err != nil {
 		if pipe != nil {
