@@ -76,7 +76,8 @@ func (s *Supervisor) startHook(run hookRun, now time.Time) error {
 		w.Close()
 	}()
 	if s.hookLog == nil {
-		s.hookLog = s.newLog("hooks.log", "hooks", logfile.Options{}, func(err error) {
+		opts := logfile.Options{MaxSize: s.cfg.Supervisor.LogMaxSize, MaxFiles: s.cfg.Supervisor.LogMaxFiles}
+		s.hookLog = s.newLog("hooks.log", "hooks", opts, func(err error) {
 			s.log.Error("hook output is being lost", "error", err)
 		})
 	}
