@@ -35,8 +35,8 @@ var ErrShuttingDown = errors.New("shutting down")
 // returned and published as CONFIG_RELOAD_FAILED.
 //
 // The file is parsed in the caller's goroutine. A reload that arrives while
-// daemons are stopping or starting (start-up, a cascade, another reload)
-// waits until they are done; reloads are applied one at a time, in order.
+// daemons are stopping (a cascade, another reload) waits until they are
+// down; reloads are applied one at a time, in order.
 func (s *Supervisor) Reload() (ReloadSummary, error) {
 	cfg, err := config.Load(s.path)
 	if err != nil {
@@ -74,11 +74,14 @@ func (r *reloadFailedRequest) handle(s *Supervisor) {
 }
 
 // busy reports whether a transition is under way that a reload must not
-// interleave with: a daemon stopping or due to stop, or spawned and not yet
-// ready.
+// interleave with: a daemon stopping or due to stop (a cascade, another
+// reload's stops). Start-up's spawns happen within one pass of the loop, so
+// no reload can come between them. A daemon spawned and not yet ready does
+// not hold a reload up: it may never get ready, and the reload may be what
+// fixes it.
 func (s *Supervisor) busy() bool {
 	for _, d := range s.order {
-		if d.stopPending || d.rec.State == Stopping || (d.rec.State == Starting && d.rec.PID != 0) {
+		if d.stopPending || d.rec.State == Stopping {
 			return true
 		}
 	}

@@ -765,7 +765,6 @@ func TestDaemonLogNeverFollowsSymlink(t *testing.T) {
 // stays starting; a reload must not wait for it forever, or the reload
 // that would fix it could never apply.
 func TestFaultReloadWhileNeverReady(t *testing.T) {
-	t.Skip("known bug: supervisor.(*Supervisor).busy counts a daemon spawned and not yet ready as a transition under way, so applyQueuedReload waits for it forever")
 	cfg := func(v string) string {
 		return fmt.Sprintf(`
 [supervisor]
