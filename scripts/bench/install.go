@@ -1,0 +1,145 @@
+package main
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+//go:embed c/child.c c/floor.c
+var csrc embed.FS
+
+// tools maps each program the bench runs to the Debian package that has it.
+var tools = []struct{ program, pkg string }{
+	{"/usr/bin/supervisord", "supervisor"},
+	{"/usr/bin/supervisorctl", "supervisor"},
+	{"/usr/bin/s6-svscan", "s6"},
+	{"/usr/bin/s6-svstat", "s6"},
+	{"/usr/bin/runsvdir", "runit"},
+	{"/usr/bin/sv", "runit"},
+	{"/usr/bin/gcc", "gcc"},
+}
+
+// ensureTools installs the Debian packages of the missing programs (with
+// apt-get, as root) unless install is false, in which case it only reports
+// them. It runs before the harness becomes a subreaper, so it may use
+// os/exec.
+func ensureTools(install bool) error {
+	var missing []string
+	for _, t := range tools {
+		if _, err := os.Stat(t.program); err != nil && !containsString(missing, t.pkg) {
+			missing = append(missing, t.pkg)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if containsString(missing, "gcc") {
+		missing = append(missing, "libc6-dev")
+	}
+	if !install {
+		return fmt.Errorf("missing packages %s (run without --no-install, as root, to install them)", strings.Join(missing, " "))
+	}
+	fmt.Fprintf(os.Stderr, "bench: installing %s\n", strings.Join(missing, " "))
+	for _, argv := range [][]string{
+		{"apt-get", "update", "-qq"},
+		append([]string{"apt-get", "install", "-y", "-qq", "--no-install-recommends"}, missing...),
+	} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("cannot install %s: %s: %w", strings.Join(missing, " "), strings.Join(argv, " "), err)
+		}
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool { return slices.Contains(list, s) }
+
+// buildC compiles the child and the floor spawner into dir, statically when
+// the C library allows it (no dynamic loader on every start).
+func buildC(dir string) (child, floor string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	build := func(name string) (string, error) {
+		src, err := csrc.ReadFile("c/" + name + ".c")
+		if err != nil {
+			return "", err
+		}
+		srcPath := filepath.Join(dir, name+".c")
+		if err := os.WriteFile(srcPath, src, 0o644); err != nil {
+			return "", err
+		}
+		bin := filepath.Join(dir, "bench-"+name)
+		var out []byte
+		for _, static := range []bool{true, false} {
+			args := []string{"-O2", "-Wall", "-o", bin, srcPath}
+			if static {
+				args = append([]string{"-static"}, args...)
+			}
+			if out, err = exec.Command("gcc", args...).CombinedOutput(); err == nil {
+				return bin, nil
+			}
+		}
+		return "", fmt.Errorf("cannot compile %s: %w\n%s", name, err, out)
+	}
+	if child, err = build("child"); err != nil {
+		return "", "", err
+	}
+	if floor, err = build("floor"); err != nil {
+		return "", "", err
+	}
+	return child, floor, nil
+}
+
+// buildRingsup builds ./cmd/ringsup of the module around the working
+// directory into dir.
+func buildRingsup(dir string) (string, error) {
+	bin := filepath.Join(dir, "ringsup")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ringsup")
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("cannot build ringsup (or pass --ringsup): %w", err)
+	}
+	return bin, nil
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/ringrift/ringsup\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("cannot find the ringsup module above the working directory (or pass --ringsup)")
+		}
+		dir = parent
+	}
+}
+
+// output runs a command for the machine description and returns its first
+// line, or "?".
+func output(name string, args ...string) string {
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		return "?"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
