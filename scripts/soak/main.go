@@ -594,13 +594,11 @@ func (s *soak) act(ctx context.Context) error {
 		err = s.client.Start(ctx, name)
 		s.counts["start"]++
 	case r < 85:
-		// Fail a health check for a few seconds. (Not for longer: a
-		// daemon that is not ready holds up reloads; see
-		// TestFaultReloadWhileNeverReady.)
+		// Fail a health check for a few seconds.
 		flap := fmt.Sprintf("flap%02d", s.rng.IntN(nFlappers))
 		if _, ok := s.unhealthy[flap]; !ok {
 			os.Remove(filepath.Join(s.dir, "ok", flap))
-			s.unhealthy[flap] = time.Now().Add(time.Duration(1000+s.rng.IntN(3000)) * time.Millisecond)
+			s.unhealthy[flap] = time.Now().Add(time.Duration(1000+s.rng.IntN(5000)) * time.Millisecond)
 			s.counts["health flap"]++
 		}
 	case r < 95:
