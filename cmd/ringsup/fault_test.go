@@ -33,6 +33,10 @@ func faultDaemon(mode string) (code int, ok bool) {
 	case "sleep":
 		writePID(name+".pid", os.Getpid())
 	case "sleep-quiet":
+		// A background process: if a test fails to kill it, it still
+		// does not stay for good.
+		time.Sleep(10 * time.Minute)
+		return 0, true
 	case "ignore-term":
 		// Deaf to SIGTERM: only SIGKILL stops it.
 		signal.Ignore(syscall.SIGTERM)
