@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"embed"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/ringrift/ringsup/procexec"
 )
 
 //go:embed c/child.c c/floor.c
@@ -26,8 +30,7 @@ var tools = []struct{ program, pkg string }{
 
 // ensureTools installs the Debian packages of the missing programs (with
 // apt-get, as root) unless install is false, in which case it only reports
-// them. It runs before the harness becomes a subreaper, so it may use
-// os/exec.
+// them. It runs before the harness starts any other process.
 func ensureTools(install bool) error {
 	var missing []string
 	for _, t := range tools {
@@ -49,10 +52,8 @@ func ensureTools(install bool) error {
 		{"apt-get", "update", "-qq"},
 		append([]string{"apt-get", "install", "-y", "-qq", "--no-install-recommends"}, missing...),
 	} {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
+		err := runCommand("", map[string]string{"DEBIAN_FRONTEND": "noninteractive"}, os.Stderr, argv...)
+		if err != nil {
 			return fmt.Errorf("cannot install %s: %s: %w", strings.Join(missing, " "), strings.Join(argv, " "), err)
 		}
 	}
@@ -83,9 +84,11 @@ func buildC(dir string) (child, floor string, err error) {
 			if static {
 				args = append([]string{"-static"}, args...)
 			}
-			if out, err = exec.Command("gcc", args...).CombinedOutput(); err == nil {
+			var buf bytes.Buffer
+			if err = runCommand("", nil, &buf, append([]string{"gcc"}, args...)...); err == nil {
 				return bin, nil
 			}
+			out = buf.Bytes()
 		}
 		return "", fmt.Errorf("cannot compile %s: %w\n%s", name, err, out)
 	}
@@ -102,14 +105,11 @@ func buildC(dir string) (child, floor string, err error) {
 // directory into dir.
 func buildRingsup(dir string) (string, error) {
 	bin := filepath.Join(dir, "ringsup")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ringsup")
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := runCommand(root, nil, os.Stderr, "go", "build", "-o", bin, "./cmd/ringsup"); err != nil {
 		return "", fmt.Errorf("cannot build ringsup (or pass --ringsup): %w", err)
 	}
 	return bin, nil
@@ -136,10 +136,40 @@ func moduleRoot() (string, error) {
 // output runs a command for the machine description and returns its first
 // line, or "?".
 func output(name string, args ...string) string {
-	out, err := exec.Command(name, args...).Output()
-	if err != nil {
+	var buf bytes.Buffer
+	if err := runCommand("", nil, &buf, append([]string{name}, args...)...); err != nil {
 		return "?"
 	}
+	out := buf.Bytes()
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return line
+}
+
+// runCommand runs argv in dir (or the working directory) with env added,
+// its output (stdout and stderr) to out, and waits for it. Like every
+// process of ringsup's module, it is started with procexec; it is used
+// before the harness starts any other child, so the exit it reaps is its.
+func runCommand(dir string, env map[string]string, out io.Writer, argv ...string) error {
+	sp := procexec.NewSpawner()
+	defer sp.Close()
+	p, err := sp.Spawn(procexec.Spec{Argv: argv, Dir: dir, Env: env, Output: out})
+	if err != nil {
+		return err
+	}
+	for {
+		exits, err := procexec.Reap()
+		if err != nil {
+			return err
+		}
+		for _, x := range exits {
+			if x.PID == p.PID {
+				<-p.OutputDone()
+				if !x.Success() {
+					return fmt.Errorf("%s: %s", argv[0], x)
+				}
+				return nil
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

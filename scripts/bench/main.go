@@ -177,8 +177,9 @@ func run(args []string) error {
 	h := &harness{opts: o, bins: b, work: work, log: os.Stderr, res: newResults()}
 	h.res.Machine = describeMachine(b)
 	h.res.Options = o.describe()
-	// Machine description first: it uses os/exec, which must not race the
-	// reaper.
+	// Machine description first: its commands are reaped by runCommand,
+	// which must not race the harness's reaper.
+
 	if h.procs, err = newProcs(); err != nil {
 		return err
 	}
