@@ -491,6 +491,8 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 	d.Pos = p.position(k)
 	if !validName(name) {
 		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: must match %s", name, namePattern))
+	} else if slices.Contains(reservedNames(), name) {
+		p.errorAt(k, fmt.Sprintf("daemon name %q is reserved: <log_dir>/%s.log is ringsup's own", name, name))
 	}
 	t, ok := p.table(k, v)
 	if !ok {

@@ -290,6 +290,10 @@ func validEnvName(s string) bool {
 const namePattern = "^[a-z0-9][a-z0-9_.-]*$"
 
 // validName reports whether s matches namePattern. "." and ".." do not.
+// reservedNames are the names no daemon may have: their log file would be
+// one of ringsup's own (ringsup.log, hooks.log).
+func reservedNames() []string { return []string{"ringsup", "hooks"} }
+
 func validName(s string) bool {
 	if s == "" || s == "." || s == ".." {
 		return false
