@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -375,9 +376,10 @@ func (w *Writer) writeFailed(err error) error {
 }
 
 // open opens the file for appending, with the extra flags flag, and learns
-// its size.
+// its size. It never follows a symlink at the log's path: whoever can write
+// to the log directory must not make ringsup append to another file.
 func (w *Writer) open(flag int) error {
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|flag, 0o644)
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|flag, 0o644)
 	if err != nil {
 		return fmt.Errorf("cannot open log: %w", err)
 	}
