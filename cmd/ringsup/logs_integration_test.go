@@ -423,16 +423,22 @@ log_timestamps = true
 	// The crash loops: three runs, one partial line each.
 	waitCtlState(t, dir, "crashing", "failed")
 	waitCtlState(t, dir, "crashing_stamped", "failed")
+	// Without timestamps the file is the output unchanged; with them, a
+	// run's unfinished line is ended when its output ends.
 	if got := readLog(t, dir, "crashing.log"); got != "run 0run 1run 2" {
 		t.Errorf("crashing.log = %q, want the output unchanged", got)
 	}
-	checkStamped(t, readLog(t, dir, "crashing_stamped.log"), []string{"run 0", "run 1", "run 2"})
+	eventually(t, 10*time.Second, "the last run's line ended", func() bool {
+		return strings.HasSuffix(readLog(t, dir, "crashing_stamped.log"), "run 2\n")
+	})
+	checkStamped(t, strings.TrimSuffix(readLog(t, dir, "crashing_stamped.log"), "\n"), []string{"run 0", "run 1", "run 2"})
 	eventually(t, 10*time.Second, "the first two runs echoed", func() bool {
 		out := r.output.String()
 		return strings.Contains(out, prefix("crashing")+"run 0\n") && strings.Contains(out, prefix("crashing")+"run 1\n")
 	})
-	// The last one is held until the output ends, at the latest when
-	// ringsup exits.
+	eventually(t, 10*time.Second, "the last run echoed", func() bool {
+		return strings.Contains(r.output.String(), prefix("crashing")+"run 2\n")
+	})
 	stopRingsup(t, r)
 	for _, name := range []string{"crashing", "crashing_stamped"} {
 		for _, line := range []string{"run 0", "run 1", "run 2"} {
