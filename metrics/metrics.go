@@ -143,6 +143,12 @@ func (e *Exporter) Serve(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("cannot serve metrics on %s: %w", addr, err)
 	}
+	return e.ServeListener(ctx, ln)
+}
+
+// ServeListener is Serve on a listener the caller made; it closes ln.
+func (e *Exporter) ServeListener(ctx context.Context, ln net.Listener) error {
+	addr := ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", e.handler)
 	srv := &http.Server{

@@ -468,18 +468,18 @@ func TestClose(t *testing.T) {
 func TestServe(t *testing.T) {
 	f := start(t, "[daemons.sleeper]\ncommand = [\"/bin/sleep\", \"1000\"]\n", 0, nil)
 
-	// A port that was free a moment ago.
+	// A listener of the test's own: a port freed and bound again could be
+	// taken in between by another test.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- f.exp.Serve(ctx, addr) }()
+	go func() { served <- f.exp.ServeListener(ctx, l) }()
 
 	url := "http://" + addr + "/metrics"
 	deadline := time.Now().Add(waitTimeout)
