@@ -33,7 +33,7 @@ env = { D = "from-env" }
 // TestBackoffJitterSpreadsDelays reads the restart delays of a crash-looping
 // daemon from `ctl events`: with backoff_jitter they vary around the base.
 func TestBackoffJitterSpreadsDelays(t *testing.T) {
-	dir, _ := runNode(t, `
+	dir, r := runNode(t, `
 [daemons.crasher]
 command = "exit 1"
 backoff_min = "100ms"
@@ -42,6 +42,11 @@ backoff_jitter = 0.5
 max_restarts = 1000
 `)
 	ev := startCtl(t, dir, "events")
+	defer func() {
+		if t.Failed() {
+			t.Logf("ctl events:\n%.3000s\nringsup:\n%.3000s", ev.stdout, r.output)
+		}
+	}()
 	var delays []float64
 	eventually(t, 20*time.Second, "8 restarts seen", func() bool {
 		delays = delays[:0]

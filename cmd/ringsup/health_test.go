@@ -16,7 +16,8 @@ import (
 )
 
 // runNode writes cfg to a new directory, runs ringsup on it and returns
-// the directory; the test stops ringsup at its end.
+// the directory once ringsup answers on its socket (ringsup.sock there);
+// the test stops ringsup at its end.
 func runNode(t *testing.T, cfg string) (string, *ringsupProc) {
 	t.Helper()
 	dir := t.TempDir()
@@ -27,6 +28,15 @@ func runNode(t *testing.T, cfg string) (string, *ringsupProc) {
 	t.Cleanup(func() {
 		syscall.Kill(r.pid, syscall.SIGTERM)
 		r.wait(30 * time.Second)
+	})
+	// ctl commands run right after would otherwise race the socket.
+	sock := filepath.Join(dir, "ringsup.sock")
+	eventually(t, 30*time.Second, "ringsup listens on "+sock, func() bool {
+		if processGone(r.pid) {
+			t.Fatalf("ringsup exited:\n%s", r.output)
+		}
+		fi, err := os.Stat(sock)
+		return err == nil && fi.Mode()&os.ModeSocket != 0
 	})
 	return dir, r
 }
