@@ -189,6 +189,7 @@ func run(args []string) error {
 		<-interrupted
 		fmt.Fprintln(os.Stderr, "bench: interrupted; killing every process it started")
 		killAll(10 * time.Second)
+		os.RemoveAll(work)
 		os.Exit(130)
 	}()
 
