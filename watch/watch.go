@@ -43,6 +43,7 @@ type Watcher struct {
 	opts    Options
 	fsw     *fsnotify.Watcher
 	dirs    map[string]bool
+	target  string // where path's symlinks led at the last look, or ""
 	last    [sha256.Size]byte
 	changes chan struct{}
 	done    chan struct{}
@@ -101,7 +102,9 @@ func (w *Watcher) Close() error {
 // its target's directory, which can change at every swap.
 func (w *Watcher) watchDirs() error {
 	dirs := []string{filepath.Dir(w.path)}
-	if target, err := filepath.EvalSymlinks(w.path); err == nil {
+	w.target = ""
+	if target, err := filepath.EvalSymlinks(w.path); err == nil && target != w.path {
+		w.target = target
 		dirs = append(dirs, filepath.Dir(target))
 	}
 	for _, dir := range dirs {
@@ -120,14 +123,16 @@ func (w *Watcher) watchDirs() error {
 	return nil
 }
 
-// relevant reports whether an event on name may change what path reads.
+// relevant reports whether an event on name may change what path reads:
+// the file itself, a ..name entry (a ConfigMap's ..data swap), or, when
+// path is a symlink, its target's directory. It makes no system call, so
+// busy neighbours of the config file (a log written beside it) cost little.
 func (w *Watcher) relevant(name string) bool {
 	base := filepath.Base(name)
 	if base == filepath.Base(w.path) || strings.HasPrefix(base, "..") {
 		return true
 	}
-	target, err := filepath.EvalSymlinks(w.path)
-	return err == nil && (name == target || filepath.Dir(name) == filepath.Dir(target))
+	return w.target != "" && (name == w.target || filepath.Dir(name) == filepath.Dir(w.target))
 }
 
 func (w *Watcher) run() {
