@@ -23,26 +23,34 @@ import (
 // parent is still alive, is not found.
 
 // scanLeftovers refreshes every daemon's leftovers from the supervisor's
-// children. It reads /proc: a few files, plus one per unknown child.
+// children. It reads /proc: one file per thread of the supervisor, plus
+// one per unknown child; daemons without leftovers are not visited.
 func (s *Supervisor) scanLeftovers() {
-	for _, d := range s.order {
-		d.leftovers = d.leftovers[:0]
-	}
+	owners := make(map[*daemon]bool, len(s.leftoverOwners))
 	for _, pid := range childPIDs() {
 		if s.known(pid) {
 			continue
 		}
-		name := daemonOf(pid)
-		if d, ok := s.daemons[name]; ok {
+		if d, ok := s.daemons[daemonOf(pid)]; ok {
+			if !owners[d] {
+				owners[d] = true
+				d.leftovers = d.leftovers[:0]
+			}
 			d.leftovers = append(d.leftovers, pid)
 		}
 	}
-	for _, d := range s.order {
+	for d := range s.leftoverOwners {
+		if !owners[d] {
+			d.leftovers = nil
+		}
+	}
+	for d := range owners {
 		slices.Sort(d.leftovers)
-		if len(d.leftovers) > 0 {
+		if !s.leftoverOwners[d] {
 			s.log.Warn("processes escaped their daemon's process group", "daemon", d.name, "pids", d.leftovers)
 		}
 	}
+	s.leftoverOwners = owners
 }
 
 // known reports whether pid is a process the supervisor started (or a
@@ -70,8 +78,8 @@ func (s *Supervisor) known(pid int) bool {
 // that are stopped for good.
 func (s *Supervisor) leftoversAfterExits() {
 	s.scanLeftovers()
-	for _, d := range s.order {
-		if len(d.leftovers) > 0 && (d.rec.State == Stopped || d.removed) {
+	for d := range s.leftoverOwners {
+		if d.rec.State == Stopped || d.removed {
 			s.killLeftovers(d)
 		}
 	}
@@ -89,6 +97,7 @@ func (s *Supervisor) killLeftovers(d *daemon) {
 		}
 	}
 	d.leftovers = nil
+	delete(s.leftoverOwners, d)
 }
 
 // childPIDs lists the children of every thread of the process.

@@ -81,6 +81,8 @@ type Supervisor struct {
 	lingering map[int]struct{}
 	// dying holds leftover processes sent SIGKILL, until they are gone.
 	dying map[int]struct{}
+	// leftoverOwners are the daemons whose leftovers are not empty.
+	leftoverOwners map[*daemon]bool
 	// probes holds the exec health probes' processes until reaped.
 	probes       map[int]*probeExit
 	probeResults chan probeResult
@@ -283,7 +285,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.forgetRemoved()
 		if s.shuttingDown && s.allDown() {
 			s.scanLeftovers()
-			for _, d := range s.order {
+			for d := range s.leftoverOwners {
 				s.killLeftovers(d)
 			}
 			s.awaitGroups(groupDrainTimeout)
