@@ -432,7 +432,9 @@ command = ["sleep", "1000"]
 // TestSlowEventsClientDropped: a client that asks for events and never reads
 // them is dropped, while the supervisor keeps working and answering.
 func TestSlowEventsClientDropped(t *testing.T) {
-	n := startNode(t, flapping, Options{WriteTimeout: 200 * time.Millisecond})
+	// The write timeout applies to the Status calls below too: short enough
+	// to drop the stuck client soon, long enough for a loaded CI machine.
+	n := startNode(t, flapping, Options{WriteTimeout: time.Second})
 	steady := n.waitState(t, "steady", supervisor.Running).PID
 	c, err := net.Dial("unix", n.srv.Path())
 	if err != nil {
