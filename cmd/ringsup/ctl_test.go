@@ -473,6 +473,7 @@ func TestStaleSocketReplaced(t *testing.T) {
 	}
 	r := startRingsup(t, dir)
 	defer stopRingsup(t, r)
+	waitListening(t, r, filepath.Join(dir, "ringsup.sock"))
 	waitCtlState(t, dir, "worker", "running")
 }
 

@@ -30,14 +30,7 @@ func runNode(t *testing.T, cfg string) (string, *ringsupProc) {
 		r.wait(30 * time.Second)
 	})
 	// ctl commands run right after would otherwise race the socket.
-	sock := filepath.Join(dir, "ringsup.sock")
-	eventually(t, 30*time.Second, "ringsup listens on "+sock, func() bool {
-		if processGone(r.pid) {
-			t.Fatalf("ringsup exited:\n%s", r.output)
-		}
-		fi, err := os.Stat(sock)
-		return err == nil && fi.Mode()&os.ModeSocket != 0
-	})
+	waitListening(t, r, filepath.Join(dir, "ringsup.sock"))
 	return dir, r
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,6 +109,24 @@ func (r *ringsupProc) wait(timeout time.Duration) procexec.Exit {
 		return false
 	})
 	return mine
+}
+
+// waitListening waits until ringsup r answers connections on the unix
+// socket sock. A socket file alone is not enough: a killed ringsup leaves
+// one behind that refuses connections until the next ringsup replaces it.
+func waitListening(t testing.TB, r *ringsupProc, sock string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "ringsup listens on "+sock, func() bool {
+		if processGone(r.pid) {
+			t.Fatalf("ringsup exited:\n%s", r.output)
+		}
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
 }
 
 // eventually polls cond every 10ms until it holds or timeout passes.
