@@ -111,7 +111,9 @@ func BenchmarkTCPPaced(b *testing.B) {
 
 // BenchmarkTCPFloor1000 is the part of a tcp probe that no prober can avoid:
 // socket, a blocking connect and close, as bare system calls on one thread,
-// 1000 times per iteration.
+// 1000 times per iteration: closed with a FIN (close=fin) and, as the
+// Prober does so as to leave no TIME_WAIT socket behind, with a reset
+// (close=rst).
 // Over loopback the kernel handles both ends of the handshake in the
 // caller's system calls, so this is most of a probe's CPU time.
 func BenchmarkTCPFloor1000(b *testing.B) {
@@ -120,18 +122,27 @@ func BenchmarkTCPFloor1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	sa := &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
-	before := cpuTime(b)
-	for b.Loop() {
-		for range 1000 {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				b.Fatal(err)
+	for _, rst := range []bool{false, true} {
+		b.Run(map[bool]string{false: "close=fin", true: "close=rst"}[rst], func(b *testing.B) {
+			before := cpuTime(b)
+			for b.Loop() {
+				for range 1000 {
+					fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if rst {
+						if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := unix.Connect(fd, sa); err != nil {
+						b.Fatal(err)
+					}
+					unix.Close(fd)
+				}
 			}
-			if err := unix.Connect(fd, sa); err != nil {
-				b.Fatal(err)
-			}
-			unix.Close(fd)
-		}
+			b.ReportMetric(float64((cpuTime(b).total()-before.total()).Microseconds())/float64(b.N*1000), "cpu-µs/probe")
+		})
 	}
-	b.ReportMetric(float64((cpuTime(b).total()-before.total()).Microseconds())/float64(b.N*1000), "cpu-µs/probe")
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"syscall"
 	"time"
@@ -87,12 +88,52 @@ func (p *Prober) HTTP(ctx context.Context, url string, timeout time.Duration) er
 // does less work; the daemon may see its accepted connection reset. Errors
 // read like those of [Prober.HTTP]: `127.0.0.1:9000: connection refused`.
 func (p *Prober) TCP(ctx context.Context, addr string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := connectReset(ctx, addr); err != nil {
-		return fmt.Errorf("%s: %w", addr, brief(ctx, err, timeout))
+	finish, err := p.StartTCP(ctx, addr, timeout)
+	if finish != nil {
+		return finish()
 	}
-	return nil
+	return err
+}
+
+// StartTCP begins the probe [Prober.TCP] makes, without waiting. When its
+// outcome is known at once, as it usually is over loopback (connected, or
+// refused), StartTCP returns a nil finish and that outcome. Otherwise
+// finish completes the probe, blocking for at most what is left of timeout,
+// and must be called once. A host name is resolved in finish.
+//
+// A caller with many probes to run starts them all on one goroutine and
+// gives a goroutine of its own only to each finish.
+func (p *Prober) StartTCP(ctx context.Context, addr string, timeout time.Duration) (finish func() error, err error) {
+	deadline := time.Now().Add(timeout)
+	wrap := func(ctx context.Context, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, brief(ctx, err, timeout))
+		}
+		return nil
+	}
+	ap, perr := netip.ParseAddrPort(addr)
+	if perr != nil { // a host name
+		return func() error {
+			ctx, cancel := context.WithDeadline(ctx, deadline)
+			defer cancel()
+			return wrap(ctx, connectReset(ctx, addr))
+		}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, wrap(ctx, err)
+	}
+	if !time.Now().Before(deadline) {
+		return nil, fmt.Errorf("%s: %w", addr, timeoutError{timeout})
+	}
+	fd, over, err := startConnect(ap)
+	if over {
+		return nil, wrap(ctx, err)
+	}
+	return func() error {
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		return wrap(ctx, awaitConnect(ctx, fd))
+	}, nil
 }
 
 // timeoutError is a probe that ran out of time.

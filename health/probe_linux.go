@@ -45,33 +45,51 @@ func connectAddr(ctx context.Context, ap netip.AddrPort) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	family, sa, err := sockaddr(ap)
-	if err != nil {
+	fd, over, err := startConnect(ap)
+	if over {
 		return err
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	return awaitConnect(ctx, fd)
+}
+
+// startConnect begins to connect a new non-blocking socket to ap, with
+// SO_LINGER 0 so that closing it resets the connection. When the attempt is
+// over at once (over loopback it usually is: connected or refused) it closes
+// the socket and returns over and the attempt's error; otherwise it returns
+// the socket, still connecting.
+func startConnect(ap netip.AddrPort) (fd int, over bool, err error) {
+	family, sa, err := sockaddr(ap)
 	if err != nil {
-		return os.NewSyscallError("socket", err)
+		return -1, true, err
 	}
-	// Linger 0: close resets the connection.
+	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, true, os.NewSyscallError("socket", err)
+	}
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1}); err != nil {
 		unix.Close(fd)
-		return os.NewSyscallError("setsockopt SO_LINGER", err)
+		return -1, true, os.NewSyscallError("setsockopt SO_LINGER", err)
 	}
 	switch err := unix.Connect(fd, sa); err {
 	case nil, unix.EISCONN:
 		unix.Close(fd)
-		return nil
+		return -1, true, nil
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 	default:
 		unix.Close(fd)
-		return os.NewSyscallError("connect", err)
+		return -1, true, os.NewSyscallError("connect", err)
 	}
 	if over, err := connected(fd); over {
 		unix.Close(fd)
-		return err
+		return -1, true, err
 	}
-	// Wait in the poller until the handshake is over or ctx is done.
+	return fd, false, nil
+}
+
+// awaitConnect waits in the runtime poller until the connection attempt of
+// fd, from startConnect, is over or ctx is done, closes fd and returns the
+// attempt's error.
+func awaitConnect(ctx context.Context, fd int) error {
 	f := os.NewFile(uintptr(fd), "tcp probe")
 	defer f.Close()
 	rc, err := f.SyscallConn()
@@ -92,24 +110,34 @@ func connectAddr(ctx context.Context, ap netip.AddrPort) error {
 }
 
 // connected reports whether the connection attempt of the non-blocking
-// socket fd is over, and if so its error.
+// socket fd is over, and if so its error. One poll(2) tells in the usual
+// case: writable without error is connected, nothing yet is still
+// connecting (SYN_SENT); only an error needs SO_ERROR.
 func connected(fd int) (over bool, err error) {
-	n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return true, os.NewSyscallError("getsockopt SO_ERROR", err)
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	for {
+		n, err := unix.Poll(pfd, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return true, os.NewSyscallError("poll", err)
+		case n == 0:
+			return false, nil
+		}
+		break
 	}
-	switch errno := unix.Errno(n); errno {
-	case 0:
-		// No error yet: connected, or still connecting.
-		_, err := unix.Getpeername(fd)
-		return err == nil, nil
-	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
-		return false, nil
-	case unix.EISCONN:
+	if pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) == 0 {
 		return true, nil
-	default:
-		return true, os.NewSyscallError("connect", errno)
 	}
+	n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	switch {
+	case err != nil:
+		return true, os.NewSyscallError("getsockopt SO_ERROR", err)
+	case n == 0:
+		return true, os.NewSyscallError("connect", unix.ECONNRESET) // hung up without an error
+	}
+	return true, os.NewSyscallError("connect", unix.Errno(n))
 }
 
 // sockaddr returns the socket family and address of ap.

@@ -168,10 +168,13 @@ func (f *fakeRuntime) liveNames() []string {
 // loop is idle (after synctest.Wait).
 func (s *Supervisor) daemonsForTest() map[string]*daemon { return s.daemons }
 
-// fakeProber answers network probes from a table: err[url or addr].
+// fakeProber answers network probes from a table: err[url or addr]. A tcp
+// probe of an address in slow is not decided at once: its finish waits
+// that long.
 type fakeProber struct {
-	mu  sync.Mutex
-	err map[string]error
+	mu   sync.Mutex
+	err  map[string]error
+	slow map[string]time.Duration
 }
 
 func (p *fakeProber) set(target string, err error) {
@@ -187,6 +190,15 @@ func (p *fakeProber) result(target string) error {
 }
 
 func (p *fakeProber) HTTP(_ context.Context, url string, _ time.Duration) error { return p.result(url) }
-func (p *fakeProber) TCP(_ context.Context, addr string, _ time.Duration) error {
-	return p.result(addr)
+func (p *fakeProber) StartTCP(_ context.Context, addr string, _ time.Duration) (func() error, error) {
+	p.mu.Lock()
+	wait := p.slow[addr]
+	p.mu.Unlock()
+	if wait == 0 {
+		return nil, p.result(addr)
+	}
+	return func() error {
+		time.Sleep(wait)
+		return p.result(addr)
+	}, nil
 }

@@ -17,8 +17,9 @@ import (
 type Prober interface {
 	// HTTP GETs url; nil means a 2xx answer within timeout.
 	HTTP(ctx context.Context, url string, timeout time.Duration) error
-	// TCP connects to addr; nil means connected within timeout.
-	TCP(ctx context.Context, addr string, timeout time.Duration) error
+	// StartTCP connects to addr; nil means connected within timeout. When
+	// the outcome is not known at once, finish waits for it.
+	StartTCP(ctx context.Context, addr string, timeout time.Duration) (finish func() error, err error)
 }
 
 // Health values shown by `ctl status`.
@@ -52,6 +53,14 @@ type checker struct {
 	pipe       *health.ReadyPipe // ready = "fd:N": the process's pipe
 	watchdogAt time.Time         // when a missed WATCHDOG=1 makes it unhealthy
 	statusText string            // the latest STATUS= it sent
+}
+
+// networkProbe is a network probe to run, for a daemon's incarnation.
+type networkProbe struct {
+	name        string
+	incarnation uint64
+	url, addr   string
+	timeout     time.Duration
 }
 
 // probeResult is a network probe's outcome, sent back to the loop.
@@ -118,42 +127,76 @@ func (s *Supervisor) healthStopped(d *daemon) {
 }
 
 // runProbe starts d's probe: an exec probe as a child process reaped by the
-// loop like any other, a network probe in a goroutine that reports back.
+// loop like any other; a network probe is queued for startNetworkProbes.
 func (s *Supervisor) runProbe(d *daemon, now time.Time) {
 	hc, h := d.cfg.Health, &d.health
 	h.next, h.inFlight = time.Time{}, true
-	switch {
-	case len(hc.Exec) > 0:
-		pid, err := s.rt.Spawn(procexec.Spec{
-			Name: d.name,
-			Argv: hc.Exec,
-			Dir:  d.cfg.WorkingDir,
-			Env:  d.cfg.Env,
-			User: d.cfg.User,
+	if len(hc.Exec) == 0 {
+		s.dueProbes = append(s.dueProbes, networkProbe{
+			name: d.name, incarnation: h.incarnation,
+			url: hc.HTTP, addr: hc.TCP, timeout: hc.Timeout,
 		})
-		if err != nil {
-			s.probeDone(d, h.incarnation, fmt.Errorf("cannot run probe: %w", err), now)
-			return
-		}
-		h.execPID, h.execKillAt = pid, now.Add(hc.Timeout)
-		s.probes[pid] = &probeExit{d: d, incarnation: h.incarnation}
-	default:
-		name, inc, prober := d.name, h.incarnation, s.opts.Prober
-		url, addr, timeout := hc.HTTP, hc.TCP, hc.Timeout
-		results, done := s.probeResults, s.done
-		go func() {
-			var err error
-			if url != "" {
-				err = prober.HTTP(context.Background(), url, timeout)
-			} else {
-				err = prober.TCP(context.Background(), addr, timeout)
-			}
-			select {
-			case results <- probeResult{name: name, incarnation: inc, err: err}:
-			case <-done:
-			}
-		}()
+		return
 	}
+	pid, err := s.rt.Spawn(procexec.Spec{
+		Name: d.name,
+		Argv: hc.Exec,
+		Dir:  d.cfg.WorkingDir,
+		Env:  d.cfg.Env,
+		User: d.cfg.User,
+	})
+	if err != nil {
+		s.probeDone(d, h.incarnation, fmt.Errorf("cannot run probe: %w", err), now)
+		return
+	}
+	h.execPID, h.execKillAt = pid, now.Add(hc.Timeout)
+	s.probes[pid] = &probeExit{d: d, incarnation: h.incarnation}
+}
+
+// startNetworkProbes runs the network probes that fell due, off the loop,
+// on one goroutine: the tcp probes whose outcome is known at once (the
+// usual case over loopback) come back together in one message, so that a
+// thousand probes a second wake the loop once per batch rather than once
+// per probe. Each http probe, and each tcp probe still connecting, finishes
+// on a goroutine of its own and reports alone.
+func (s *Supervisor) startNetworkProbes() {
+	if len(s.dueProbes) == 0 {
+		return
+	}
+	due, prober, results, done := s.dueProbes, s.opts.Prober, s.probeResults, s.done
+	s.dueProbes = nil
+	report := func(rs []probeResult) {
+		select {
+		case results <- rs:
+		case <-done:
+		}
+	}
+	go func() {
+		var now []probeResult
+		for _, p := range due {
+			result := probeResult{name: p.name, incarnation: p.incarnation}
+			if p.url != "" {
+				go func() {
+					result.err = prober.HTTP(context.Background(), p.url, p.timeout)
+					report([]probeResult{result})
+				}()
+				continue
+			}
+			finish, err := prober.StartTCP(context.Background(), p.addr, p.timeout)
+			if finish == nil {
+				result.err = err
+				now = append(now, result)
+				continue
+			}
+			go func() {
+				result.err = finish()
+				report([]probeResult{result})
+			}()
+		}
+		if len(now) > 0 {
+			report(now)
+		}
+	}()
 }
 
 // killProbe kills d's running exec probe's group; its exit is still reaped.
@@ -202,21 +245,22 @@ func (s *Supervisor) probeTimedOut(d *daemon, now time.Time) {
 func (s *Supervisor) drainProbeResults() {
 	for {
 		select {
-		case r := <-s.probeResults:
-			s.networkProbeDone(r)
+		case rs := <-s.probeResults:
+			s.networkProbesDone(rs)
 		default:
 			return
 		}
 	}
 }
 
-// networkProbeDone takes a network probe's result from its goroutine.
-func (s *Supervisor) networkProbeDone(r probeResult) {
-	d, ok := s.daemons[r.name]
-	if !ok {
-		return
+// networkProbesDone takes network probes' results.
+func (s *Supervisor) networkProbesDone(rs []probeResult) {
+	now := time.Now()
+	for _, r := range rs {
+		if d, ok := s.daemons[r.name]; ok {
+			s.probeDone(d, r.incarnation, r.err, now)
+		}
 	}
-	s.probeDone(d, r.incarnation, r.err, time.Now())
 }
 
 // probeDone counts one probe's outcome for d and acts on it: the first pass

@@ -217,3 +217,37 @@ func TestProbeTimeBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPProbesNowAndLater: a tcp probe whose connect is over at once and
+// one that takes a while (a remote host) both make their daemon ready, each
+// when its own outcome is known; the slow one delays nobody else.
+func TestTCPProbesNowAndLater(t *testing.T) {
+	const cfg = `
+[daemons.near]
+command = "near"
+[daemons.near.health]
+tcp = "127.0.0.1:1"
+[daemons.far]
+command = "far"
+[daemons.far.health]
+tcp = "192.0.2.1:1"
+[daemons.nearapp]
+command = "nearapp"
+depends_on = ["near"]
+`
+	synctest.Test(t, func(t *testing.T) {
+		h := startOpts(t, cfg, "", func(o *Options) {
+			o.Prober.(*fakeProber).slow = map[string]time.Duration{"192.0.2.1:1": 3 * time.Second}
+		})
+		defer h.stop()
+		sleep(1500 * time.Millisecond) // the first probes at 1s
+		h.wantState("near", Running)
+		h.wantState("nearapp", Running)
+		h.wantState("far", Starting)
+		sleep(3 * time.Second)
+		h.wantState("far", Running)
+		if st := h.status("far"); st.Health != "healthy" {
+			t.Fatalf("far after its slow probe: %+v", st)
+		}
+	})
+}

@@ -84,8 +84,12 @@ type Supervisor struct {
 	// leftoverOwners are the daemons whose leftovers are not empty.
 	leftoverOwners map[*daemon]bool
 	// probes holds the exec health probes' processes until reaped.
-	probes       map[int]*probeExit
-	probeResults chan probeResult
+	probes map[int]*probeExit
+	// dueProbes collects the network probes due in one pass of the loop,
+	// started together by startNetworkProbes; probeResults brings their
+	// results back, in batches.
+	dueProbes    []networkProbe
+	probeResults chan []probeResult
 	// hooks holds the running hooks' processes until reaped; hookQueue the
 	// runs waiting for a slot.
 	// notices carries what daemons say about their readiness; notifyDir
@@ -170,7 +174,7 @@ func New(opts Options) (*Supervisor, error) {
 		probes:       make(map[int]*probeExit),
 		hooks:        make(map[int]*runningHook),
 		notices:      make(chan notice),
-		probeResults: make(chan probeResult),
+		probeResults: make(chan []probeResult),
 		requests:     make(chan request),
 		done:         make(chan struct{}),
 	}
@@ -300,8 +304,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.reap()
 		case <-timerC:
 			s.fireDeadlines()
-		case r := <-s.probeResults:
-			s.networkProbeDone(r)
+		case rs := <-s.probeResults:
+			s.networkProbesDone(rs)
 			s.drainProbeResults()
 		case n := <-s.notices:
 			s.noticeReceived(n)
@@ -688,6 +692,7 @@ func (s *Supervisor) fireDeadlines() {
 			s.fireHealth(d, now)
 		}
 	}
+	s.startNetworkProbes()
 }
 
 func (s *Supervisor) closeLogs() {

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -52,10 +54,42 @@ func testDaemon(mode string) int {
 		}
 		unix.Close(fd)
 		select {}
+	case "tcp-floor":
+		return tcpFloor(os.Getenv("PROBE_ADDR"))
 	}
 	if code, ok := faultDaemon(mode); ok {
 		return code
 	}
 	fmt.Fprintf(os.Stderr, "unknown test daemon %q\n", mode)
 	return 2
+}
+
+// tcpFloor is the floor of BenchmarkProbeCPU: what 1000 tcp probes a
+// second to addr cost without a supervisor. Every 100ms it makes 100 of
+// them with bare system calls on one thread: socket, SO_LINGER 0 (as the
+// prober, which leaves no TIME_WAIT socket), a blocking connect, close.
+func tcpFloor(addr string) int {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	runtime.LockOSThread()
+	sa := &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	for tick := time.Tick(100 * time.Millisecond); ; <-tick {
+		for range 100 {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err == nil {
+				err = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+			}
+			if err == nil {
+				err = unix.Connect(fd, sa)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			unix.Close(fd)
+		}
+	}
 }
