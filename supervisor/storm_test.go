@@ -20,7 +20,9 @@ import (
 // delay, through the real runtime, then checks that the storm left nothing
 // behind: no process or zombie, no descriptor or goroutine, no memory
 // growth, and no exit unaccounted for. By default it runs 1,000 cycles
-// across 20 daemons; RINGSUP_STORM_FULL=1 runs 10,000 across 100.
+// across 20 daemons; RINGSUP_STORM_FULL=1 runs 10,000 across 100, and
+// RINGSUP_STORM_CYCLES=N runs N across 100 (to see whether a growth goes on
+// with the cycles or stops).
 //
 // It spawns real processes, and the real runtime reaps every child of the
 // test process: it must not run in parallel with another test that does.
@@ -28,6 +30,13 @@ func TestCrashStorm(t *testing.T) {
 	daemons, cycles := 20, 1000
 	if os.Getenv("RINGSUP_STORM_FULL") == "1" {
 		daemons, cycles = 100, 10000
+	}
+	if v := os.Getenv("RINGSUP_STORM_CYCLES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 || n%100 != 0 {
+			t.Fatalf("RINGSUP_STORM_CYCLES=%q: want a multiple of 100", v)
+		}
+		daemons, cycles = 100, n
 	}
 	if testing.Short() {
 		daemons, cycles = 10, 100
@@ -96,7 +105,7 @@ func TestCrashStorm(t *testing.T) {
 		}
 	}
 
-	// The warm-up: a tenth of the cycles, then every daemon stopped, so
+	// The warm-up: half the cycles, then every daemon stopped, so
 	// that the baseline includes what the first spawns set up for good
 	// (the spawner's thread and its /dev/null, each daemon's log writer,
 	// buffers, the heap's first growth).
