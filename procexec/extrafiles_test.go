@@ -2,6 +2,7 @@ package procexec
 
 import (
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -107,5 +108,28 @@ func TestExtraFilesInvalid(t *testing.T) {
 		if p != nil {
 			waitProc(t, p)
 		}
+	}
+}
+
+// TestSpawnerKeepsNoCopies: the Spawner's thread has a descriptor table of
+// its own, copied from the process's when the Spawner was made. It must not
+// keep the pipes of that copy: a writer left open there would keep a reader
+// in the process from ever seeing the end of the pipe.
+func TestSpawnerKeepsNoCopies(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := NewSpawner()
+	defer s.Close()
+	// A spawn with a file passed along, and one with output.
+	p := start(t, s, Spec{Argv: []string{"/bin/true"}, ExtraFiles: map[int]*os.File{3: w}, Output: io.Discard})
+	waitProc(t, p)
+	waitDone(t, p)
+	w.Close()
+	r.SetReadDeadline(time.Now().Add(waitTimeout))
+	if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("read from a pipe whose writer the process closed = %d, %v; want end of file", n, err)
 	}
 }

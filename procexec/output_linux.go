@@ -15,22 +15,6 @@ const chunkSize = 32 << 10
 // readable, so a thousand quiet daemons hold none.
 var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
-// newOutputPipe returns a pipe for a child's output: the read end, non-blocking
-// and registered with the runtime poller, and the write end as a blocking raw
-// descriptor for the child. Both are close-on-exec.
-func newOutputPipe(name string) (r *os.File, w int, err error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, -1, err
-	}
-	if err := unix.SetNonblock(p[0], true); err != nil {
-		unix.Close(p[0])
-		unix.Close(p[1])
-		return nil, -1, err
-	}
-	return os.NewFile(uintptr(p[0]), "|"+name), p[1], nil
-}
-
 // copyOutput copies r to w until end of file, then closes r and done. It waits
 // for data in the runtime poller without holding a buffer, and keeps reading
 // (and dropping what w refuses) when w fails, so that the writer is never

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,22 +23,43 @@ import (
 // on would kill daemons whenever the Go runtime retires a thread. With one
 // long-lived thread they die only with the supervisor, as they must.
 //
+// The thread has a descriptor table of its own (unshare(CLONE_FILES)), which
+// holds only what a spawn needs. A child gets a copy of its parent's table
+// at fork and closes the close-on-exec descriptors at exec, one by one: from
+// the process's table, which holds the read end of every daemon's output
+// pipe, each spawn would cost O(daemons), and starting N daemons O(N²).
+// A new output pipe is made in the thread's table and its read end passed
+// to the process's over a socket pair (SCM_RIGHTS); Spec.Stdin and
+// Spec.ExtraFiles go the other way. Where unshare is refused (a seccomp
+// filter), the thread shares the process's table and nothing is passed.
+//
 // Spawn is safe for concurrent use; the requests are served one at a time.
 type Spawner struct {
+	// mu makes one Spawn at a time: a request, the descriptors passed
+	// with it and its reply.
+	mu     sync.Mutex
 	reqs   chan spawnRequest
 	quit   chan struct{}
 	exited chan struct{}
 	once   sync.Once
+	// conn is the process's end of the socket pair to the thread, or -1
+	// when the thread shares the process's descriptor table.
+	conn int
 }
 
 type spawnRequest struct {
-	spec  Spec
+	plan  *plan
 	reply chan<- spawnResult
 }
 
 type spawnResult struct {
-	proc *Proc
-	err  error
+	pid     int
+	started time.Time
+	// out is the read end of the output pipe in the thread's table: -1
+	// for none, or when it was passed over the socket pair.
+	out    int
+	passed bool // the read end waits on the socket pair
+	err    error
 }
 
 // NewSpawner starts the Spawner's goroutine, locked to its OS thread.
@@ -46,8 +68,15 @@ func NewSpawner() *Spawner {
 		reqs:   make(chan spawnRequest),
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
+		conn:   -1,
 	}
-	go s.serve()
+	ready := make(chan [2]int)
+	go s.serve(ready)
+	if pair := <-ready; pair[0] >= 0 {
+		// The thread's end lives on in its own table.
+		unix.Close(pair[1])
+		s.conn = pair[0]
+	}
 	return s
 }
 
@@ -62,10 +91,17 @@ func NewSpawner() *Spawner {
 // it: an unlocked thread goes back to the Go scheduler, and any goroutine that
 // locks it and ends without unlocking would make the runtime destroy it,
 // killing every process it forked. A Spawner that started nothing ends its
-// goroutine and frees its thread.
+// goroutine and frees its thread (destroys it, when it has a descriptor
+// table of its own, which no other goroutine may run with).
 func (s *Spawner) Close() {
 	s.once.Do(func() { close(s.quit) })
 	<-s.exited
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn >= 0 {
+		unix.Close(s.conn)
+		s.conn = -1
+	}
 }
 
 // Spawn starts spec as the leader of a new process group, with Pdeathsig
@@ -78,68 +114,93 @@ func (s *Spawner) Close() {
 // see its PID, which the caller does not know and ignores). Any other error
 // (out of processes, memory or descriptors) may go away on a retry.
 func (s *Spawner) Spawn(spec Spec) (*Proc, error) {
+	p, err := prepare(spec)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.passing = s.conn >= 0 && len(p.files) > 0
 	reply := make(chan spawnResult, 1)
 	select {
-	case s.reqs <- spawnRequest{spec: spec, reply: reply}:
+	case s.reqs <- spawnRequest{plan: p, reply: reply}:
 	case <-s.quit:
 		return nil, fmt.Errorf("cannot start %q: %w", spec.Name, ErrClosed)
 	}
-	r := <-reply
-	return r.proc, r.err
-}
-
-// serve runs on the Spawner's thread and forks every process.
-func (s *Spawner) serve() {
-	runtime.LockOSThread()
-	devNull, forked := -1, false
-	for {
-		select {
-		case req := <-s.reqs:
-			p, err := spawn(req.spec, &devNull)
-			forked = forked || p != nil
-			req.reply <- spawnResult{p, err}
-		case <-s.quit:
-			if devNull >= 0 {
-				unix.Close(devNull)
-			}
-			close(s.exited)
-			if forked {
-				select {} // keep the thread alive: see Close
-			}
-			runtime.UnlockOSThread()
-			return
+	if p.passing {
+		// The thread waits for them.
+		if err := sendFDs(s.conn, p.files); err != nil {
+			sendFDs(s.conn, nil) // tells the thread to give up
+			<-reply
+			return nil, fmt.Errorf("cannot start %q: cannot pass descriptors: %w", p.argv0, err)
 		}
 	}
+	r := <-reply
+	runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in p.files
+	runtime.KeepAlive(spec.Stdin)
+	if r.err != nil {
+		return classify(p.argv0, p.dir, r.err)
+	}
+	proc := &Proc{PID: r.pid, Started: r.started, outputDone: make(chan struct{})}
+	if !p.output {
+		close(proc.outputDone)
+		return proc, nil
+	}
+	out := r.out
+	if r.passed {
+		if out, err = recvFD(s.conn); err != nil {
+			// The child runs without a reader for its output: it must not.
+			SignalGroup(r.pid, syscall.SIGKILL)
+			return nil, fmt.Errorf("cannot start %q: cannot take its output pipe: %w", p.argv0, err)
+		}
+	}
+	f := os.NewFile(uintptr(out), "|"+spec.Name)
+	go copyOutput(f, spec.Output, spec.OnOutputError, spec.OnOutputEnd, proc.outputDone)
+	return proc, nil
 }
 
-// spawn starts spec. *devNull is a descriptor of /dev/null, opened on first
-// use and shared by every child.
-func spawn(spec Spec, devNull *int) (*Proc, error) {
+// plan is a Spec made ready to fork, on the caller's goroutine: everything
+// that may block or allocate much is done before the request reaches the
+// Spawner's thread.
+type plan struct {
+	argv0, path, dir string
+	argv, env        []string
+	sys              *syscall.SysProcAttr
+	output           bool
+	name             string
+	// files are the caller's descriptors the child gets; stdin and extra
+	// index them (-1: /dev/null, or closed).
+	files   []int
+	stdin   int
+	extra   []int
+	passing bool // files go to the thread over the socket pair
+}
+
+// prepare checks spec and resolves what the fork needs.
+func prepare(spec Spec) (*plan, error) {
 	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
 		return nil, &ExecError{Kind: ExecNotFound, Err: errors.New("empty command")}
 	}
 	argv0 := spec.Argv[0]
-	fail := func(kind ExecErrorKind, err error) (*Proc, error) {
+	fail := func(kind ExecErrorKind, err error) (*plan, error) {
 		return nil, &ExecError{Argv0: argv0, Kind: kind, Err: err}
 	}
-	path := argv0
+	p := &plan{argv0: argv0, path: argv0, dir: spec.Dir, argv: spec.Argv, output: spec.Output != nil, name: spec.Name, stdin: -1}
 	if !strings.Contains(argv0, "/") {
 		found, err := exec.LookPath(argv0)
 		if err != nil {
 			return fail(ExecNotFound, err)
 		}
-		path = found
-	}
-	if err := checkDir(spec.Dir); err != nil {
-		return fail(ExecBadDir, err)
+		p.path = found
 	}
 	env, err := buildEnv(os.Environ(), spec.Env, spec.Name)
 	if err != nil {
 		return fail(ExecOther, err)
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.env = env
+	p.sys = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if spec.User != "" {
-		if sys.Credential, err = credential(spec.User); err != nil {
+		if p.sys.Credential, err = credential(spec.User); err != nil {
 			return fail(ExecBadUser, err)
 		}
 	}
@@ -147,54 +208,243 @@ func spawn(spec Spec, devNull *int) (*Proc, error) {
 	if err != nil {
 		return fail(ExecOther, err)
 	}
+	if spec.Stdin != nil {
+		p.stdin = len(p.files)
+		p.files = append(p.files, int(spec.Stdin.Fd()))
+	}
+	p.extra = make([]int, len(extra))
+	for i, fd := range extra {
+		p.extra[i] = -1
+		if fd != ^uintptr(0) {
+			p.extra[i] = len(p.files)
+			p.files = append(p.files, int(fd))
+		}
+	}
+	if len(spec.Rlimits) > 0 || spec.Umask != nil {
+		p.argv = trampolineArgv(spec, p.path)
+		p.path = "/proc/self/exe"
+	}
+	return p, nil
+}
+
+// serve runs on the Spawner's thread and forks every process. It first
+// sends NewSpawner the two ends of the socket pair, or -1s when the thread
+// shares the process's descriptor table.
+func (s *Spawner) serve(ready chan<- [2]int) {
+	runtime.LockOSThread()
+	own := -1
+	pair, err := privateTable()
+	if err == nil {
+		own = pair[1]
+		ready <- pair
+	} else {
+		ready <- [2]int{-1, -1}
+	}
+	devNull, forked := -1, false
+	for {
+		select {
+		case req := <-s.reqs:
+			r := fork(req.plan, own, &devNull)
+			forked = forked || r.err == nil
+			req.reply <- r
+		case <-s.quit:
+			if devNull >= 0 {
+				unix.Close(devNull)
+			}
+			close(s.exited)
+			switch {
+			case forked:
+				select {} // keep the thread alive: see Close
+			case own >= 0:
+				return // the thread, with its own table, ends with us
+			}
+			runtime.UnlockOSThread()
+			return
+		}
+	}
+}
+
+// privateTable gives the calling thread a descriptor table of its own and
+// returns a socket pair: the first end for the process's table, the second
+// for the thread's. It closes in the thread's table the pipes, sockets and
+// files it copied from the process's, those marked close-on-exec, so that
+// they do not outlive their closing in the process (a pipe's writer left
+// open would hide its end from the reader). It keeps 0-2, the descriptors
+// without close-on-exec (handed down on purpose) and the anonymous ones
+// (the runtime's poller).
+//
+// The runtime's poller is made first, if it is not yet: the garbage
+// collector may poll from this thread too, through the descriptor numbers
+// the poller was made with, so they must be in the copy.
+func privateTable() ([2]int, error) {
+	if r, w, err := os.Pipe(); err == nil { // a pipe is pollable: it makes the poller
+		r.Close()
+		w.Close()
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return [2]int{-1, -1}, err
+	}
+	if err := unix.Unshare(unix.CLONE_FILES); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return [2]int{-1, -1}, err
+	}
+	unix.Close(fds[0]) // here; NewSpawner closes fds[1] in the process
+	dir, err := unix.Open("/proc/thread-self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return [2]int{fds[0], fds[1]}, nil // nothing to trim by: still correct, only slower
+	}
+	defer unix.Close(dir)
+	var names []string
+	buf := make([]byte, 8<<10)
+	for {
+		n, err := unix.ReadDirent(dir, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	link := make([]byte, 64)
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd <= 2 || fd == fds[1] || fd == dir {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+			continue
+		}
+		if n, err := unix.Readlinkat(dir, name, link); err == nil && strings.HasPrefix(string(link[:n]), "anon_inode:") {
+			continue
+		}
+		unix.Close(fd)
+	}
+	return [2]int{fds[0], fds[1]}, nil
+}
+
+// fork starts p from the Spawner's thread. own is the thread's end of the
+// socket pair (-1: none); *devNull is a descriptor of /dev/null, opened on
+// first use and shared by every child.
+func fork(p *plan, own int, devNull *int) spawnResult {
+	files := p.files
+	if p.passing {
+		got, err := recvFDs(own, len(p.files))
+		if err != nil {
+			return spawnResult{err: fmt.Errorf("cannot receive descriptors: %w", err)}
+		}
+		files = got
+		defer func() {
+			for _, fd := range got {
+				unix.Close(fd)
+			}
+		}()
+	}
 	if *devNull < 0 {
 		fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, fmt.Errorf("cannot start %q: cannot open %s: %w", argv0, os.DevNull, err)
+			return spawnResult{err: fmt.Errorf("cannot open %s: %w", os.DevNull, err)}
 		}
 		*devNull = fd
 	}
-	out, outW := (*os.File)(nil), *devNull
-	if spec.Output != nil {
-		out, outW, err = newOutputPipe(spec.Name)
-		if err != nil {
-			return nil, fmt.Errorf("cannot start %q: cannot create output pipe: %w", argv0, err)
+	out, outW := -1, *devNull
+	if p.output {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			return spawnResult{err: fmt.Errorf("cannot create output pipe: %w", err)}
 		}
-	}
-	argv := spec.Argv
-	if len(spec.Rlimits) > 0 || spec.Umask != nil {
-		argv = trampolineArgv(spec, path)
-		path = "/proc/self/exe"
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+			return spawnResult{err: fmt.Errorf("cannot create output pipe: %w", err)}
+		}
+		out, outW = fds[0], fds[1]
 	}
 	stdin := uintptr(*devNull)
-	if spec.Stdin != nil {
-		stdin = spec.Stdin.Fd()
+	if p.stdin >= 0 {
+		stdin = uintptr(files[p.stdin])
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Dir:   spec.Dir,
-		Env:   env,
-		Files: append([]uintptr{stdin, uintptr(outW), uintptr(outW)}, extra...),
-		Sys:   sys,
+	attrFiles := []uintptr{stdin, uintptr(outW), uintptr(outW)}
+	for _, i := range p.extra {
+		if i < 0 {
+			attrFiles = append(attrFiles, ^uintptr(0))
+		} else {
+			attrFiles = append(attrFiles, uintptr(files[i]))
+		}
+	}
+	pid, err := syscall.ForkExec(p.path, p.argv, &syscall.ProcAttr{
+		Dir:   p.dir,
+		Env:   p.env,
+		Files: attrFiles,
+		Sys:   p.sys,
 	})
 	started := time.Now()
-	runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in extra
-	runtime.KeepAlive(spec.Stdin)
-	if out != nil {
+	if out >= 0 {
 		unix.Close(outW) // the child has its copy; EOF comes when the last holder exits
 	}
 	if err != nil {
-		if out != nil {
-			out.Close()
+		if out >= 0 {
+			unix.Close(out)
 		}
-		return classify(argv0, spec.Dir, err)
+		return spawnResult{err: err}
 	}
-	p := &Proc{PID: pid, Started: started, outputDone: make(chan struct{})}
-	if out == nil {
-		close(p.outputDone)
-	} else {
-		go copyOutput(out, spec.Output, spec.OnOutputError, spec.OnOutputEnd, p.outputDone)
+	r := spawnResult{pid: pid, started: started, out: out}
+	if out >= 0 && own >= 0 {
+		err := sendFDs(own, []int{out})
+		unix.Close(out)
+		r.out, r.passed = -1, err == nil
+		if err != nil {
+			// The child runs without a reader for its output: it must not.
+			SignalGroup(pid, syscall.SIGKILL)
+			return spawnResult{err: fmt.Errorf("cannot pass its output pipe: %w", err)}
+		}
 	}
-	return p, nil
+	return r
+}
+
+// sendFDs sends fds over the socket pair in one message; none says that no
+// descriptor will come.
+func sendFDs(conn int, fds []int) error {
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(conn, []byte{byte(len(fds))}, oob, nil, 0)
+}
+
+// recvFDs receives the n descriptors of one message of sendFDs.
+func recvFDs(conn, n int) ([]int, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4*max(n, 1)))
+	_, oobn, flags, _, err := unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err == nil {
+		for _, m := range msgs {
+			got, err := unix.ParseUnixRights(&m)
+			if err == nil {
+				fds = append(fds, got...)
+			}
+		}
+	}
+	if len(fds) != n || flags&unix.MSG_CTRUNC != 0 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("got %d descriptors, want %d (out of descriptors?)", len(fds), n)
+	}
+	return fds, nil
+}
+
+// recvFD receives one descriptor of sendFDs.
+func recvFD(conn int) (int, error) {
+	fds, err := recvFDs(conn, 1)
+	if err != nil {
+		return -1, err
+	}
+	return fds[0], nil
 }
 
 // extraFiles returns the descriptors of files for the child's descriptors 3
@@ -239,22 +489,25 @@ func checkDir(dir string) error {
 }
 
 // classify turns an error of syscall.ForkExec into an *ExecError, unless it
-// is a shortage of resources that a retry may not meet.
+// is a shortage of resources that a retry may not meet. The working
+// directory is checked here, after the fact, rather than before every fork:
+// the child's chdir fails with the same errors as its exec.
 func classify(argv0, dir string, err error) (*Proc, error) {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
-		return nil, &ExecError{Argv0: argv0, Kind: ExecOther, Err: err}
+		return nil, fmt.Errorf("cannot start %q: %w", argv0, err)
 	}
-	kind := ExecOther
 	switch errno {
 	case syscall.EAGAIN, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE, syscall.EINTR:
 		return nil, fmt.Errorf("cannot start %q: %w", argv0, err)
+	}
+	if derr := checkDir(dir); derr != nil {
+		return nil, &ExecError{Argv0: argv0, Kind: ExecBadDir, Err: derr}
+	}
+	kind := ExecOther
+	switch errno {
 	case syscall.ENOENT:
 		kind = ExecNotFound
-		// The working directory may have gone since checkDir.
-		if derr := checkDir(dir); derr != nil {
-			return nil, &ExecError{Argv0: argv0, Kind: ExecBadDir, Err: derr}
-		}
 	case syscall.EACCES, syscall.EPERM:
 		kind = ExecPermission
 	case syscall.ENOEXEC:

@@ -16,8 +16,9 @@ type Spec struct {
 	// Env, and never a relative result such as "./x" from a "." entry);
 	// one with a '/' is used as is, relative to Dir when it is relative.
 	Argv []string
-	// Dir is the working directory; "" inherits the supervisor's. Spawn
-	// checks that it exists before forking ([ExecBadDir]).
+	// Dir is the working directory; "" inherits the supervisor's. One
+	// that does not exist, or is not a directory, is an [ExecError] of
+	// kind [ExecBadDir].
 	Dir string
 	// Env is added to the supervisor's environment (os.Environ()),
 	// replacing variables of the same name; RINGSUP_DAEMON comes last. The
