@@ -45,6 +45,8 @@ type Spawner struct {
 	// conn is the process's end of the socket pair to the thread, or -1
 	// when the thread shares the process's descriptor table.
 	conn int
+	// env is the supervisor's environment, ready to build on.
+	env envBase
 }
 
 type spawnRequest struct {
@@ -114,12 +116,13 @@ func (s *Spawner) Close() {
 // see its PID, which the caller does not know and ignores). Any other error
 // (out of processes, memory or descriptors) may go away on a retry.
 func (s *Spawner) Spawn(spec Spec) (*Proc, error) {
-	p, err := prepare(spec)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.env.update(os.Environ())
+	p, err := prepare(spec, &s.env)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	p.passing = s.conn >= 0 && len(p.files) > 0
 	reply := make(chan spawnResult, 1)
 	select {
@@ -176,8 +179,9 @@ type plan struct {
 	passing bool // files go to the thread over the socket pair
 }
 
-// prepare checks spec and resolves what the fork needs.
-func prepare(spec Spec) (*plan, error) {
+// prepare checks spec and resolves what the fork needs, its environment
+// built on env.
+func prepare(spec Spec, env *envBase) (*plan, error) {
 	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
 		return nil, &ExecError{Kind: ExecNotFound, Err: errors.New("empty command")}
 	}
@@ -193,11 +197,10 @@ func prepare(spec Spec) (*plan, error) {
 		}
 		p.path = found
 	}
-	env, err := buildEnv(os.Environ(), spec.Env, spec.Name)
-	if err != nil {
+	var err error
+	if p.env, err = env.build(spec.Env, spec.Name); err != nil {
 		return fail(ExecOther, err)
 	}
-	p.env = env
 	p.sys = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if spec.User != "" {
 		if p.sys.Credential, err = credential(spec.User); err != nil {
