@@ -50,8 +50,8 @@ type Spawner struct {
 }
 
 type spawnRequest struct {
-	plan  *plan
-	reply chan<- spawnResult
+	plans []*plan // nil for a spec that failed to prepare
+	reply chan<- []spawnResult
 }
 
 type spawnResult struct {
@@ -116,31 +116,74 @@ func (s *Spawner) Close() {
 // see its PID, which the caller does not know and ignores). Any other error
 // (out of processes, memory or descriptors) may go away on a retry.
 func (s *Spawner) Spawn(spec Spec) (*Proc, error) {
+	procs, errs := s.SpawnAll([]Spec{spec})
+	return procs[0], errs[0]
+}
+
+// spawnBatch is how many processes one request to the Spawner's thread
+// starts at most. The thread passes each output pipe before it replies, and
+// the socket pair's buffer holds a few hundred such messages.
+const spawnBatch = 32
+
+// SpawnAll starts every spec as [Spawner.Spawn] does, in order, and returns
+// for each either its Proc or its error. It costs less than as many calls
+// to Spawn: the Spawner's thread is woken once per batch of processes, not
+// once per process.
+func (s *Spawner) SpawnAll(specs []Spec) ([]*Proc, []error) {
+	procs, errs := make([]*Proc, len(specs)), make([]error, len(specs))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.env.update(os.Environ())
-	p, err := prepare(spec, &s.env)
-	if err != nil {
-		return nil, err
+	for lo := 0; lo < len(specs); lo += spawnBatch {
+		hi := min(lo+spawnBatch, len(specs))
+		s.spawnBatch(specs[lo:hi], procs[lo:hi], errs[lo:hi])
 	}
-	p.passing = s.conn >= 0 && len(p.files) > 0
-	reply := make(chan spawnResult, 1)
-	select {
-	case s.reqs <- spawnRequest{plan: p, reply: reply}:
-	case <-s.quit:
-		return nil, fmt.Errorf("cannot start %q: %w", spec.Name, ErrClosed)
-	}
-	if p.passing {
-		// The thread waits for them.
-		if err := sendFDs(s.conn, p.files); err != nil {
-			sendFDs(s.conn, nil) // tells the thread to give up
-			<-reply
-			return nil, fmt.Errorf("cannot start %q: cannot pass descriptors: %w", p.argv0, err)
+	return procs, errs
+}
+
+// spawnBatch starts specs, one request to the thread, and fills procs and
+// errs. s.mu is held.
+func (s *Spawner) spawnBatch(specs []Spec, procs []*Proc, errs []error) {
+	plans := make([]*plan, len(specs))
+	for i, spec := range specs {
+		if plans[i], errs[i] = prepare(spec, &s.env); plans[i] != nil {
+			plans[i].passing = s.conn >= 0 && len(plans[i].files) > 0
 		}
 	}
-	r := <-reply
-	runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in p.files
-	runtime.KeepAlive(spec.Stdin)
+	reply := make(chan []spawnResult, 1)
+	select {
+	case s.reqs <- spawnRequest{plans: plans, reply: reply}:
+	case <-s.quit:
+		for i, spec := range specs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("cannot start %q: %w", spec.Name, ErrClosed)
+			}
+		}
+		return
+	}
+	// The thread waits for the descriptors of each plan that passes some.
+	for _, p := range plans {
+		if p == nil || !p.passing {
+			continue
+		}
+		if err := sendFDs(s.conn, p.files); err != nil {
+			sendFDs(s.conn, nil) // tells the thread to give up on it
+		}
+	}
+	results := <-reply
+	for i, spec := range specs {
+		runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in the plan
+		runtime.KeepAlive(spec.Stdin)
+		if plans[i] == nil {
+			continue
+		}
+		procs[i], errs[i] = s.started(plans[i], spec, results[i])
+	}
+}
+
+// started makes the Proc of a process the thread started, or the error of
+// one it could not.
+func (s *Spawner) started(p *plan, spec Spec, r spawnResult) (*Proc, error) {
 	if r.err != nil {
 		return classify(p.argv0, p.dir, r.err)
 	}
@@ -151,6 +194,7 @@ func (s *Spawner) Spawn(spec Spec) (*Proc, error) {
 	}
 	out := r.out
 	if r.passed {
+		var err error
 		if out, err = recvFD(s.conn); err != nil {
 			// The child runs without a reader for its output: it must not.
 			SignalGroup(r.pid, syscall.SIGKILL)
@@ -247,9 +291,14 @@ func (s *Spawner) serve(ready chan<- [2]int) {
 	for {
 		select {
 		case req := <-s.reqs:
-			r := fork(req.plan, own, &devNull)
-			forked = forked || r.err == nil
-			req.reply <- r
+			results := make([]spawnResult, len(req.plans))
+			for i, p := range req.plans {
+				if p != nil {
+					results[i] = fork(p, own, &devNull)
+					forked = forked || results[i].err == nil
+				}
+			}
+			req.reply <- results
 		case <-s.quit:
 			if devNull >= 0 {
 				unix.Close(devNull)
@@ -411,7 +460,11 @@ func sendFDs(conn int, fds []int) error {
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
-	return unix.Sendmsg(conn, []byte{byte(len(fds))}, oob, nil, 0)
+	for {
+		if err := unix.Sendmsg(conn, []byte{byte(len(fds))}, oob, nil, 0); err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // recvFDs receives the n descriptors of one message of sendFDs.
@@ -419,6 +472,9 @@ func recvFDs(conn, n int) ([]int, error) {
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4*max(n, 1)))
 	_, oobn, flags, _, err := unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for err == unix.EINTR {
+		_, oobn, flags, _, err = unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
 	if err != nil {
 		return nil, err
 	}

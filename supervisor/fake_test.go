@@ -54,6 +54,14 @@ func newFakeRuntime() *fakeRuntime {
 	}
 }
 
+func (f *fakeRuntime) SpawnAll(specs []procexec.Spec) ([]int, []error) {
+	pids, errs := make([]int, len(specs)), make([]error, len(specs))
+	for i, spec := range specs {
+		pids[i], errs[i] = f.Spawn(spec)
+	}
+	return pids, errs
+}
+
 func (f *fakeRuntime) Spawn(spec procexec.Spec) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

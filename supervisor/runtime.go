@@ -19,6 +19,8 @@ type Runtime interface {
 	// Spawn starts a process as the leader of a new process group.
 	// A *procexec.ExecError means the command cannot be executed.
 	Spawn(spec procexec.Spec) (pid int, err error)
+	// SpawnAll is Spawn for each spec, in order, at less cost.
+	SpawnAll(specs []procexec.Spec) (pids []int, errs []error)
 	// Signal sends sig to the process group pgid.
 	Signal(pgid int, sig syscall.Signal) error
 	// Exited receives a value (SIGCHLD) when some child may have exited.
@@ -60,6 +62,17 @@ func (rt *osRuntime) Spawn(spec procexec.Spec) (int, error) {
 		return 0, err
 	}
 	return p.PID, nil
+}
+
+func (rt *osRuntime) SpawnAll(specs []procexec.Spec) ([]int, []error) {
+	procs, errs := rt.spawner.SpawnAll(specs)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		if p != nil {
+			pids[i] = p.PID
+		}
+	}
+	return pids, errs
 }
 
 func (rt *osRuntime) Signal(pgid int, sig syscall.Signal) error {

@@ -88,7 +88,10 @@ type Supervisor struct {
 	// dueProbes collects the network probes due in one pass of the loop,
 	// started together by startNetworkProbes; probeResults brings their
 	// results back, in batches.
-	dueProbes    []networkProbe
+	dueProbes []networkProbe
+	// spawnQueue holds the daemons whose processes schedule is about to
+	// start, together.
+	spawnQueue   []*daemon
 	probeResults chan []probeResult
 	// hooks holds the running hooks' processes until reaped; hookQueue the
 	// runs waiting for a slot.
@@ -351,20 +354,8 @@ func (s *Supervisor) apply(d *daemon, in input) {
 func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	switch a.kind {
 	case actSpawn:
-		pid, pipe, err := s.spawn(d)
-		var execErr *procexec.ExecError
-		switch {
-		case errors.As(err, &execErr):
-			s.apply(d, input{kind: inSpawnFailed, err: err})
-		case err != nil:
-			s.log.Error("cannot start daemon", "daemon", d.name, "error", err)
-			s.apply(d, input{kind: inSpawnError, err: err})
-		default:
-			s.apply(d, input{kind: inSpawned, pid: pid})
-			if pipe != nil {
-				s.readyStarted(d, pipe)
-			}
-		}
+		// schedule starts the processes of a pass together.
+		s.spawnQueue = append(s.spawnQueue, d)
 	case actSignal:
 		if err := s.rt.Signal(d.rec.PID, a.sig); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
 			s.log.Error("cannot signal daemon", "daemon", d.name, "signal", signalName(a.sig), "error", err)
@@ -391,9 +382,60 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	}
 }
 
-// spawn starts d's process, its output going to its log file, with its
-// readiness channel when it has one.
-func (s *Supervisor) spawn(d *daemon) (int, *health.ReadyPipe, error) {
+// spawnQueued starts the processes of the daemons in the spawn queue, in
+// one request to the runtime, and feeds each outcome back; it reports
+// whether there were any.
+func (s *Supervisor) spawnQueued() bool {
+	queue := s.spawnQueue
+	if len(queue) == 0 {
+		return false
+	}
+	s.spawnQueue = nil
+	specs := make([]procexec.Spec, 0, len(queue))
+	pipes := make([]*health.ReadyPipe, len(queue))
+	errs := make([]error, len(queue))
+	at := make([]int, len(queue)) // where each daemon's spec is in specs; -1: none
+	for i, d := range queue {
+		var spec procexec.Spec
+		spec, pipes[i], errs[i] = s.spawnSpec(d)
+		at[i] = -1
+		if errs[i] == nil {
+			at[i] = len(specs)
+			specs = append(specs, spec)
+		}
+	}
+	pids, spawnErrs := s.rt.SpawnAll(specs)
+	for i, d := range queue {
+		pid, err := 0, errs[i]
+		if at[i] >= 0 {
+			pid, err = pids[at[i]], spawnErrs[at[i]]
+			if err != nil {
+				err = fmt.Errorf("cannot start %q: %w", d.name, err)
+			}
+		}
+		if err != nil && pipes[i] != nil {
+			pipes[i].Close()
+		}
+		var execErr *procexec.ExecError
+		switch {
+		case errors.As(err, &execErr):
+			s.apply(d, input{kind: inSpawnFailed, err: err})
+		case err != nil:
+			s.log.Error("cannot start daemon", "daemon", d.name, "error", err)
+			s.apply(d, input{kind: inSpawnError, err: err})
+		default:
+			s.apply(d, input{kind: inSpawned, pid: pid})
+			if pipes[i] != nil {
+				s.readyStarted(d, pipes[i])
+			}
+		}
+	}
+	return true
+}
+
+// spawnSpec returns what starts d's process, its output going to its log
+// file, with its readiness channel when it has one.
+func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, error) {
 	env := maps.Clone(d.cfg.Env)
 	if env == nil {
 		env = make(map[string]string)
@@ -401,10 +443,10 @@ func (s *Supervisor) spawn(d *daemon) (int, *health.ReadyPipe, error) {
 	extra := make(map[int]*os.File)
 	pipe, err := s.prepareReadiness(d, env, extra)
 	if err != nil {
-		return 0, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
+		return procexec.Spec{}, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
 	}
 	out := s.logWriter(d)
-	pid, err := s.rt.Spawn(procexec.Spec{
+	return procexec.Spec{
 		Name:   d.name,
 		Argv:   d.cfg.Command,
 		Dir:    d.cfg.WorkingDir,
@@ -417,14 +459,7 @@ func (s *Supervisor) spawn(d *daemon) (int, *health.ReadyPipe, error) {
 		ExtraFiles:  extra,
 		Rlimits:     rlimits(d.cfg.Rlimits),
 		Umask:       d.cfg.Umask,
-	})
-	if err != nil {
-		if pipe != nil {
-			pipe.Close()
-		}
-		return 0, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
-	}
-	return pid, pipe, nil
+	}, pipe, nil
 }
 
 // rlimits turns config's named limits into procexec's.
@@ -453,16 +488,20 @@ func (s *Supervisor) schedule() {
 			s.apply(d, input{kind: inStop, reason: d.stopReason})
 		}
 	}
-	for _, d := range s.order {
-		if d.rec.State != Starting || d.rec.PID != 0 || d.stopPending {
-			continue
-		}
-		switch dep := blockingDependency(d); {
-		case dep == nil:
-			s.apply(d, input{kind: inDepsReady})
-		case !dep.satisfies() && (dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed):
-			err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
-			s.apply(d, input{kind: inDepFailed, err: err})
+	// The processes a pass starts are spawned together; a daemon that is
+	// running once spawned lets its dependents start in the next pass.
+	for again := true; again; again = s.spawnQueued() {
+		for _, d := range s.order {
+			if d.rec.State != Starting || d.rec.PID != 0 || d.stopPending {
+				continue
+			}
+			switch dep := blockingDependency(d); {
+			case dep == nil:
+				s.apply(d, input{kind: inDepsReady})
+			case !dep.satisfies() && (dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed):
+				err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
+				s.apply(d, input{kind: inDepFailed, err: err})
+			}
 		}
 	}
 }
