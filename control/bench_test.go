@@ -12,7 +12,8 @@ import (
 
 // BenchmarkStatus1000 measures `ctl status --json` with 1000 running
 // daemons as a request round trip over the socket: connect, send the
-// request, read the whole answer (raw), and also decode it (decoded).
+// request, read the whole answer (raw), read the status as the text that
+// `ctl status --json` prints (text), and decode it (decoded).
 // Metric ms-median is the median round trip.
 func BenchmarkStatus1000(b *testing.B) {
 	const daemons = 1000
@@ -54,6 +55,19 @@ func BenchmarkStatus1000(b *testing.B) {
 		}
 		reportMedian(b, times)
 	})
+	b.Run("text", func(b *testing.B) {
+		var times []time.Duration
+		for b.Loop() {
+			var out countingWriter
+			start := time.Now()
+			err := n.client.StatusText(b.Context(), &out)
+			times = append(times, time.Since(start))
+			if err != nil || out < daemons*100 {
+				b.Fatalf("StatusText() = %d bytes, %v", out, err)
+			}
+		}
+		reportMedian(b, times)
+	})
 	b.Run("decoded", func(b *testing.B) {
 		var times []time.Duration
 		for b.Loop() {
@@ -75,4 +89,12 @@ func reportMedian(b *testing.B, times []time.Duration) {
 	}
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2])/float64(time.Millisecond), "ms-median")
+}
+
+// countingWriter counts the bytes written to it.
+type countingWriter int
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	*w += countingWriter(len(p))
+	return len(p), nil
 }

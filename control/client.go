@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -30,6 +32,14 @@ type Client struct {
 	Timeout time.Duration
 }
 
+// timeout is Timeout, or DefaultTimeout when it is zero.
+func (cl *Client) timeout() time.Duration {
+	if cl.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return cl.Timeout
+}
+
 // conn is one request in progress.
 type conn struct {
 	c    *net.UnixConn
@@ -46,10 +56,7 @@ func (c *conn) close() {
 // still open, for streams; the caller closes it. A refusal by the
 // supervisor is a *RemoteError.
 func (cl *Client) call(ctx context.Context, req Request) (*conn, reply, error) {
-	timeout := cl.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := cl.timeout()
 	if len(cl.Path) > MaxPathLen {
 		return nil, reply{}, &PathTooLongError{Path: cl.Path}
 	}
@@ -88,11 +95,7 @@ func (cl *Client) call(ctx context.Context, req Request) (*conn, reply, error) {
 // roundTrip sends req and reads its answer before the deadline.
 func (c *conn) roundTrip(req Request, deadline time.Time) (reply, error) {
 	c.c.SetDeadline(deadline)
-	b, err := json.Marshal(req)
-	if err != nil {
-		return reply{}, err
-	}
-	_, werr := c.c.Write(append(b, '\n'))
+	_, werr := c.c.Write(append(appendRequest(nil, req), '\n'))
 	// A server that refuses a client answers before it reads the request,
 	// and closes: the answer is still there to read.
 	rp, err := c.read()
@@ -108,26 +111,58 @@ func (c *conn) roundTrip(req Request, deadline time.Time) (reply, error) {
 	return rp, nil
 }
 
+// readErr is the error of a read from the connection that failed with err
+// after n bytes of an answer.
+func readErr(err error, n int) error {
+	switch {
+	case errors.Is(err, io.EOF) && n == 0:
+		return io.EOF
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errors.New("no answer from the supervisor in time")
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("the supervisor closed the connection in the middle of an answer")
+	default:
+		return fmt.Errorf("cannot read the answer: %w", unwrapErrno(err))
+	}
+}
+
 // read reads one response line.
 func (c *conn) read() (reply, error) {
 	line, err := c.r.ReadBytes('\n')
 	if err != nil {
-		switch {
-		case errors.Is(err, io.EOF) && len(line) == 0:
-			return reply{}, io.EOF
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			return reply{}, errors.New("no answer from the supervisor in time")
-		case errors.Is(err, io.EOF):
-			return reply{}, errors.New("the supervisor closed the connection in the middle of an answer")
-		default:
-			return reply{}, fmt.Errorf("cannot read the answer: %w", unwrapErrno(err))
-		}
+		return reply{}, readErr(err, len(line))
+	}
+	if rp, ok := textAnswer(line); ok {
+		return rp, nil
 	}
 	var rp reply
 	if err := json.Unmarshal(line, &rp); err != nil {
 		return rp, fmt.Errorf("cannot decode the answer: %w", err)
 	}
 	return rp, nil
+}
+
+// textAnswerPrefix starts the answer line of a status request with Text
+// as Server writes it: {"v":1,"ok":true,"length":N}.
+const textAnswerPrefix = `{"v":1,"ok":true,"length":`
+
+// textAnswer decodes line if it is exactly the answer line of a status
+// request with Text as Server writes it. That spares json.Unmarshal, whose
+// first call in a process (all that a `ringsup ctl` process makes) spends
+// more time in reflection than the rest of the decoding.
+func textAnswer(line []byte) (reply, bool) {
+	digits, ok := bytes.CutPrefix(line, []byte(textAnswerPrefix))
+	if !ok {
+		return reply{}, false
+	}
+	if digits, ok = bytes.CutSuffix(digits, []byte("}\n")); !ok || len(digits) == 0 || digits[0] < '1' || digits[0] > '9' {
+		return reply{}, false
+	}
+	n, err := strconv.ParseInt(string(digits), 10, 64)
+	if err != nil || n <= 0 {
+		return reply{}, false
+	}
+	return reply{V: Version, OK: true, Length: n}, true
 }
 
 // do makes a request whose answer is all there is.
@@ -160,6 +195,57 @@ func (cl *Client) StatusJSON(ctx context.Context, names ...string) (json.RawMess
 		return nil, errors.New("the supervisor's answer holds no status")
 	}
 	return rp.Status, nil
+}
+
+// StatusText writes the status of the named daemons, or all of them, to w
+// as `ctl status --json` prints it: the JSON of StatusJSON, indented by two
+// spaces, and a newline. The supervisor sends it so, and w gets it as it
+// arrives, with no decoding (from a supervisor that predates this, which
+// sends StatusJSON, it is indented here). On an error in the middle of the
+// text, w has received its start.
+func (cl *Client) StatusText(ctx context.Context, w io.Writer, names ...string) error {
+	c, rp, err := cl.call(ctx, Request{V: Version, Cmd: CmdStatus, Names: names, Text: true})
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errors.New("the supervisor closed the connection without answering")
+		}
+		return err
+	}
+	defer c.close()
+	if len(rp.Status) > 0 {
+		var out bytes.Buffer
+		if err := json.Indent(&out, rp.Status, "", "  "); err != nil {
+			return fmt.Errorf("cannot decode the status: %w", err)
+		}
+		out.WriteByte('\n')
+		_, err := out.WriteTo(w)
+		return err
+	}
+	if rp.Length <= 0 {
+		return errors.New("the supervisor's answer holds no status")
+	}
+	// The text has the deadline of an answer, which call lifted.
+	c.c.SetDeadline(time.Now().Add(cl.timeout()))
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	lr := io.LimitedReader{R: c.r, N: rp.Length}
+	buf := make([]byte, min(rp.Length, 32<<10))
+	for lr.N > 0 {
+		n, err := lr.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return readErr(err, 1)
+		}
+	}
+	return nil
 }
 
 // Status returns the status of the named daemons, or all of them.

@@ -33,6 +33,13 @@
 //     ends it: {"v":1,"ok":true,"end":"shutdown"} when the supervisor shut
 //     down, or {"v":1,"ok":false,"error":"..."} when the client fell behind
 //     and was dropped.
+//   - "status" with "text":true: the answer line holds no status but its
+//     "length", {"v":1,"ok":true,"length":N}, and N bytes follow it: the
+//     status as `ringsup ctl status --json` prints it (the JSON of
+//     "status", indented by two spaces, and a newline), which the client
+//     copies to its output without decoding it. A supervisor that predates
+//     "text" ignores it and answers with "status"; the client then indents
+//     that itself.
 //   - "logs": after the first line, the raw bytes of the daemon's log file
 //     (its last "lines" lines), then, with "follow", whatever is appended,
 //     until the client closes the connection or the supervisor stops.

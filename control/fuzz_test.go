@@ -25,6 +25,9 @@ var requestSeeds = []string{
 	`{"v":1,"cmd":"ping"}` + "\n",
 	`{"v":1,"cmd":"status"}` + "\n",
 	`{"v":1,"cmd":"status","names":["broken"]}` + "\n",
+	`{"v":1,"cmd":"status","text":true}` + "\n",
+	`{"v":1,"cmd":"status","names":["broken"],"text":true}` + "\n",
+	`{"v":1,"cmd":"status","names":["nope"],"text":true}` + "\n",
 	`{"v":1,"cmd":"status","names":["nope"]}` + "\n",
 	`{"v":1,"cmd":"start","names":["broken"]}` + "\n",
 	`{"v":1,"cmd":"stop","names":["broken","other"]}` + "\n",
@@ -95,6 +98,9 @@ func FuzzReadRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("cannot encode %+v: %v", req, err)
 		}
+		if ours := appendRequest(nil, req); !bytes.Equal(ours, again) {
+			t.Fatalf("appendRequest(%s) = %s, want (json.Marshal) %s", requestString(req), ours, again)
+		}
 		req2, err := readRequest(readerConn{r: bytes.NewReader(append(again, '\n'))})
 		if err != nil {
 			t.Fatalf("readRequest(%s) = %v after readRequest(%q) = %+v", again, err, data, req)
@@ -112,8 +118,8 @@ func requestString(r Request) string {
 	if r.Lines != nil {
 		lines = fmt.Sprint(*r.Lines)
 	}
-	return fmt.Sprintf("v=%d cmd=%q names=%q force=%v lines=%s follow=%v profile=%q",
-		r.V, r.Cmd, r.Names, r.Force, lines, r.Follow, r.Profile)
+	return fmt.Sprintf("v=%d cmd=%q names=%q force=%v lines=%s follow=%v profile=%q text=%v",
+		r.V, r.Cmd, r.Names, r.Force, lines, r.Follow, r.Profile, r.Text)
 }
 
 // checkLine checks that line is one line of JSON, a Response of this
@@ -232,12 +238,24 @@ func FuzzServe(f *testing.F) {
 			lines = lines[:len(lines)-1]
 		}
 		req, _ := readRequest(readerConn{r: bytes.NewReader(data)})
+		read := 0
 		for _, line := range lines {
 			checkLine(t, line)
+			read += len(line)
 			var r Response
 			json.Unmarshal(line, &r)
 			if r.OK && req.Cmd == CmdLogs {
 				break // the raw log follows
+			}
+			if r.OK && req.Cmd == CmdStatus && req.Text {
+				// The status text follows, and nothing else; a reset
+				// may cut it if the client sent more than its request.
+				text := out[read:]
+				cut := len(text) < r.Length && bytes.IndexByte(data, '\n') < len(data)-1
+				if !cut && (len(text) != r.Length || !json.Valid(text)) {
+					t.Fatalf("after %s: %d bytes of text, want %d of JSON:\n%s", line, len(text), r.Length, text)
+				}
+				break
 			}
 		}
 		if len(data) > 0 && len(lines) == 0 {

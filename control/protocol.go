@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/ringrift/ringsup/supervisor"
 )
@@ -49,6 +50,48 @@ type Request struct {
 	Follow bool `json:"follow,omitempty"`
 	// Profile is the profile a profile request switches to.
 	Profile string `json:"profile,omitempty"`
+	// Text asks a status request for the status as `ctl status --json`
+	// prints it (indented JSON and a newline), after the answer line
+	// rather than in it; the answer line says its Length.
+	Text bool `json:"text,omitempty"`
+}
+
+// appendRequest appends req as json.Marshal encodes it, without the
+// reflection that json.Marshal sets up on its first call: one request is
+// all that a `ringsup ctl` process encodes.
+func appendRequest(b []byte, req Request) []byte {
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(req.V), 10)
+	b = append(b, `,"cmd":`...)
+	b = appendJSONString(b, req.Cmd)
+	if len(req.Names) > 0 {
+		b = append(b, `,"names":[`...)
+		for i, n := range req.Names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, n)
+		}
+		b = append(b, ']')
+	}
+	if req.Force {
+		b = append(b, `,"force":true`...)
+	}
+	if req.Lines != nil {
+		b = append(b, `,"lines":`...)
+		b = strconv.AppendInt(b, int64(*req.Lines), 10)
+	}
+	if req.Follow {
+		b = append(b, `,"follow":true`...)
+	}
+	if req.Profile != "" {
+		b = append(b, `,"profile":`...)
+		b = appendJSONString(b, req.Profile)
+	}
+	if req.Text {
+		b = append(b, `,"text":true`...)
+	}
+	return append(b, '}')
 }
 
 // Response is a line the server sends: the answer to a request, and each
@@ -62,6 +105,9 @@ type Response struct {
 	PID int `json:"pid,omitempty"`
 	// Status answers status: the JSON of `ctl status --json`.
 	Status *supervisor.Status `json:"status,omitempty"`
+	// Length answers a status request with Text: how many bytes of
+	// status text follow the answer line.
+	Length int `json:"length,omitempty"`
 	// Event is one event of an events stream.
 	Event *supervisor.Event `json:"event,omitempty"`
 	// Reload answers reload: the daemons it added, removed, restarted
@@ -80,6 +126,7 @@ type reply struct {
 	Error  string          `json:"error"`
 	PID    int             `json:"pid"`
 	Status json.RawMessage `json:"status"`
+	Length int64           `json:"length"`
 	Event  json.RawMessage `json:"event"`
 	Reload json.RawMessage `json:"reload"`
 	End    string          `json:"end"`

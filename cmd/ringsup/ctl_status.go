@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,17 +27,12 @@ func ctlStatusCommand() *cli.Command {
 }
 
 func ctlStatusAction(c *cli.Context, client *control.Client) error {
+	if c.Bool("json") {
+		// The supervisor sends the text to print: nothing to decode.
+		return client.StatusText(c.Context, c.App.Writer, c.Args().Slice()...)
+	}
 	raw, err := client.StatusJSON(c.Context, c.Args().Slice()...)
 	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		var out bytes.Buffer
-		if err := json.Indent(&out, raw, "", "  "); err != nil {
-			return fmt.Errorf("cannot decode the status: %w", err)
-		}
-		out.WriteByte('\n')
-		_, err := out.WriteTo(c.App.Writer)
 		return err
 	}
 	var st supervisor.Status
