@@ -16,6 +16,14 @@ func TestCtlReload(t *testing.T) {
 	dir, _, steady := startReloadNode(t, false)
 	changed := readPID(t, filepath.Join(dir, "changed.pid"))
 	ev := startCtl(t, dir, "events")
+	// It used to miss the first reload's CONFIG_RELOADED when it had not
+	// subscribed yet: reload the unchanged file until an event reaches
+	// it, and look only at what it prints after that.
+	eventually(t, 10*time.Second, "ctl events subscribed", func() bool {
+		ctlOK(t, dir, "reload")
+		return strings.Contains(ev.stdout.String(), `"type":"CONFIG_RELOADED"`)
+	})
+	subscribed := len(ev.stdout.String())
 
 	write(t, filepath.Join(dir, "ringsup.toml"), reloadNode(false, "v2")+`
 [daemons.extra]
@@ -60,8 +68,9 @@ depends_on = ["a"]
 		}
 	}()
 	eventually(t, 10*time.Second, "CONFIG_RELOAD_FAILED in ctl events", func() bool {
-		return strings.Count(ev.stdout.String(), `"type":"CONFIG_RELOAD_FAILED"`) >= 2 &&
-			strings.Contains(ev.stdout.String(), `"type":"CONFIG_RELOADED"`)
+		out := ev.stdout.String()[subscribed:]
+		return strings.Count(out, `"type":"CONFIG_RELOAD_FAILED"`) >= 2 &&
+			strings.Contains(out, `"type":"CONFIG_RELOADED"`)
 	})
 }
 
