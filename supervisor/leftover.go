@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // A process that leaves its daemon's process group (setsid, setpgid) is out
@@ -107,22 +108,49 @@ func (s *Supervisor) killLeftovers(d *daemon) {
 	delete(s.leftoverOwners, d)
 }
 
-// childPIDs lists the children of every thread of the process.
+// childPIDs lists the children of every thread of the process. It lists
+// /proc/self/task once and reads each thread's children file with plain
+// system calls: it runs after exits, on the loop.
 func childPIDs() []int {
-	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil
+	}
 	var pids []int
-	for _, f := range tasks {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, field := range strings.Fields(string(data)) {
+	buf := make([]byte, 8<<10)
+	for _, t := range tasks {
+		data := readProcFile("/proc/self/task/"+t.Name()+"/children", &buf)
+		for field := range strings.FieldsSeq(string(data)) {
 			if pid, err := strconv.Atoi(field); err == nil {
 				pids = append(pids, pid)
 			}
 		}
 	}
 	return pids
+}
+
+// readProcFile reads all of a /proc file into *buf, growing it as needed;
+// nil when it cannot be read.
+func readProcFile(path string, buf *[]byte) []byte {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	n := 0
+	for {
+		if n == len(*buf) {
+			*buf = append(*buf, make([]byte, len(*buf))...)
+		}
+		m, err := unix.Read(fd, (*buf)[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || m <= 0 {
+			return (*buf)[:n]
+		}
+		n += m
+	}
 }
 
 // daemonOf returns the RINGSUP_DAEMON of process pid's environment, or "".

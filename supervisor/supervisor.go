@@ -83,6 +83,8 @@ type Supervisor struct {
 	dying map[int]struct{}
 	// leftoverOwners are the daemons whose leftovers are not empty.
 	leftoverOwners map[*daemon]bool
+	// leftoverScanDue says that processes exited since the last scan.
+	leftoverScanDue bool
 	// probes holds the exec health probes' processes until reaped.
 	probes map[int]*probeExit
 	// dueProbes collects the network probes due in one pass of the loop,
@@ -289,6 +291,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		s.applyQueuedReload()
 		s.schedule()
+		if s.leftoverScanDue {
+			s.leftoverScanDue = false
+			s.leftoversAfterExits()
+		}
 		s.forgetRemoved()
 		if s.shuttingDown && s.allDown() {
 			s.scanLeftovers()
@@ -637,8 +643,9 @@ func (s *Supervisor) reap() {
 		s.log.Error("cannot reap", "error", err)
 	}
 	if len(exits) > 0 {
-		// An exit may have left an escaped process to the supervisor.
-		defer s.leftoversAfterExits()
+		// An exit may have left an escaped process to the supervisor: the
+		// loop looks once the restarts are under way.
+		s.leftoverScanDue = true
 	}
 	for _, x := range exits {
 		if s.probeExited(x) || s.hookExited(x) {
