@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringrift/ringsup/supervisor"
 )
 
@@ -16,13 +18,46 @@ func healthValues() []string { return []string{"none", "unknown", "healthy", "un
 type statusCollector struct {
 	sup *supervisor.Supervisor
 
+	info, state, up, restarts, restartCount, backoff, health, lastExit, uptime *prometheus.Desc
+
 	mu sync.Mutex
 	// nrestarts counts DAEMON_RESTARTING events by daemon.
 	nrestarts map[string]float64
 }
 
 func newStatusCollector(sup *supervisor.Supervisor) *statusCollector {
-	return &statusCollector{sup: sup, nrestarts: make(map[string]float64)}
+	daemon := []string{"daemon"}
+	return &statusCollector{
+		sup: sup,
+		info: prometheus.NewDesc("ringsup_info",
+			"The supervisor's active profile and absolute config path; always 1.",
+			[]string{"profile", "config"}, nil),
+		state: prometheus.NewDesc("ringsup_daemon_state",
+			"1 for the daemon's current state, 0 for the six others.",
+			[]string{"daemon", "state"}, nil),
+		up: prometheus.NewDesc("ringsup_daemon_up",
+			"1 when the daemon is running, else 0.",
+			daemon, nil),
+		restarts: prometheus.NewDesc("ringsup_daemon_restarts_total",
+			"Automatic restarts after an unexpected exit (DAEMON_RESTARTING events).",
+			daemon, nil),
+		restartCount: prometheus.NewDesc("ringsup_daemon_restart_count",
+			"The daemon's restart_count: restarts since it was last stable or forced, compared with max_restarts.",
+			daemon, nil),
+		backoff: prometheus.NewDesc("ringsup_daemon_backoff_seconds",
+			"While restarting, the seconds left before the restart; else 0.",
+			daemon, nil),
+		health: prometheus.NewDesc("ringsup_daemon_health",
+			"1 for the daemon's current health, 0 for the others.",
+			[]string{"daemon", "health"}, nil),
+		lastExit: prometheus.NewDesc("ringsup_daemon_last_exit_code",
+			"The exit code of the daemon's last process, -1 when a signal ended it; absent before its first exit.",
+			daemon, nil),
+		uptime: prometheus.NewDesc("ringsup_daemon_uptime_seconds",
+			"Seconds since the daemon became running; 0 when it is not running.",
+			daemon, nil),
+		nrestarts: make(map[string]float64),
+	}
 }
 
 // restarted counts a DAEMON_RESTARTING event of daemon.
@@ -41,69 +76,60 @@ func (c *statusCollector) forget(daemons []string) {
 	c.mu.Unlock()
 }
 
-// collect returns the families read from the supervisor's Status. It waits
-// for the supervisor's loop to answer; when the supervisor is not running,
-// it returns the error and no family.
-func (c *statusCollector) collect() ([]*family, error) {
+// Describe implements prometheus.Collector.
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.info, c.state, c.up, c.restarts, c.restartCount, c.backoff, c.health, c.lastExit, c.uptime} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. It waits for the supervisor's
+// loop to answer Status; when the supervisor is not running, it reports the
+// error and no metric.
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	st, err := c.sup.Status()
 	if err != nil {
-		return nil, err
+		ch <- prometheus.NewInvalidMetric(c.info, err)
+		return
 	}
-	info := &family{name: "ringsup_info", typ: gauge,
-		help: "The supervisor's active profile and absolute config path; always 1."}
-	state := &family{name: "ringsup_daemon_state", typ: gauge,
-		help: "1 for the daemon's current state, 0 for the six others."}
-	up := &family{name: "ringsup_daemon_up", typ: gauge,
-		help: "1 when the daemon is running, else 0."}
-	restarts := &family{name: "ringsup_daemon_restarts_total", typ: counter,
-		help: "Automatic restarts after an unexpected exit (DAEMON_RESTARTING events)."}
-	restartCount := &family{name: "ringsup_daemon_restart_count", typ: gauge,
-		help: "The daemon's restart_count: restarts since it was last stable or forced, compared with max_restarts."}
-	backoff := &family{name: "ringsup_daemon_backoff_seconds", typ: gauge,
-		help: "While restarting, the seconds left before the restart; else 0."}
-	health := &family{name: "ringsup_daemon_health", typ: gauge,
-		help: "1 for the daemon's current health, 0 for the others."}
-	lastExit := &family{name: "ringsup_daemon_last_exit_code", typ: gauge,
-		help: "The exit code of the daemon's last process, -1 when a signal ended it; absent before its first exit."}
-	uptime := &family{name: "ringsup_daemon_uptime_seconds", typ: gauge,
-		help: "Seconds since the daemon became running; 0 when it is not running."}
-
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
 	oneHot := func(b bool) float64 {
 		if b {
 			return 1
 		}
 		return 0
 	}
-	info.add(1, "config", st.Config, "profile", st.Profile)
+	gauge(c.info, 1, st.Profile, st.Config)
 	c.mu.Lock()
-	nrestarts := make(map[string]float64, len(c.nrestarts))
+	restarts := make(map[string]float64, len(c.nrestarts))
 	for name, n := range c.nrestarts {
-		nrestarts[name] = n
+		restarts[name] = n
 	}
 	c.mu.Unlock()
 	for name, d := range st.Daemons {
 		for _, s := range supervisor.States() {
-			state.add(oneHot(d.State == s), "daemon", name, "state", s.String())
+			gauge(c.state, oneHot(d.State == s), name, s.String())
 		}
-		up.add(oneHot(d.State == supervisor.Running), "daemon", name)
-		restarts.add(nrestarts[name], "daemon", name)
-		restartCount.add(float64(d.RestartCount), "daemon", name)
-		backoff.add(d.BackoffS, "daemon", name)
+		gauge(c.up, oneHot(d.State == supervisor.Running), name)
+		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, restarts[name], name)
+		gauge(c.restartCount, float64(d.RestartCount), name)
+		gauge(c.backoff, d.BackoffS, name)
 		hv := healthValues()
 		if !slices.Contains(hv, d.Health) {
 			hv = append(hv, d.Health) // keep it one-hot if a value is added
 		}
 		for _, h := range hv {
-			health.add(oneHot(d.Health == h), "daemon", name, "health", h)
+			gauge(c.health, oneHot(d.Health == h), name, h)
 		}
 		if x := d.LastExit; x != nil {
 			code := x.Code
 			if x.Signal != "" {
 				code = -1
 			}
-			lastExit.add(float64(code), "daemon", name)
+			gauge(c.lastExit, float64(code), name)
 		}
-		uptime.add(d.UptimeS, "daemon", name)
+		gauge(c.uptime, d.UptimeS, name)
 	}
-	return []*family{info, state, up, restarts, restartCount, backoff, health, lastExit, uptime}, nil
 }

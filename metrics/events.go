@@ -38,9 +38,7 @@ func (e *Exporter) watch() {
 			close(e.subscribed)
 			first = false
 		} else {
-			e.mu.Lock()
-			e.drops++
-			e.mu.Unlock()
+			e.drops.Inc()
 			e.log.Warn("fell behind the event stream; events were not counted")
 		}
 		stopped := e.count(events)
@@ -73,42 +71,16 @@ func (e *Exporter) count(events <-chan supervisor.Event) (stopped bool) {
 
 // record updates the counters for one event.
 func (e *Exporter) record(ev supervisor.Event) {
-	e.mu.Lock()
-	e.events[ev.Type]++
-	switch ev.Type {
-	case supervisor.ConfigReloaded:
-		e.reloads++
-	case supervisor.ConfigReloadFailed:
-		e.reloadFailures++
-	}
-	e.mu.Unlock()
+	e.events.WithLabelValues(string(ev.Type)).Inc()
 	switch ev.Type {
 	case supervisor.DaemonRestarting:
 		e.status.restarted(ev.Daemon)
 	case supervisor.ConfigReloaded:
+		e.reloads.Inc()
 		if ev.ReloadSummary != nil {
 			e.status.forget(ev.Removed)
 		}
+	case supervisor.ConfigReloadFailed:
+		e.reloadFailures.Inc()
 	}
-}
-
-// counters returns the families of the event counters.
-func (e *Exporter) counters() []*family {
-	reloads := &family{name: "ringsup_reloads_total", typ: counter,
-		help: "Config reloads applied (CONFIG_RELOADED events)."}
-	failures := &family{name: "ringsup_reload_failures_total", typ: counter,
-		help: "Config reloads refused (CONFIG_RELOAD_FAILED events): an invalid file or an unknown profile."}
-	events := &family{name: "ringsup_events_total", typ: counter,
-		help: "Lifecycle events published by the supervisor, by type."}
-	drops := &family{name: "ringsup_event_stream_drops_total", typ: counter,
-		help: "Times the exporter fell behind the event stream and was dropped; the events missed meanwhile are not counted."}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	reloads.add(e.reloads)
-	failures.add(e.reloadFailures)
-	drops.add(e.drops)
-	for t, n := range e.events {
-		events.add(n, "type", string(t))
-	}
-	return []*family{reloads, failures, events, drops}
 }

@@ -1,43 +1,35 @@
-// Package metrics exports a supervisor's state in the Prometheus text format
-// (version 0.0.4), which it writes itself.
+// Package metrics exports a supervisor's state in the Prometheus text format,
+// with the official client library.
 //
-// An [Exporter] answers each scrape with three kinds of metrics:
+// An [Exporter] has its own registry (never the library's global one)
+// holding three kinds of metrics:
 //
 //   - gauges read from [supervisor.Supervisor.Status] at each scrape: every
 //     daemon's state, health, restart count, backoff, last exit code and
 //     uptime;
 //   - counters fed by the supervisor's event stream: restarts, reloads,
 //     reload failures and events by type;
-//   - the Go runtime's and the process's own metrics (go_*, process_*),
-//     named as the official client library names them.
+//   - the library's Go runtime and process collectors.
 //
-// The package does not use the official client library: linked into the
-// ringsup binary, that library and its protobuf dependency run their
-// package initialisation in every process, and added about 2 ms to each
-// `ringsup ctl` command. docs/metrics.md lists every metric with an
-// example scrape.
+// docs/metrics.md lists every metric with an example scrape.
 package metrics
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringrift/ringsup/supervisor"
 )
-
-// contentType is the Content-Type of a scrape's answer.
-const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // shutdownTimeout bounds how long Serve waits for scrapes in flight once
 // its context is done.
@@ -55,14 +47,14 @@ type Options struct {
 type Exporter struct {
 	sup     *supervisor.Supervisor
 	log     hclog.Logger
+	reg     *prometheus.Registry
 	handler http.Handler
 	status  *statusCollector
 
-	mu             sync.Mutex // guards the counters below
-	reloads        float64
-	reloadFailures float64
-	drops          float64
-	events         map[supervisor.EventType]float64
+	reloads        prometheus.Counter
+	reloadFailures prometheus.Counter
+	events         *prometheus.CounterVec
+	drops          prometheus.Counter
 
 	stop      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -97,66 +89,44 @@ func newExporter(sup *supervisor.Supervisor, opts Options) *Exporter {
 		log = hclog.NewNullLogger()
 	}
 	e := &Exporter{
-		sup:        sup,
-		log:        log,
-		status:     newStatusCollector(sup),
-		events:     make(map[supervisor.EventType]float64),
+		sup:    sup,
+		log:    log,
+		reg:    prometheus.NewRegistry(),
+		status: newStatusCollector(sup),
+		reloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringsup_reloads_total",
+			Help: "Config reloads applied (CONFIG_RELOADED events).",
+		}),
+		reloadFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringsup_reload_failures_total",
+			Help: "Config reloads refused (CONFIG_RELOAD_FAILED events): an invalid file or an unknown profile.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ringsup_events_total",
+			Help: "Lifecycle events published by the supervisor, by type.",
+		}, []string{"type"}),
+		drops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringsup_event_stream_drops_total",
+			Help: "Times the exporter fell behind the event stream and was dropped; the events missed meanwhile are not counted.",
+		}),
 		stop:       make(chan struct{}),
 		subscribed: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
 	for _, t := range eventTypes() {
-		e.events[t] = 0
+		e.events.WithLabelValues(string(t))
 	}
-	e.handler = http.HandlerFunc(e.serveHTTP)
+	e.reg.MustRegister(
+		e.status, e.reloads, e.reloadFailures, e.events, e.drops,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	e.handler = promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{
+		ErrorLog:      e.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Error}),
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      e.reg,
+	})
 	return e
-}
-
-// serveHTTP answers a scrape, gzipped when the client accepts it. When
-// the supervisor does not answer (its Run has returned), the scrape has
-// every metric but those read from its status.
-func (e *Exporter) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	fams := e.counters()
-	if st, err := e.status.collect(); err != nil {
-		e.log.Error("cannot read the supervisor's status for a scrape", "error", err)
-	} else {
-		fams = append(fams, st...)
-	}
-	fams = append(fams, goFamilies()...)
-	fams = append(fams, processFamilies(e.log)...)
-	var buf bytes.Buffer
-	writeText(&buf, fams)
-
-	w.Header().Set("Content-Type", contentType)
-	if !acceptsGzip(r) {
-		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-		buf.WriteTo(w)
-		return
-	}
-	w.Header().Set("Content-Encoding", "gzip")
-	w.Header().Add("Vary", "Accept-Encoding")
-	gz := gzip.NewWriter(w)
-	buf.WriteTo(gz)
-	gz.Close()
-}
-
-// acceptsGzip tells whether r's Accept-Encoding lists gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, h := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(h, ",") {
-			coding, params, _ := strings.Cut(part, ";")
-			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-				continue
-			}
-			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-				if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
-					return false // "gzip;q=0": anything but gzip
-				}
-			}
-			return true
-		}
-	}
-	return false
 }
 
 // Handler returns the handler that answers a scrape with the exporter's
