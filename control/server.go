@@ -73,7 +73,10 @@ type Server struct {
 	slots chan struct{} // one token per connection being served
 	quit  chan struct{} // closed by Close
 	wg    sync.WaitGroup
-	files *watcher
+	// streams counts the event streams, which Close lets write their last
+	// lines before it closes their connections.
+	streams sync.WaitGroup
+	files   *watcher
 	// texts holds the buffers of status texts between requests (*[]byte):
 	// the text of 1000 daemons is 300 KB, which need not be garbage after
 	// each request.
@@ -137,6 +140,14 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		s.closeErr = s.ln.Close() // removes the socket file
 		close(s.quit)
+		// Event streams end with a line saying why; each write is bounded
+		// by WriteTimeout.
+		streamsDone := make(chan struct{})
+		go func() { s.streams.Wait(); close(streamsDone) }()
+		select {
+		case <-streamsDone:
+		case <-time.After(s.opts.WriteTimeout):
+		}
 		s.mu.Lock()
 		for c := range s.conns {
 			c.Close()
@@ -363,13 +374,26 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 
 // events streams the supervisor's events to conn until the client hangs up,
 // falls behind, or the supervisor stops.
+//
+// The supervisor closes the subscription before its Run returns, and the
+// server is closed after that; whichever of the two the stream sees first,
+// it writes what events are left and the end line.
 func (s *Server) events(conn *net.UnixConn) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.streams.Add(1) // before Close waits: it sets closed first
+	s.mu.Unlock()
+	defer s.streams.Done()
 	ch, cancel := s.sup.Subscribe()
 	defer cancel()
 	if s.send(conn, Response{V: Version, OK: true}) != nil {
 		return
 	}
 	gone := clientGone(conn)
+	quit := s.quit
 	for {
 		select {
 		case e, ok := <-ch:
@@ -383,8 +407,23 @@ func (s *Server) events(conn *net.UnixConn) {
 			}
 		case <-gone:
 			return
-		case <-s.quit:
-			return
+		case <-quit:
+			// Take what is left without waiting, then end.
+			quit = nil
+			select {
+			case e, ok := <-ch:
+				if !ok {
+					s.send(conn, Response{V: Version, OK: true, End: "shutdown"})
+					return
+				}
+				if s.send(conn, Response{V: Version, OK: true, Event: &e}) != nil {
+					return
+				}
+				quit = s.quit // and look again
+			default:
+				s.send(conn, Response{V: Version, OK: true, End: "shutdown"})
+				return
+			}
 		}
 	}
 }
