@@ -23,8 +23,18 @@ while IFS=: read -r file name; do
 	[[ $name =~ $match ]] || continue
 	echo "== $pkg $name ($duration)"
 	out=$log/$name.txt
+	corpus=$pkg/testdata/fuzz/$name
+	before=$(ls "$corpus" 2>/dev/null | wc -l)
 	if go test -run '^$' -fuzz "^$name\$" -fuzztime "$duration" "$pkg" >"$out" 2>&1; then
 		status=ok
+	elif [[ $(ls "$corpus" 2>/dev/null | wc -l) -eq $before ]] &&
+		grep -q '^    context deadline exceeded$' "$out" &&
+		! grep -q -e '^panic' -e 'Failing input written' -e '_test.go:[0-9]*:' "$out"; then
+		# Go 1.26's coordinator can report the end of -fuzztime itself as
+		# a failure, with no failing input (golang/go#75804, fixed in
+		# Go 1.27): not a finding.
+		status=ok
+		echo "   (the fuzzing time ran out as 'context deadline exceeded', with no failing input: golang/go#75804)"
 	else
 		status=FAILED
 		failed+=("$pkg $name")
