@@ -14,6 +14,15 @@ match=${FUZZ_MATCH:-.}
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
+# count_files prints how many files DIR holds (0 if it does not exist).
+count_files() {
+	local files
+	shopt -s nullglob
+	files=("$1"/*)
+	shopt -u nullglob
+	echo "${#files[@]}"
+}
+
 summary=()
 failed=()
 while IFS=: read -r file name; do
@@ -24,10 +33,10 @@ while IFS=: read -r file name; do
 	echo "== $pkg $name ($duration)"
 	out=$log/$name.txt
 	corpus=$pkg/testdata/fuzz/$name
-	before=$(ls "$corpus" 2>/dev/null | wc -l)
+	before=$(count_files "$corpus")
 	if go test -run '^$' -fuzz "^$name\$" -fuzztime "$duration" "$pkg" >"$out" 2>&1; then
 		status=ok
-	elif [[ $(ls "$corpus" 2>/dev/null | wc -l) -eq $before ]] &&
+	elif [[ $(count_files "$corpus") -eq $before ]] &&
 		grep -q '^    context deadline exceeded$' "$out" &&
 		! grep -q -e '^panic' -e 'Failing input written' -e '_test.go:[0-9]*:' "$out"; then
 		# Go 1.26's coordinator can report the end of -fuzztime itself as
