@@ -73,10 +73,22 @@ func (s *Supervisor) publishFor(d *daemon, e Event) {
 	s.publishNow(e)
 }
 
-// publishNow publishes e stamped with the current time.
+// publishNow publishes e stamped with the current time. The loop hands it
+// out at the end of its pass (flushEvents), in order, after what the pass
+// started: logging an event costs more than spawning a process, and a
+// restart should not wait for the log line of the exit.
 func (s *Supervisor) publishNow(e Event) {
 	e.Timestamp = unixSeconds(time.Now())
-	s.publish(e)
+	s.pendingEvents = append(s.pendingEvents, e)
+}
+
+// flushEvents publishes the events of the loop's pass.
+func (s *Supervisor) flushEvents() {
+	for i := 0; i < len(s.pendingEvents); i++ { // publishing may add more
+		s.publish(s.pendingEvents[i])
+	}
+	clear(s.pendingEvents)
+	s.pendingEvents = s.pendingEvents[:0]
 }
 
 // publish logs e and hands it to every subscriber, dropping those whose

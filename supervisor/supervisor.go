@@ -93,8 +93,11 @@ type Supervisor struct {
 	dueProbes []networkProbe
 	// spawnQueue holds the daemons whose processes schedule is about to
 	// start, together.
-	spawnQueue   []*daemon
-	probeResults chan []probeResult
+	spawnQueue []*daemon
+	// pendingEvents are the events of the loop's current pass, published
+	// at its end.
+	pendingEvents []Event
+	probeResults  chan []probeResult
 	// hooks holds the running hooks' processes until reaped; hookQueue the
 	// runs waiting for a slot.
 	// notices carries what daemons say about their readiness; notifyDir
@@ -262,6 +265,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
 	s.takeEarlySubscribers()
 	defer s.closeSubscribers()
+	defer s.flushEvents() // before the subscribers are closed
 	if s.rt == nil {
 		rt, err := newOSRuntime()
 		if err != nil {
@@ -305,6 +309,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.log.Info("all daemons stopped")
 			return nil
 		}
+		s.flushEvents()
 		timerC := s.armTimer()
 		select {
 		case req := <-s.requests:
