@@ -63,6 +63,10 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// streamEndGrace bounds how long Close waits for the event streams to write
+// their last lines before it closes their connections.
+const streamEndGrace = time.Second
+
 // Server answers control requests on a unix socket.
 type Server struct {
 	opts  Options
@@ -140,13 +144,14 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		s.closeErr = s.ln.Close() // removes the socket file
 		close(s.quit)
-		// Event streams end with a line saying why; each write is bounded
-		// by WriteTimeout.
+		// Event streams end with a line saying why. A client that does not
+		// read holds its stream in a write; closing its connection after a
+		// moment frees it, so that it cannot hold up the supervisor's exit.
 		streamsDone := make(chan struct{})
 		go func() { s.streams.Wait(); close(streamsDone) }()
 		select {
 		case <-streamsDone:
-		case <-time.After(s.opts.WriteTimeout):
+		case <-time.After(min(s.opts.WriteTimeout, streamEndGrace)):
 		}
 		s.mu.Lock()
 		for c := range s.conns {

@@ -58,10 +58,10 @@ type spawnResult struct {
 	pid     int
 	started time.Time
 	// out is the read end of the output pipe in the thread's table: -1
-	// for none, or when it was passed over the socket pair.
-	out    int
-	passed bool // the read end waits on the socket pair
-	err    error
+	// for none, or when the thread has a table of its own and passed it
+	// over the socket pair.
+	out int
+	err error
 }
 
 // NewSpawner starts the Spawner's goroutine, locked to its OS thread.
@@ -193,7 +193,7 @@ func (s *Spawner) started(p *plan, spec Spec, r spawnResult) (*Proc, error) {
 		return proc, nil
 	}
 	out := r.out
-	if r.passed {
+	if s.conn >= 0 { // the thread passed it
 		var err error
 		if out, err = recvFD(s.conn); err != nil {
 			// The child runs without a reader for its output: it must not.
@@ -214,7 +214,6 @@ type plan struct {
 	argv, env        []string
 	sys              *syscall.SysProcAttr
 	output           bool
-	name             string
 	// files are the caller's descriptors the child gets; stdin and extra
 	// index them (-1: /dev/null, or closed).
 	files   []int
@@ -233,7 +232,7 @@ func prepare(spec Spec, env *envBase) (*plan, error) {
 	fail := func(kind ExecErrorKind, err error) (*plan, error) {
 		return nil, &ExecError{Argv0: argv0, Kind: kind, Err: err}
 	}
-	p := &plan{argv0: argv0, path: argv0, dir: spec.Dir, argv: spec.Argv, output: spec.Output != nil, name: spec.Name, stdin: -1}
+	p := &plan{argv0: argv0, path: argv0, dir: spec.Dir, argv: spec.Argv, output: spec.Output != nil, stdin: -1}
 	if !strings.Contains(argv0, "/") {
 		found, err := exec.LookPath(argv0)
 		if err != nil {
@@ -443,7 +442,7 @@ func fork(p *plan, own int, devNull *int) spawnResult {
 	if out >= 0 && own >= 0 {
 		err := sendFDs(own, []int{out})
 		unix.Close(out)
-		r.out, r.passed = -1, err == nil
+		r.out = -1
 		if err != nil {
 			// The child runs without a reader for its output: it must not.
 			SignalGroup(pid, syscall.SIGKILL)

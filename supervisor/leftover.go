@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // A process that leaves its daemon's process group (setsid, setpgid) is out
@@ -116,8 +114,7 @@ func (s *Supervisor) killLeftovers(d *daemon) {
 // walked by the kernel for each read, cost about a millisecond per scan
 // with 500 daemons.
 func childPIDs() []int {
-	buf := make([]byte, 4<<10)
-	data := readProcFile("/proc/self/task/"+strconv.Itoa(os.Getpid())+"/children", &buf)
+	data, _ := os.ReadFile("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
 	var pids []int
 	for field := range strings.FieldsSeq(string(data)) {
 		if pid, err := strconv.Atoi(field); err == nil {
@@ -125,30 +122,6 @@ func childPIDs() []int {
 		}
 	}
 	return pids
-}
-
-// readProcFile reads all of a /proc file into *buf, growing it as needed;
-// nil when it cannot be read.
-func readProcFile(path string, buf *[]byte) []byte {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(fd)
-	n := 0
-	for {
-		if n == len(*buf) {
-			*buf = append(*buf, make([]byte, len(*buf))...)
-		}
-		m, err := unix.Read(fd, (*buf)[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || m <= 0 {
-			return (*buf)[:n]
-		}
-		n += m
-	}
 }
 
 // daemonOf returns the RINGSUP_DAEMON of process pid's environment, or "".
