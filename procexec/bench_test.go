@@ -55,6 +55,33 @@ func BenchmarkSpawn1000(b *testing.B) {
 	}
 }
 
+// BenchmarkSpawnAll1000 starts 1000 sleeping processes with output pipes
+// in one call to SpawnAll per iteration, as the supervisor starts a flat
+// config (kill and reap are not timed).
+func BenchmarkSpawnAll1000(b *testing.B) {
+	s := NewSpawner()
+	defer s.Close()
+	specs := make([]Spec, 1000)
+	for i := range specs {
+		specs[i] = Spec{Argv: sleepArgv, Output: io.Discard}
+	}
+	for range b.N {
+		since := time.Now()
+		procs, errs := s.SpawnAll(specs)
+		b.StopTimer()
+		pids := make([]int, 0, len(procs))
+		for i, p := range procs {
+			if errs[i] != nil {
+				b.Fatal(errs[i])
+			}
+			pids = append(pids, p.PID)
+		}
+		killAll(b, pids, since)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*1000), "µs/spawn")
+}
+
 // BenchmarkForkExecBare is BenchmarkSpawn1000/devnull with bare
 // syscall.ForkExec, to show the overhead of procexec.
 func BenchmarkForkExecBare(b *testing.B) {

@@ -111,7 +111,7 @@ func TestExtraFilesInvalid(t *testing.T) {
 	}
 }
 
-// TestSpawnerKeepsNoCopies: the Spawner's thread has a descriptor table of
+// TestSpawnerKeepsNoCopies: each thread of a Spawner has a descriptor table of
 // its own, copied from the process's when the Spawner was made. It must not
 // keep the pipes of that copy: a writer left open there would keep a reader
 // in the process from ever seeing the end of the pipe.

@@ -336,13 +336,18 @@ func TestUser(t *testing.T) {
 func TestChildSurvivesThreadChurn(t *testing.T) {
 	s := NewSpawner()
 	defer s.Close()
-	first := start(t, s, helperSpec("sleep"))
+	// Two processes in one call: one from each of the Spawner's threads.
+	procs, errs := s.SpawnAll([]Spec{helperSpec("sleep"), helperSpec("sleep")})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("SpawnAll: spec %d: %v", i, err)
+		}
+	}
 
 	// Regression (golang/go#27505): Pdeathsig fires when the thread that
 	// forked exits. Spawn from goroutines whose threads then die, and
 	// destroy many more threads.
 	var mu sync.Mutex
-	procs := []*Proc{first}
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() {
@@ -361,7 +366,7 @@ func TestChildSurvivesThreadChurn(t *testing.T) {
 		wg.Go(func() { runtime.LockOSThread() })
 	}
 	wg.Wait()
-	for _, p := range procs[1:] {
+	for _, p := range procs {
 		t.Cleanup(func() { p.Signal(syscall.SIGKILL); waitProc(t, p) })
 	}
 

@@ -16,14 +16,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Spawner starts processes from one dedicated OS thread that lives as long as
+// Spawner starts processes from dedicated OS threads that live as long as
 // the Spawner. Every process gets Pdeathsig SIGKILL, and Linux sends it when
 // the thread that forked the process exits, not the process
 // (golang/go#27505): forking from whatever thread a goroutine happens to run
-// on would kill daemons whenever the Go runtime retires a thread. With one
-// long-lived thread they die only with the supervisor, as they must.
+// on would kill daemons whenever the Go runtime retires a thread. From
+// long-lived threads they die only with the supervisor, as they must.
 //
-// The thread has a descriptor table of its own (unshare(CLONE_FILES)), which
+// Each thread has a descriptor table of its own (unshare(CLONE_FILES)), which
 // holds only what a spawn needs. A child gets a copy of its parent's table
 // at fork and closes the close-on-exec descriptors at exec, one by one: from
 // the process's table, which holds the read end of every daemon's output
@@ -33,20 +33,30 @@ import (
 // Spec.ExtraFiles go the other way. Where unshare is refused (a seccomp
 // filter), the thread shares the process's table and nothing is passed.
 //
-// Spawn is safe for concurrent use; the requests are served one at a time.
+// A Spawner has two such threads (one where GOMAXPROCS is 1): the fork of a
+// process returns only once the child has executed its command, and while
+// one thread waits for that the other forks the next. SpawnAll gives them
+// batches in turn and takes the results of one while they fork the next.
+//
+// Spawn is safe for concurrent use; the calls are served one at a time.
 type Spawner struct {
-	// mu makes one Spawn at a time: a request, the descriptors passed
-	// with it and its reply.
-	mu     sync.Mutex
+	// mu makes one call at a time: its requests, the descriptors passed
+	// with them and their replies.
+	mu      sync.Mutex
+	workers []*worker
+	quit    chan struct{}
+	once    sync.Once
+	// env is the supervisor's environment, ready to build on.
+	env envBase
+}
+
+// worker is one of the Spawner's threads.
+type worker struct {
 	reqs   chan spawnRequest
-	quit   chan struct{}
 	exited chan struct{}
-	once   sync.Once
 	// conn is the process's end of the socket pair to the thread, or -1
 	// when the thread shares the process's descriptor table.
 	conn int
-	// env is the supervisor's environment, ready to build on.
-	env envBase
 }
 
 type spawnRequest struct {
@@ -64,45 +74,49 @@ type spawnResult struct {
 	err error
 }
 
-// NewSpawner starts the Spawner's goroutine, locked to its OS thread.
+// maxWorkers is how many threads a Spawner forks from at most.
+const maxWorkers = 2
+
+// NewSpawner starts the Spawner's goroutines, each locked to its OS thread.
 func NewSpawner() *Spawner {
-	s := &Spawner{
-		reqs:   make(chan spawnRequest),
-		quit:   make(chan struct{}),
-		exited: make(chan struct{}),
-		conn:   -1,
-	}
-	ready := make(chan [2]int)
-	go s.serve(ready)
-	if pair := <-ready; pair[0] >= 0 {
-		// The thread's end lives on in its own table.
-		unix.Close(pair[1])
-		s.conn = pair[0]
+	s := &Spawner{quit: make(chan struct{})}
+	for range min(maxWorkers, max(runtime.GOMAXPROCS(0), 1)) {
+		w := &worker{reqs: make(chan spawnRequest), exited: make(chan struct{}), conn: -1}
+		ready := make(chan [2]int)
+		go w.serve(ready, s.quit)
+		if pair := <-ready; pair[0] >= 0 {
+			// The thread's end lives on in its own table.
+			unix.Close(pair[1])
+			w.conn = pair[0]
+		}
+		s.workers = append(s.workers, w)
 	}
 	return s
 }
 
-// Close stops the Spawner after the Spawn in progress, if any, and waits
+// Close stops the Spawner after the call in progress, if any, and waits
 // until it serves no more requests; later calls to Spawn return an error
 // wrapping [ErrClosed]. Close may be called more than once. The processes
 // started keep running.
 //
-// For that, the Spawner's thread must outlive them, so when the Spawner has
-// started any process its goroutine stays parked on that thread, locked, for
-// the life of the program (one idle goroutine and thread). It does not unlock
-// it: an unlocked thread goes back to the Go scheduler, and any goroutine that
-// locks it and ends without unlocking would make the runtime destroy it,
-// killing every process it forked. A Spawner that started nothing ends its
-// goroutine and frees its thread (destroys it, when it has a descriptor
-// table of its own, which no other goroutine may run with).
+// For that, a thread of the Spawner must outlive the processes it forked,
+// so when it has started any its goroutine stays parked on it, locked, for
+// the life of the program (one idle goroutine and thread). It does not
+// unlock it: an unlocked thread goes back to the Go scheduler, and any
+// goroutine that locks it and ends without unlocking would make the runtime
+// destroy it, killing every process it forked. A thread that started
+// nothing is freed (destroyed, when it has a descriptor table of its own,
+// which no other goroutine may run with).
 func (s *Spawner) Close() {
 	s.once.Do(func() { close(s.quit) })
-	<-s.exited
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conn >= 0 {
-		unix.Close(s.conn)
-		s.conn = -1
+	for _, w := range s.workers {
+		<-w.exited
+		if w.conn >= 0 {
+			unix.Close(w.conn)
+			w.conn = -1
+		}
 	}
 }
 
@@ -120,70 +134,101 @@ func (s *Spawner) Spawn(spec Spec) (*Proc, error) {
 	return procs[0], errs[0]
 }
 
-// spawnBatch is how many processes one request to the Spawner's thread
-// starts at most. The thread passes each output pipe before it replies, and
-// the socket pair's buffer holds a few hundred such messages.
+// spawnBatch is how many processes one request to a thread starts at
+// most. The thread passes each output pipe before it replies, and the
+// socket pair's buffer holds a few hundred such messages.
 const spawnBatch = 32
 
-// SpawnAll starts every spec as [Spawner.Spawn] does, in order, and returns
-// for each either its Proc or its error. It costs less than as many calls
-// to Spawn: the Spawner's thread is woken once per batch of processes, not
-// once per process.
+// SpawnAll starts every spec as [Spawner.Spawn] does and returns for each
+// either its Proc or its error, in the order of specs. It costs less than
+// as many calls to Spawn: a thread is woken once per batch of processes,
+// not once per process, and batches are forked by every thread at once, so
+// processes in different batches may start in any order.
 func (s *Spawner) SpawnAll(specs []Spec) ([]*Proc, []error) {
 	procs, errs := make([]*Proc, len(specs)), make([]error, len(specs))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.env.update(os.Environ())
-	for lo := 0; lo < len(specs); lo += spawnBatch {
-		hi := min(lo+spawnBatch, len(specs))
-		s.spawnBatch(specs[lo:hi], procs[lo:hi], errs[lo:hi])
+	// Each thread has a request in progress, in turn; the oldest is
+	// taken as soon as it is done, and its thread given the next.
+	size := min(spawnBatch, max(1, (len(specs)+len(s.workers)-1)/len(s.workers)))
+	var inFlight []*batch
+	for lo, next := 0, 0; lo < len(specs) || len(inFlight) > 0; {
+		if lo < len(specs) && len(inFlight) < len(s.workers) {
+			hi := min(lo+size, len(specs))
+			b := &batch{w: s.workers[next%len(s.workers)], specs: specs[lo:hi], procs: procs[lo:hi], errs: errs[lo:hi]}
+			if s.send(b) {
+				inFlight = append(inFlight, b)
+			}
+			lo, next = hi, next+1
+			continue
+		}
+		s.finish(inFlight[0])
+		inFlight = inFlight[1:]
 	}
 	return procs, errs
 }
 
-// spawnBatch starts specs, one request to the thread, and fills procs and
-// errs. s.mu is held.
-func (s *Spawner) spawnBatch(specs []Spec, procs []*Proc, errs []error) {
-	plans := make([]*plan, len(specs))
-	for i, spec := range specs {
-		if plans[i], errs[i] = prepare(spec, &s.env); plans[i] != nil {
-			plans[i].passing = s.conn >= 0 && len(plans[i].files) > 0
+// batch is one request of SpawnAll to a thread.
+type batch struct {
+	w     *worker
+	specs []Spec
+	procs []*Proc
+	errs  []error
+	plans []*plan
+	reply chan []spawnResult
+}
+
+// send prepares b's specs and sends the request to its thread, with the
+// descriptors it passes. It reports whether the thread took it; if not, it
+// has filled b.errs. s.mu is held.
+func (s *Spawner) send(b *batch) bool {
+	b.plans = make([]*plan, len(b.specs))
+	for i, spec := range b.specs {
+		if b.plans[i], b.errs[i] = prepare(spec, &s.env); b.plans[i] != nil {
+			b.plans[i].passing = b.w.conn >= 0 && len(b.plans[i].files) > 0
 		}
 	}
-	reply := make(chan []spawnResult, 1)
+	b.reply = make(chan []spawnResult, 1)
 	select {
-	case s.reqs <- spawnRequest{plans: plans, reply: reply}:
+	case b.w.reqs <- spawnRequest{plans: b.plans, reply: b.reply}:
 	case <-s.quit:
-		for i, spec := range specs {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("cannot start %q: %w", spec.Name, ErrClosed)
+		for i, spec := range b.specs {
+			if b.errs[i] == nil {
+				b.errs[i] = fmt.Errorf("cannot start %q: %w", spec.Name, ErrClosed)
 			}
 		}
-		return
+		return false
 	}
 	// The thread waits for the descriptors of each plan that passes some.
-	for _, p := range plans {
+	for _, p := range b.plans {
 		if p == nil || !p.passing {
 			continue
 		}
-		if err := sendFDs(s.conn, p.files); err != nil {
-			sendFDs(s.conn, nil) // tells the thread to give up on it
+		if err := sendFDs(b.w.conn, p.files); err != nil {
+			sendFDs(b.w.conn, nil) // tells the thread to give up on it
 		}
 	}
-	results := <-reply
-	for i, spec := range specs {
+	return true
+}
+
+// finish waits for the reply to b and fills b.procs and b.errs. s.mu is
+// held.
+func (s *Spawner) finish(b *batch) {
+	results := <-b.reply
+	for i, spec := range b.specs {
 		runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in the plan
 		runtime.KeepAlive(spec.Stdin)
-		if plans[i] == nil {
+		if b.plans[i] == nil {
 			continue
 		}
-		procs[i], errs[i] = s.started(plans[i], spec, results[i])
+		b.procs[i], b.errs[i] = b.w.started(b.plans[i], spec, results[i])
 	}
 }
 
 // started makes the Proc of a process the thread started, or the error of
 // one it could not.
-func (s *Spawner) started(p *plan, spec Spec, r spawnResult) (*Proc, error) {
+func (w *worker) started(p *plan, spec Spec, r spawnResult) (*Proc, error) {
 	if r.err != nil {
 		return classify(p.argv0, p.dir, r.err)
 	}
@@ -193,9 +238,9 @@ func (s *Spawner) started(p *plan, spec Spec, r spawnResult) (*Proc, error) {
 		return proc, nil
 	}
 	out := r.out
-	if s.conn >= 0 { // the thread passed it
+	if w.conn >= 0 { // the thread passed it
 		var err error
-		if out, err = recvFD(s.conn); err != nil {
+		if out, err = recvFD(w.conn); err != nil {
 			// The child runs without a reader for its output: it must not.
 			SignalGroup(r.pid, syscall.SIGKILL)
 			return nil, fmt.Errorf("cannot start %q: cannot take its output pipe: %w", p.argv0, err)
@@ -273,10 +318,10 @@ func prepare(spec Spec, env *envBase) (*plan, error) {
 	return p, nil
 }
 
-// serve runs on the Spawner's thread and forks every process. It first
-// sends NewSpawner the two ends of the socket pair, or -1s when the thread
-// shares the process's descriptor table.
-func (s *Spawner) serve(ready chan<- [2]int) {
+// serve runs on the worker's thread and forks every process of the
+// requests it takes. It first sends NewSpawner the two ends of the socket
+// pair, or -1s when the thread shares the process's descriptor table.
+func (w *worker) serve(ready chan<- [2]int, quit <-chan struct{}) {
 	runtime.LockOSThread()
 	own := -1
 	pair, err := privateTable()
@@ -289,7 +334,7 @@ func (s *Spawner) serve(ready chan<- [2]int) {
 	devNull, forked := -1, false
 	for {
 		select {
-		case req := <-s.reqs:
+		case req := <-w.reqs:
 			results := make([]spawnResult, len(req.plans))
 			for i, p := range req.plans {
 				if p != nil {
@@ -298,11 +343,11 @@ func (s *Spawner) serve(ready chan<- [2]int) {
 				}
 			}
 			req.reply <- results
-		case <-s.quit:
+		case <-quit:
 			if devNull >= 0 {
 				unix.Close(devNull)
 			}
-			close(s.exited)
+			close(w.exited)
 			switch {
 			case forked:
 				select {} // keep the thread alive: see Close

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestSpawnAll starts more processes than one batch of the Spawner's thread
+// TestSpawnAll starts more processes than one batch of a Spawner's thread
 // holds, some that cannot be executed and one with an extra file among
 // them: each gets its own result, in order, and each output reaches its
 // own writer.
