@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, vet, and every test with the race detector.
+# The whole test suite: formatting, vet, the release build (scripts/build.sh),
+# and every test with the race detector.
 # Usage: scripts/test.sh [extra go test flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,9 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# The release build must build and run as well.
+release=$(mktemp -d)
+trap 'rm -rf "$release"' EXIT
+scripts/build.sh "$release/ringsup"
+"$release/ringsup" version >/dev/null
 go test -race "$@" ./...

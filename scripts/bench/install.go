@@ -101,15 +101,15 @@ func buildC(dir string) (child, floor string, err error) {
 	return child, floor, nil
 }
 
-// buildRingsup builds ./cmd/ringsup of the module around the working
-// directory into dir.
+// buildRingsup builds the release binary of the module around the working
+// directory (scripts/build.sh) into dir.
 func buildRingsup(dir string) (string, error) {
 	bin := filepath.Join(dir, "ringsup")
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	if err := runCommand(root, nil, os.Stderr, "go", "build", "-o", bin, "./cmd/ringsup"); err != nil {
+	if err := runCommand(root, nil, os.Stderr, "sh", "scripts/build.sh", bin); err != nil {
 		return "", fmt.Errorf("cannot build ringsup (or pass --ringsup): %w", err)
 	}
 	return bin, nil

@@ -86,7 +86,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause after start-up before memory and CPU are read")
 	only := fs.String("only", "", "comma-separated contenders (default: floor,ringsup,ringsup-dag,supervisord,s6,runit)")
 	fs.StringVar(&o.out, "out", "/tmp/ringsup-bench", "`DIR` for results.md, results.json and the built programs")
-	fs.StringVar(&o.ringsup, "ringsup", "", "ringsup binary (default: go build ./cmd/ringsup)")
+	fs.StringVar(&o.ringsup, "ringsup", "", "ringsup binary (default: scripts/build.sh, the release build)")
 	noInstall := fs.Bool("no-install", false, "do not apt-get install missing peers")
 	fs.BoolVar(&o.keep, "keep", false, "keep every session's directory (configs, supervisor output)")
 	fs.StringVar(&o.table, "table", "", "print the table of an earlier run's results.json `FILE` and exit")
