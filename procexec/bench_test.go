@@ -123,3 +123,56 @@ func killAll(b *testing.B, pids []int, since time.Time) {
 		waitExit(b, pid, since)
 	}
 }
+
+// BenchmarkReap500 times the reap of one exit among 500 children: Reap,
+// which confirms that no other exit is ready, and ReapUpTo(1), which
+// returns with the first. Each iteration kills a child and waits until its
+// exit is ready (not timed), reaps it (timed) and replaces it (not timed).
+func BenchmarkReap500(b *testing.B) {
+	s := NewSpawner()
+	defer s.Close()
+	specs := make([]Spec, 500)
+	for i := range specs {
+		specs[i] = Spec{Argv: sleepArgv}
+	}
+	procs, errs := s.SpawnAll(specs)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		if errs[i] != nil {
+			b.Fatal(errs[i])
+		}
+		pids[i] = p.PID
+	}
+	defer func() { killAll(b, pids, time.Time{}) }()
+	for _, bb := range []struct {
+		name string
+		max  int
+	}{{"all", 0}, {"one", 1}} {
+		b.Run(bb.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				i = (i + 7) % len(pids) // anywhere in the list of children
+				unix.Kill(pids[i], syscall.SIGKILL)
+				for {
+					var info unix.Siginfo
+					if err := unix.Waitid(unix.P_PID, pids[i], &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+						break
+					}
+				}
+				b.StartTimer()
+				exits, err := ReapUpTo(bb.max)
+				b.StopTimer()
+				if err != nil || len(exits) != 1 || exits[0].PID != pids[i] {
+					b.Fatalf("ReapUpTo(%d) = %v, %v; want the exit of PID %d", bb.max, exits, err, pids[i])
+				}
+				p, err := s.Spawn(Spec{Argv: sleepArgv})
+				if err != nil {
+					b.Fatal(err)
+				}
+				pids[i] = p.PID
+				b.StartTimer()
+			}
+		})
+	}
+}

@@ -152,6 +152,58 @@ func TestEarlyExitNotLost(t *testing.T) {
 	takenProcs.Store(p, true)
 }
 
+// TestReapUpTo: with three exits ready, ReapUpTo(1) takes one and leaves
+// the others for the next call.
+func TestReapUpTo(t *testing.T) {
+	procs, errs := testSpawner.SpawnAll([]Spec{helperSpec("exit", "0"), helperSpec("exit", "1"), helperSpec("exit", "2")})
+	pids := map[int]bool{}
+	for i, p := range procs {
+		if errs[i] != nil {
+			t.Fatalf("SpawnAll: spec %d: %v", i, errs[i])
+		}
+		pids[p.PID] = true
+		pollUntil(t, fmt.Sprintf("PID %d can be reaped", p.PID), func() bool {
+			var info unix.Siginfo
+			if err := unix.Waitid(unix.P_PID, p.PID, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil); err != nil {
+				t.Fatalf("waitid(%d) = %v", p.PID, err)
+			}
+			return info.Signo != 0
+		})
+		takenProcs.Store(p, true)
+	}
+	// Other tests' exits may be ready as well: ReapUpTo takes them first
+	// or later, in any order; what counts is one exit per call of max 1.
+	var got []Exit
+	for range 10 {
+		exits, err := ReapUpTo(1)
+		if err != nil || len(exits) > 1 {
+			t.Fatalf("ReapUpTo(1) = %v, %v; want at most one exit", exits, err)
+		}
+		got = append(got, exits...)
+		if len(exits) == 0 {
+			break
+		}
+	}
+	exits, err := ReapUpTo(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, exits...)
+	seen := 0
+	for _, e := range got {
+		if pids[e.PID] {
+			seen++
+			continue
+		}
+		exitsMu.Lock()
+		exitsFor[e.PID] = e // another test's
+		exitsMu.Unlock()
+	}
+	if seen != 3 {
+		t.Errorf("reaped %d of the 3 exits, one at a time: %v", seen, got)
+	}
+}
+
 func TestReapWithoutChildren(t *testing.T) {
 	collect(t)
 	exits, err := Reap()

@@ -22,8 +22,20 @@ import (
 // exit is never returned before its PID is known. On an unexpected wait4
 // error, Reap returns the exits collected so far with the error.
 func Reap() ([]Exit, error) {
+	return ReapUpTo(0)
+}
+
+// ReapUpTo is [Reap] that returns once it has collected max exits (every
+// exit when max <= 0). With fewer than max, no exited child is left.
+//
+// Each wait4 walks the list of children until it finds an exited one, and
+// the call that finds none walks them all: with hundreds of children, the
+// last call of Reap costs more than the one that found the exit. A caller
+// that restarts an exited process can reap one, restart it, and then reap
+// the rest.
+func ReapUpTo(max int) ([]Exit, error) {
 	var exits []Exit
-	for {
+	for max <= 0 || len(exits) < max {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		switch {
@@ -47,6 +59,7 @@ func Reap() ([]Exit, error) {
 		}
 		exits = append(exits, e)
 	}
+	return exits, nil
 }
 
 // SetSubreaper marks the process as a child subreaper

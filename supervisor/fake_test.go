@@ -116,11 +116,15 @@ func (f *fakeRuntime) Signal(pgid int, sig syscall.Signal) error {
 
 func (f *fakeRuntime) Exited() <-chan os.Signal { return f.exited }
 
-func (f *fakeRuntime) Reap() ([]procexec.Exit, error) {
+func (f *fakeRuntime) Reap(max int) ([]procexec.Exit, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := f.pending
-	f.pending = nil
+	n := len(f.pending)
+	if max > 0 {
+		n = min(n, max)
+	}
+	out := slices.Clone(f.pending[:n])
+	f.pending = f.pending[n:]
 	return out, nil
 }
 

@@ -25,8 +25,10 @@ type Runtime interface {
 	Signal(pgid int, sig syscall.Signal) error
 	// Exited receives a value (SIGCHLD) when some child may have exited.
 	Exited() <-chan os.Signal
-	// Reap collects every exit that is ready, without blocking.
-	Reap() ([]procexec.Exit, error)
+	// Reap collects the exits that are ready, without blocking: at most
+	// max of them, or every one when max <= 0. With fewer than max, none
+	// is left.
+	Reap(max int) ([]procexec.Exit, error)
 	// Close releases the runtime; processes keep running.
 	Close()
 }
@@ -81,7 +83,7 @@ func (rt *osRuntime) Signal(pgid int, sig syscall.Signal) error {
 
 func (rt *osRuntime) Exited() <-chan os.Signal { return rt.sigchld }
 
-func (rt *osRuntime) Reap() ([]procexec.Exit, error) { return procexec.Reap() }
+func (rt *osRuntime) Reap(max int) ([]procexec.Exit, error) { return procexec.ReapUpTo(max) }
 
 func (rt *osRuntime) Close() {
 	signal.Stop(rt.sigchld)

@@ -85,6 +85,9 @@ type Supervisor struct {
 	leftoverOwners map[*daemon]bool
 	// leftoverScanDue says that processes exited since the last scan.
 	leftoverScanDue bool
+	// reapDue says that the last reap stopped at its first exit, and
+	// more may be ready.
+	reapDue bool
 	// probes holds the exec health probes' processes until reaped.
 	probes map[int]*probeExit
 	// dueProbes collects the network probes due in one pass of the loop,
@@ -295,6 +298,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		s.applyQueuedReload()
 		s.schedule()
+		if s.reapDue && s.reap(0) {
+			continue // what those exits started or stopped
+		}
 		if s.leftoverScanDue {
 			s.leftoverScanDue = false
 			s.leftoversAfterExits()
@@ -315,7 +321,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case req := <-s.requests:
 			req.handle(s)
 		case <-s.rt.Exited():
-			s.reap()
+			// One exit first: its restart goes out in this pass, before
+			// the search for more (see procexec.ReapUpTo).
+			s.reap(1)
 		case <-timerC:
 			s.fireDeadlines()
 		case rs := <-s.probeResults:
@@ -640,13 +648,15 @@ func (s *Supervisor) allDown() bool {
 	return true
 }
 
-// reap collects exits and hands each to its daemon. Exits of processes the
-// supervisor did not start (adopted orphans) are only logged.
-func (s *Supervisor) reap() {
-	exits, err := s.rt.Reap()
+// reap collects exits, at most max (every one when max <= 0), and hands
+// each to its daemon; it reports whether there were any. Exits of
+// processes the supervisor did not start (adopted orphans) are only logged.
+func (s *Supervisor) reap(max int) bool {
+	exits, err := s.rt.Reap(max)
 	if err != nil {
 		s.log.Error("cannot reap", "error", err)
 	}
+	s.reapDue = max > 0 && len(exits) == max
 	if len(exits) > 0 {
 		// An exit may have left an escaped process to the supervisor: the
 		// loop looks once the restarts are under way.
@@ -666,6 +676,7 @@ func (s *Supervisor) reap() {
 	if len(s.lingering) > 0 || len(s.dying) > 0 {
 		s.pruneGroups()
 	}
+	return len(exits) > 0
 }
 
 // groupDrainTimeout bounds how long shutdown waits for the last members of
@@ -697,7 +708,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		s.reap()
+		s.reap(0)
 		if len(s.lingering) == 0 && len(s.dying) == 0 {
 			return
 		}

@@ -172,7 +172,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "bench: keeping the sessions' directories in", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 
 	h := &harness{opts: o, bins: b, work: work, log: os.Stderr, res: newResults()}
 	h.res.Machine = describeMachine(b)
