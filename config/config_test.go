@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -359,6 +360,20 @@ command = "x"
 			}
 			if err != nil || active != tt.wantActive || !slices.Equal(names, tt.wantNames) {
 				t.Errorf("Select(%q) = %q, %q, %v, want %q, %q, nil", tt.profile, active, names, err, tt.wantActive, tt.wantNames)
+			}
+		})
+	}
+}
+
+// TestParseEndsScanner checks that the scanner Parse runs beside the TOML
+// decoder is done when Parse returns, after a syntax error too: synctest.Test
+// fails if a goroutine of its bubble is left blocked.
+func TestParseEndsScanner(t *testing.T) {
+	for _, src := range []string{"[daemons.a]\ncommand = 'x'\n", "[daemons.a\ncommand = 'x'\n"} {
+		synctest.Test(t, func(t *testing.T) {
+			c, err := Parse("x.toml", []byte(src))
+			if (c == nil) == (err == nil) {
+				t.Errorf("Parse(%q) = %v, %v, want a config or an error", src, c, err)
 			}
 		})
 	}

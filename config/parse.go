@@ -37,11 +37,32 @@ func Parse(path string, data []byte) (*Config, error) {
 		abs = filepath.Clean(path)
 	}
 	p := &parser{file: path, dir: filepath.Dir(abs), bad: make(map[string]bool)}
+	// The scanner reads only data, so it runs while the TOML decoder does.
+	// Parse waits for it on every path. A panic of the scanner is Parse's
+	// own, as if the scanner had run after the decoder: only once the
+	// decoder has accepted data.
+	type scan struct {
+		pos      map[string]Position
+		panicked any
+	}
+	scanned := make(chan scan, 1)
+	go func() {
+		var r scan
+		defer func() {
+			r.panicked = recover()
+			scanned <- r
+		}()
+		r.pos = scanPositions(string(data))
+	}()
 	raw, syntaxErr := decodeTOML(path, data)
+	r := <-scanned
 	if syntaxErr != nil {
 		return nil, ErrorList{syntaxErr}
 	}
-	p.pos = scanPositions(string(data))
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	p.pos = r.pos
 	c := p.config(raw)
 	if len(p.errs) > 0 {
 		p.errs.sort()
@@ -61,7 +82,7 @@ func decodeTOML(file string, data []byte) (raw map[string]any, e *Error) {
 			raw, e = nil, &Error{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse TOML: %v", r)}
 		}
 	}()
-	_, err := toml.Decode(string(data), &raw)
+	err := toml.Unmarshal(data, &raw)
 	if err == nil {
 		return raw, nil
 	}
@@ -89,17 +110,23 @@ func lowerMessage(msg string) string {
 
 // parser holds the state of one Parse.
 type parser struct {
-	file string              // the path as given, for messages
-	dir  string              // the absolute directory of the file
-	pos  map[string]Position // where each key is, by keyPath.id
-	errs ErrorList
-	bad  map[string]bool // keys with an error, by keyPath.id
+	file  string              // the path as given, for messages
+	dir   string              // the absolute directory of the file
+	pos   map[string]Position // where each key is, by keyPath.id
+	errs  ErrorList
+	bad   map[string]bool // keys with an error, by keyPath.id
+	idBuf []byte          // room for a keyPath.id, to look one up
+
+	// The schemas of the tables there are many of, made on first use.
+	daemonFields []field[Daemon]
+	healthFields []field[Health]
 }
 
 // position returns where k is, or where its closest enclosing table is.
 func (p *parser) position(k keyPath) Position {
 	for ; len(k) > 0; k = k[:len(k)-1] {
-		if pos, ok := p.pos[k.id()]; ok {
+		p.idBuf = k.appendID(p.idBuf[:0])
+		if pos, ok := p.pos[string(p.idBuf)]; ok {
 			return pos
 		}
 	}
@@ -173,10 +200,13 @@ func (p *parser) config(raw map[string]any) *Config {
 			}
 		}
 	}
+	var names []string // of the daemons, sorted
 	if v, ok := raw["daemons"]; ok {
 		k := keyPath{"daemons"}
 		if t, ok := p.table(k, v); ok {
-			for _, name := range sortedKeys(t) {
+			names = sortedKeys(t)
+			c.Daemons = make(map[string]*Daemon, len(names))
+			for _, name := range names {
 				c.Daemons[name] = p.daemon(&c.Supervisor, name, t[name])
 			}
 		}
@@ -184,7 +214,7 @@ func (p *parser) config(raw map[string]any) *Config {
 	if v, ok := raw["hooks"]; ok {
 		c.Hooks = p.hooks(keyPath{"hooks"}, v)
 	}
-	p.checkReferences(c)
+	p.checkReferences(c, names)
 	return c
 }
 
@@ -201,17 +231,16 @@ func (p *parser) table(k keyPath, v any) (map[string]any, bool) {
 // describes them, and reports unknown, missing and invalid keys. It skips
 // the keys that have their own schema.
 func decodeTable[T any](p *parser, k keyPath, t map[string]any, fields []field[T], dst *T) {
-	names := make([]string, len(fields))
-	for i, f := range fields {
-		names[i] = f.key
-	}
-	typos := make(map[string]bool) // known keys suggested for unknown ones
+	var typos map[string]bool // known keys suggested for unknown ones
 	for _, key := range sortedKeys(t) {
 		kk := k.key(key)
-		i := slices.Index(names, key)
+		i := slices.IndexFunc(fields, func(f field[T]) bool { return f.key == key })
 		if i < 0 {
 			msg := fmt.Sprintf("unknown key %q", kk.String())
-			if c := closest(key, names); c != "" {
+			if c := closest(key, fieldKeys(fields)); c != "" {
+				if typos == nil {
+					typos = make(map[string]bool)
+				}
 				msg += fmt.Sprintf(" (did you mean %q?)", c)
 				typos[c] = true
 			}
@@ -237,10 +266,22 @@ func decodeTable[T any](p *parser, k keyPath, t map[string]any, fields []field[T
 	for _, f := range fields {
 		// A missing key that an unknown one was suggested for has been
 		// reported: "comand" (did you mean "command"?).
-		if _, ok := t[f.key]; f.required && !ok && !typos[f.key] {
+		if !f.required {
+			continue
+		}
+		if _, ok := t[f.key]; !ok && !typos[f.key] {
 			p.errorf(k, "missing required key %q", f.key)
 		}
 	}
+}
+
+// fieldKeys returns the keys of fields, in order.
+func fieldKeys[T any](fields []field[T]) []string {
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.key
+	}
+	return keys
 }
 
 // value decodes v, the value at k, as a value of kind kd, or reports why it
@@ -395,6 +436,9 @@ func (p *parser) strings(k keyPath, v any) ([]string, bool) {
 		return nil, false
 	}
 	var list []string
+	if len(arr) > 0 {
+		list = make([]string, 0, len(arr))
+	}
 	for i, e := range arr {
 		s, ok := e.(string)
 		if !ok {
@@ -498,7 +542,10 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 	if !ok {
 		return d
 	}
-	decodeTable(p, k, t, daemonFields(), d)
+	if p.daemonFields == nil {
+		p.daemonFields = daemonFields()
+	}
+	decodeTable(p, k, t, p.daemonFields, d)
 	p.checkBackoff(k, t, d.BackoffMin, d.BackoffMax)
 	if len(d.EnvFile) > 0 {
 		p.envFiles(k.key("env_file"), d)
@@ -510,7 +557,10 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 		hk := k.key("health")
 		if ht, ok := p.table(hk, v); ok {
 			d.Health = defaultHealth(s)
-			decodeTable(p, hk, ht, healthFields(), d.Health)
+			if p.healthFields == nil {
+				p.healthFields = healthFields()
+			}
+			decodeTable(p, hk, ht, p.healthFields, d.Health)
 			p.checkProbes(hk, ht)
 		}
 	}
@@ -521,8 +571,11 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 // whichever of the two keys t sets. When t sets neither, the values came
 // from [supervisor], which reports them.
 func (p *parser) checkBackoff(k keyPath, t map[string]any, lo, hi time.Duration) {
+	if lo <= hi {
+		return
+	}
 	kmin, kmax := k.key("backoff_min"), k.key("backoff_max")
-	if lo <= hi || p.bad[kmin.id()] || p.bad[kmax.id()] {
+	if p.bad[kmin.id()] || p.bad[kmax.id()] {
 		return
 	}
 	if _, ok := t["backoff_min"]; ok {
@@ -589,9 +642,9 @@ func (p *parser) hooks(k keyPath, v any) []Hook {
 }
 
 // checkReferences reports names that refer to nothing: unknown dependencies,
-// profile members and default profile, and dependency cycles.
-func (p *parser) checkReferences(c *Config) {
-	names := c.Names()
+// profile members and default profile, and dependency cycles. names are
+// c.Names().
+func (p *parser) checkReferences(c *Config, names []string) {
 	for _, name := range names {
 		k := keyPath{"daemons", name, "depends_on"}
 		for _, dep := range c.Daemons[name].DependsOn {
@@ -614,8 +667,16 @@ func (p *parser) checkReferences(c *Config) {
 		}
 	}
 	// Report every cycle: break each one found at its first edge and look
-	// again. Each round removes an edge, so this ends.
-	deps := c.Deps()
+	// again. Each round removes an edge, so this ends. The graph leaves out
+	// the daemons without dependencies: they are on no cycle, and the
+	// depth-first search that finds one would only enter them and leave,
+	// so the cycles found are the same.
+	deps := make(map[string][]string)
+	for name, d := range c.Daemons {
+		if len(d.DependsOn) > 0 {
+			deps[name] = slices.Clone(d.DependsOn)
+		}
+	}
 	for {
 		cycle := depgraph.New(deps).Cycle()
 		if len(cycle) < 2 {

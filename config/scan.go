@@ -1,14 +1,14 @@
 package config
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 )
 
 // The TOML decoder does not say where each key is, so Parse finds out with
-// the small scanner below. It runs only on documents the decoder accepted,
-// so it can skip values without checking them; on anything else it still
+// the small scanner below. Parse runs it beside the decoder, on every
+// document, but uses its result only for documents the decoder accepted, so
+// it can skip values without checking them; on anything else it still
 // terminates and never panics.
 
 // keyPath is the path of a key or value: table and key names, and array
@@ -24,8 +24,19 @@ func (k keyPath) index(i int) keyPath {
 	return append(k[:len(k):len(k)], indexMark+strconv.Itoa(i))
 }
 
-// id returns k as a map key.
-func (k keyPath) id() string { return strings.Join(k, "\x00") }
+// id returns k as a map key: its elements joined by 0 bytes.
+func (k keyPath) id() string { return string(k.appendID(nil)) }
+
+// appendID appends k.id() to b.
+func (k keyPath) appendID(b []byte) []byte {
+	for i, e := range k {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, e...)
+	}
+	return b
+}
 
 // String returns k as written in messages: daemons.web.command,
 // daemons."a b".env, hooks[0].events.
@@ -74,16 +85,13 @@ func scanPositions(src string) map[string]Position {
 	} else if strings.HasPrefix(src, "\xef\xbb\xbf") {
 		src = src[3:]
 	}
+	// Most keys, tables and array elements start after one of these bytes,
+	// so their count is a close guess of the size of the result.
+	n := strings.Count(src, "=") + strings.Count(src, "[") + strings.Count(src, ",")
 	s := &scanner{
 		src:    src,
-		lines:  []int{0},
-		pos:    make(map[string]Position),
+		pos:    make(map[string]Position, n+1),
 		arrays: make(map[string]int),
-	}
-	for i := 0; i < len(src); i++ {
-		if src[i] == '\n' {
-			s.lines = append(s.lines, i+1)
-		}
 	}
 	s.document()
 	return s.pos
@@ -92,9 +100,16 @@ func scanPositions(src string) map[string]Position {
 type scanner struct {
 	src    string
 	i      int                 // offset of the next byte to read
-	lines  []int               // offsets at which lines start
 	pos    map[string]Position // the result
 	arrays map[string]int      // [[x]] by keyPath.id -> index of its last element
+
+	// path is the keyPath being read: each name or index preceded by a 0
+	// byte, so that path[1:] is its keyPath.id.
+	path []byte
+	segs []segment // the names of the last key read
+
+	// line is the 0-based line at offset at, which starts at offset start.
+	line, start, at int
 }
 
 // segment is one name of a key, and where it starts.
@@ -113,17 +128,54 @@ func (s *scanner) peek(n int) byte {
 	return 0
 }
 
-func (s *scanner) record(k keyPath, off int) {
-	id := k.id()
-	if _, ok := s.pos[id]; ok {
+// push appends a name to s.path.
+func (s *scanner) push(name string) {
+	s.path = append(s.path, 0)
+	s.path = append(s.path, name...)
+}
+
+// pushIndex appends an array index to s.path.
+func (s *scanner) pushIndex(i int) {
+	s.path = append(s.path, 0)
+	s.path = append(s.path, indexMark...)
+	s.path = strconv.AppendInt(s.path, int64(i), 10)
+}
+
+// id returns s.path as a keyPath.id, in bytes: a map index by string(s.id())
+// copies nothing.
+func (s *scanner) id() []byte {
+	if len(s.path) == 0 {
+		return s.path
+	}
+	return s.path[1:]
+}
+
+// record records off as the position of s.path, unless it has one.
+func (s *scanner) record(off int) {
+	if _, ok := s.pos[string(s.id())]; ok {
 		return
 	}
-	line := sort.SearchInts(s.lines, off+1) - 1
-	s.pos[id] = Position{Line: line + 1, Col: off - s.lines[line] + 1}
+	s.pos[string(s.id())] = s.position(off)
+}
+
+// position returns the line and column of offset off. Offsets come in
+// increasing order, so it counts the lines from the previous one only; it
+// starts over from the top for one that does not.
+func (s *scanner) position(off int) Position {
+	if off < s.at {
+		s.line, s.start, s.at = 0, 0, 0
+	}
+	if seen := s.src[s.at:min(off, len(s.src))]; len(seen) > 0 {
+		if n := strings.Count(seen, "\n"); n > 0 {
+			s.line += n
+			s.start = s.at + strings.LastIndexByte(seen, '\n') + 1
+		}
+		s.at += len(seen)
+	}
+	return Position{Line: s.line + 1, Col: off - s.start + 1}
 }
 
 func (s *scanner) document() {
-	var table keyPath
 	for !s.eof() {
 		start := s.i
 		s.skipSpace(true)
@@ -131,12 +183,12 @@ func (s *scanner) document() {
 		case s.eof():
 		case s.src[s.i] == '[' && s.peek(1) == '[':
 			s.i += 2
-			table = s.header(true)
+			s.header(true)
 		case s.src[s.i] == '[':
 			s.i++
-			table = s.header(false)
+			s.header(false)
 		default:
-			s.keyValue(table)
+			s.keyValue()
 		}
 		if s.i == start {
 			s.i++
@@ -144,67 +196,67 @@ func (s *scanner) document() {
 	}
 }
 
-// header reads the rest of a [table] or [[array]] header and returns the
-// table's path.
-func (s *scanner) header(array bool) keyPath {
-	segs := s.key()
+// header reads the rest of a [table] or [[array]] header and leaves the
+// table's path in s.path.
+func (s *scanner) header(array bool) {
+	s.key()
 	s.skipSpace(false)
 	for n := 0; n < 2 && !s.eof() && s.src[s.i] == ']'; n++ {
 		s.i++
 	}
-	var k keyPath
-	for j, seg := range segs {
-		k = k.key(seg.name)
-		s.record(k, seg.off)
-		id := k.id()
-		if array && j == len(segs)-1 {
+	s.path = s.path[:0]
+	for j, seg := range s.segs {
+		s.push(seg.name)
+		s.record(seg.off)
+		if array && j == len(s.segs)-1 {
 			i := 0
-			if last, ok := s.arrays[id]; ok {
+			if last, ok := s.arrays[string(s.id())]; ok {
 				i = last + 1
 			}
-			s.arrays[id] = i
-			k = k.index(i)
-			s.record(k, seg.off)
-		} else if i, ok := s.arrays[id]; ok {
-			k = k.index(i)
+			s.arrays[string(s.id())] = i
+			s.pushIndex(i)
+			s.record(seg.off)
+		} else if i, ok := s.arrays[string(s.id())]; ok {
+			s.pushIndex(i)
 		}
 	}
-	return k
 }
 
-// keyValue reads `key = value` in table.
-func (s *scanner) keyValue(table keyPath) {
-	segs := s.key()
-	if len(segs) == 0 {
+// keyValue reads `key = value` in the table at s.path, and leaves s.path as
+// it found it.
+func (s *scanner) keyValue() {
+	s.key()
+	if len(s.segs) == 0 {
 		return
 	}
-	k := table
-	for _, seg := range segs {
-		k = k.key(seg.name)
-		s.record(k, seg.off)
+	table := len(s.path)
+	for _, seg := range s.segs {
+		s.push(seg.name)
+		s.record(seg.off)
 	}
 	s.skipSpace(false)
 	if !s.eof() && s.src[s.i] == '=' {
 		s.i++
 	}
 	s.skipSpace(false)
-	s.value(k)
+	s.value()
+	s.path = s.path[:table]
 }
 
-// key reads a key, dotted or not, and returns its names.
-func (s *scanner) key() []segment {
-	var segs []segment
+// key reads a key, dotted or not, into s.segs.
+func (s *scanner) key() {
+	s.segs = s.segs[:0]
 	for {
 		s.skipSpace(false)
 		off := s.i
 		name, ok := s.keyName()
 		if !ok {
-			return segs
+			return
 		}
-		segs = append(segs, segment{name, off})
+		s.segs = append(s.segs, segment{name, off})
 		s.skipSpace(false)
 		if s.eof() || s.src[s.i] != '.' {
-			return segs
+			return
 		}
 		s.i++
 	}
@@ -235,8 +287,8 @@ func (s *scanner) keyName() (string, bool) {
 }
 
 // value skips a value, recording the keys of inline tables and the elements
-// of arrays under k.
-func (s *scanner) value(k keyPath) {
+// of arrays under s.path.
+func (s *scanner) value() {
 	if s.eof() {
 		return
 	}
@@ -246,9 +298,9 @@ func (s *scanner) value(k keyPath) {
 	case '\'':
 		s.literalString()
 	case '[':
-		s.array(k)
+		s.array()
 	case '{':
-		s.inlineTable(k)
+		s.inlineTable()
 	default:
 		start := s.i
 		for !s.eof() && !strings.ContainsRune(",]}#\r\n", rune(s.src[s.i])) {
@@ -260,7 +312,7 @@ func (s *scanner) value(k keyPath) {
 	}
 }
 
-func (s *scanner) array(k keyPath) {
+func (s *scanner) array() {
 	s.i++ // [
 	for n := 0; !s.eof(); {
 		s.skipSpace(true)
@@ -276,9 +328,11 @@ func (s *scanner) array(k keyPath) {
 			continue
 		}
 		start := s.i
-		e := k.index(n)
-		s.record(e, start)
-		s.value(e)
+		array := len(s.path)
+		s.pushIndex(n)
+		s.record(start)
+		s.value()
+		s.path = s.path[:array]
 		n++
 		if s.i == start {
 			s.i++
@@ -286,7 +340,7 @@ func (s *scanner) array(k keyPath) {
 	}
 }
 
-func (s *scanner) inlineTable(k keyPath) {
+func (s *scanner) inlineTable() {
 	s.i++ // {
 	for !s.eof() {
 		s.skipSpace(true)
@@ -302,7 +356,7 @@ func (s *scanner) inlineTable(k keyPath) {
 			continue
 		}
 		start := s.i
-		s.keyValue(k)
+		s.keyValue()
 		if s.i == start {
 			s.i++
 		}

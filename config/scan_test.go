@@ -37,6 +37,9 @@ var scanTests = []struct {
 	{"hooks = [{events = []}, {command = 'x'}]", keyPath{"hooks"}.index(1).key("command"), Position{1, 26}},
 	{"\xef\xbb\xbfa = 1\nb = 2", keyPath{"b"}, Position{2, 1}},
 	{"a = 1\r\nb = 2", keyPath{"b"}, Position{2, 1}},
+	{"\"\" = 1", keyPath{""}, Position{1, 1}},
+	{"[daemons.\"\"]\ncommand = 'x'", keyPath{"daemons", "", "command"}, Position{2, 1}},
+	{"[\"\".\"\"]\n\"\" = [1, 2]", keyPath{"", "", ""}.index(1), Position{2, 10}},
 }
 
 func TestScanPositions(t *testing.T) {
