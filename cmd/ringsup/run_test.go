@@ -25,7 +25,7 @@ full = ["router", "worker", "solo", "stubborn", "forker"]
 minimal = ["worker"]
 
 [daemons.router]
-command = "trap 'echo router >> stops; exit 0' TERM; echo $$ > router.pid; while :; do sleep 0.05; done"
+command = "trap 'echo router >> stops; exit 0' TERM; echo $$ > router.pid; echo router up; while :; do sleep 0.05; done"
 
 [daemons.worker]
 command = "trap 'echo worker >> stops; exit 0' TERM; echo $$ > worker.pid; while :; do sleep 0.05; done"
@@ -120,8 +120,8 @@ func TestFullNodeLifecycle(t *testing.T) {
 		}
 	}
 	// Daemon output lands in the log dir.
-	if _, err := os.Stat(filepath.Join(dir, "logs", "router.log")); err != nil {
-		t.Errorf("no router log: %v", err)
+	if b, err := os.ReadFile(filepath.Join(dir, "logs", "router.log")); err != nil || !strings.HasPrefix(string(b), "router up\n") {
+		t.Errorf("router log = %q, %v; want it to start with router's line", b, err)
 	}
 }
 
