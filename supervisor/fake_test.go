@@ -128,6 +128,8 @@ func (f *fakeRuntime) Reap(max int) ([]procexec.Exit, error) {
 	return out, nil
 }
 
+func (f *fakeRuntime) AwaitOutput(time.Duration) bool { return true }
+
 func (f *fakeRuntime) Close() {}
 
 // exit makes the process of daemon name exit with code.

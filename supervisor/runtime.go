@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -29,6 +31,10 @@ type Runtime interface {
 	// max of them, or every one when max <= 0. With fewer than max, none
 	// is left.
 	Reap(max int) ([]procexec.Exit, error)
+	// AwaitOutput waits until the output of every process reaped so far
+	// has been copied to its writer, or timeout has passed; it reports
+	// whether it was.
+	AwaitOutput(timeout time.Duration) bool
 	// Close releases the runtime; processes keep running.
 	Close()
 }
@@ -37,6 +43,11 @@ type Runtime interface {
 type osRuntime struct {
 	spawner *procexec.Spawner
 	sigchld chan os.Signal
+	// outputs holds, by PID, the end of the output of each process
+	// started and not yet reaped; draining, that of the processes reaped
+	// whose output had not yet ended.
+	outputs  map[int]<-chan struct{}
+	draining []<-chan struct{}
 }
 
 // newOSRuntime makes the process a child subreaper, so that orphaned
@@ -51,7 +62,11 @@ func newOSRuntime() (*osRuntime, error) {
 		return nil, fmt.Errorf("cannot mark inherited descriptors close-on-exec: %w", err)
 	}
 	// One buffered slot coalesces a burst of SIGCHLD into one Reap.
-	rt := &osRuntime{spawner: procexec.NewSpawner(), sigchld: make(chan os.Signal, 1)}
+	rt := &osRuntime{
+		spawner: procexec.NewSpawner(),
+		sigchld: make(chan os.Signal, 1),
+		outputs: make(map[int]<-chan struct{}),
+	}
 	signal.Notify(rt.sigchld, syscall.SIGCHLD)
 	// A child may have exited before we listened.
 	rt.sigchld <- syscall.SIGCHLD
@@ -63,6 +78,7 @@ func (rt *osRuntime) Spawn(spec procexec.Spec) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	rt.outputs[p.PID] = p.OutputDone()
 	return p.PID, nil
 }
 
@@ -72,6 +88,7 @@ func (rt *osRuntime) SpawnAll(specs []procexec.Spec) ([]int, []error) {
 	for i, p := range procs {
 		if p != nil {
 			pids[i] = p.PID
+			rt.outputs[p.PID] = p.OutputDone()
 		}
 	}
 	return pids, errs
@@ -83,7 +100,45 @@ func (rt *osRuntime) Signal(pgid int, sig syscall.Signal) error {
 
 func (rt *osRuntime) Exited() <-chan os.Signal { return rt.sigchld }
 
-func (rt *osRuntime) Reap(max int) ([]procexec.Exit, error) { return procexec.ReapUpTo(max) }
+func (rt *osRuntime) Reap(max int) ([]procexec.Exit, error) {
+	exits, err := procexec.ReapUpTo(max)
+	if len(exits) > 0 {
+		rt.draining = slices.DeleteFunc(rt.draining, closed)
+	}
+	for _, x := range exits {
+		if done, ok := rt.outputs[x.PID]; ok {
+			delete(rt.outputs, x.PID)
+			if !closed(done) {
+				rt.draining = append(rt.draining, done)
+			}
+		}
+	}
+	return exits, err
+}
+
+func (rt *osRuntime) AwaitOutput(timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, done := range rt.draining {
+		select {
+		case <-done:
+		case <-deadline.C:
+			return false
+		}
+	}
+	rt.draining = nil
+	return true
+}
+
+// closed reports whether done is closed.
+func closed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
 
 func (rt *osRuntime) Close() {
 	signal.Stop(rt.sigchld)

@@ -312,6 +312,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				s.killLeftovers(d)
 			}
 			s.awaitGroups(groupDrainTimeout)
+			// What the last processes wrote before they exited is in
+			// their pipes still: their logs get it before they close.
+			if !s.rt.AwaitOutput(outputDrainTimeout) {
+				s.log.Warn("daemon output still arriving at exit; the rest is lost", "waited", outputDrainTimeout)
+			}
 			s.log.Info("all daemons stopped")
 			return nil
 		}
@@ -682,6 +687,11 @@ func (s *Supervisor) reap(max int) bool {
 // groupDrainTimeout bounds how long shutdown waits for the last members of
 // killed process groups to die and be reaped.
 const groupDrainTimeout = 5 * time.Second
+
+// outputDrainTimeout bounds how long shutdown waits, once every process is
+// gone, for their output still in the pipes: only a process outside the
+// supervisor's tree that holds a pipe can make it wait that long.
+const outputDrainTimeout = 2 * time.Second
 
 // pruneGroups forgets the lingering process groups that are now empty,
 // and the dying leftovers that are gone.

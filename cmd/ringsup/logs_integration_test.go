@@ -947,3 +947,61 @@ func sendLine(t *testing.T, feed *os.File, line string) {
 		t.Fatal(err)
 	}
 }
+
+// TestLastOutputKeptAtShutdown: what a daemon writes as it stops reaches
+// its log before ringsup exits, even the part still in the pipe when the
+// process is reaped. The log is a FIFO the test reads slowly, so that the
+// copy of the output lags well behind the daemon.
+func TestLastOutputKeptAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `
+[supervisor]
+log_dir = "logs"
+
+[daemons.talker]
+command = "trap 'head -c 262144 /dev/zero; exit 0' TERM; echo $$ > talker.pid; while :; do sleep 0.05; done"
+`
+	if err := os.WriteFile(filepath.Join(dir, "ringsup.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "logs", "talker.log")
+	mkfifo(t, fifo)
+	got := make(chan int, 1)
+	go func() {
+		// Opening blocks until ringsup opens the FIFO to write.
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer f.Close()
+		n, buf := 0, make([]byte, 4096)
+		for {
+			m, err := f.Read(buf)
+			n += m
+			if err != nil {
+				got <- n
+				return
+			}
+			time.Sleep(5 * time.Millisecond) // 256 KiB in about 0.3 s
+		}
+	}()
+	r := startRingsup(t, dir)
+	readPID(t, filepath.Join(dir, "talker.pid"))
+	syscall.Kill(r.pid, syscall.SIGTERM)
+	if x := r.wait(30 * time.Second); x.Code != 0 {
+		t.Fatalf("ringsup exit = %v, want 0\n%s", x, r.output)
+	}
+	select {
+	case n := <-got:
+		// The shell may add "Terminated" when SIGTERM cut a sleep short.
+		if n < 262144 {
+			t.Errorf("the log got %d bytes by the time ringsup exited, want the 262144 written at SIGTERM\n%s", n, r.output)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the log's reader did not see its end")
+	}
+}
