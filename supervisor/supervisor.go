@@ -317,6 +317,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			if !s.rt.AwaitOutput(outputDrainTimeout) {
 				s.log.Warn("daemon output still arriving at exit; the rest is lost", "waited", outputDrainTimeout)
 			}
+			s.flushEvents() // the last stops, before the line that ends them
 			s.log.Info("all daemons stopped")
 			return nil
 		}

@@ -107,6 +107,9 @@ func TestFullNodeLifecycle(t *testing.T) {
 	if !strings.Contains(r.output.String(), "event=DAEMON_STOPPED daemon=stubborn signal=SIGKILL") {
 		t.Errorf("no SIGKILL in the log for stubborn:\n%s", r.output)
 	}
+	if out := r.output.String(); strings.LastIndex(out, "event=DAEMON_STOPPED") > strings.Index(out, "all daemons stopped") {
+		t.Errorf("a stop logged after \"all daemons stopped\":\n%s", out)
+	}
 	stops, err := os.ReadFile(filepath.Join(dir, "stops"))
 	if err != nil {
 		t.Fatal(err)
