@@ -398,37 +398,27 @@ func (s *Server) events(conn *net.UnixConn) {
 		return
 	}
 	gone := clientGone(conn)
-	quit := s.quit
 	for {
+		var e supervisor.Event
+		ok := false
 		select {
-		case e, ok := <-ch:
-			if !ok {
-				s.endEvents(conn)
-				return
-			}
-			if err := s.send(conn, Response{V: Version, OK: true, Event: &e}); err != nil {
-				s.log.Debug("dropped an event client", "error", err)
-				return
-			}
+		case e, ok = <-ch:
 		case <-gone:
 			return
-		case <-quit:
+		case <-s.quit:
 			// Take what is left without waiting, then end.
-			quit = nil
 			select {
-			case e, ok := <-ch:
-				if !ok {
-					s.send(conn, Response{V: Version, OK: true, End: "shutdown"})
-					return
-				}
-				if s.send(conn, Response{V: Version, OK: true, Event: &e}) != nil {
-					return
-				}
-				quit = s.quit // and look again
+			case e, ok = <-ch:
 			default:
-				s.send(conn, Response{V: Version, OK: true, End: "shutdown"})
-				return
 			}
+		}
+		if !ok {
+			s.endEvents(conn)
+			return
+		}
+		if err := s.send(conn, Response{V: Version, OK: true, Event: &e}); err != nil {
+			s.log.Debug("dropped an event client", "error", err)
+			return
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// envBase is a base environment made ready for buildEnv: one entry per key,
+// envBase is a base environment made ready for build: one entry per key,
 // in the order of their first appearance, and where each key is. A Spawner
 // keeps one for os.Environ() and remakes it only when that changes.
 type envBase struct {
@@ -78,14 +78,4 @@ func (b *envBase) build(extra map[string]string, name string) ([]string, error) 
 		set("RINGSUP_DAEMON", "RINGSUP_DAEMON="+name)
 	}
 	return env, nil
-}
-
-// buildEnv returns base, then extra in sorted key order, then
-// RINGSUP_DAEMON=name (when name is not empty), with one entry per key: a
-// later value replaces an earlier one in place. Entries of base without '='
-// are kept as they are.
-func buildEnv(base []string, extra map[string]string, name string) ([]string, error) {
-	var b envBase
-	b.update(base)
-	return b.build(extra, name)
 }

@@ -524,3 +524,10 @@ func TestExitString(t *testing.T) {
 		}
 	}
 }
+
+// buildEnv is envBase.build on base, as a Spawner builds on os.Environ().
+func buildEnv(base []string, extra map[string]string, name string) ([]string, error) {
+	var b envBase
+	b.update(base)
+	return b.build(extra, name)
+}

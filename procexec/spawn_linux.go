@@ -185,9 +185,7 @@ type batch struct {
 func (s *Spawner) send(b *batch) bool {
 	b.plans = make([]*plan, len(b.specs))
 	for i, spec := range b.specs {
-		if b.plans[i], b.errs[i] = prepare(spec, &s.env); b.plans[i] != nil {
-			b.plans[i].passing = b.w.conn >= 0 && len(b.plans[i].files) > 0
-		}
+		b.plans[i], b.errs[i] = prepare(spec, &s.env)
 	}
 	b.reply = make(chan []spawnResult, 1)
 	select {
@@ -202,7 +200,7 @@ func (s *Spawner) send(b *batch) bool {
 	}
 	// The thread waits for the descriptors of each plan that passes some.
 	for _, p := range b.plans {
-		if p == nil || !p.passing {
+		if p == nil || !p.passes(b.w.conn) {
 			continue
 		}
 		if err := sendFDs(b.w.conn, p.files); err != nil {
@@ -261,11 +259,14 @@ type plan struct {
 	output           bool
 	// files are the caller's descriptors the child gets; stdin and extra
 	// index them (-1: /dev/null, or closed).
-	files   []int
-	stdin   int
-	extra   []int
-	passing bool // files go to the thread over the socket pair
+	files []int
+	stdin int
+	extra []int
 }
+
+// passes reports whether p's files go to the thread over the socket pair
+// whose end is conn: -1 when the thread shares the process's table.
+func (p *plan) passes(conn int) bool { return conn >= 0 && len(p.files) > 0 }
 
 // prepare checks spec and resolves what the fork needs, its environment
 // built on env.
@@ -423,7 +424,7 @@ func privateTable() ([2]int, error) {
 // first use and shared by every child.
 func fork(p *plan, own int, devNull *int) spawnResult {
 	files := p.files
-	if p.passing {
+	if p.passes(own) {
 		got, err := recvFDs(own, len(p.files))
 		if err != nil {
 			return spawnResult{err: fmt.Errorf("cannot receive descriptors: %w", err)}

@@ -75,14 +75,7 @@ func (s *Supervisor) known(pid int) bool {
 
 // leftoversAfterExits scans for leftovers and kills those of the daemons
 // that are stopped for good.
-//
-// During shutdown it does nothing: the scan reads every child's pid, so one
-// per batch of exits made stopping N daemons cost O(N²); the scan once
-// every daemon is down finds what escaped in the meantime.
 func (s *Supervisor) leftoversAfterExits() {
-	if s.shuttingDown {
-		return
-	}
 	s.scanLeftovers()
 	for d := range s.leftoverOwners {
 		if d.rec.State == Stopped || d.removed {
