@@ -71,7 +71,7 @@ func (s *Supervisor) operate(r *opRequest) error {
 		return err
 	}
 	if s.shuttingDown {
-		return fmt.Errorf("cannot %s: shutting down", r.op)
+		return fmt.Errorf("cannot %s: %w", r.op, ErrShuttingDown)
 	}
 	switch r.op {
 	case "start":
@@ -106,9 +106,9 @@ func (s *Supervisor) operate(r *opRequest) error {
 // stay down; schedule stops them dependents first.
 func (s *Supervisor) stopWithDependents(d *daemon) {
 	for _, dep := range s.dependentsOf(d) {
-		s.stopNow(dep)
+		s.apply(dep, input{kind: inStopDue, reason: stayDown})
 	}
-	s.stopNow(d)
+	s.apply(d, input{kind: inStopDue, reason: stayDown})
 }
 
 // restartWithDependents restarts d (starting its dependencies if needed):
@@ -116,17 +116,15 @@ func (s *Supervisor) stopWithDependents(d *daemon) {
 // resets the restart count and is what lets a failed daemon start.
 func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
 	for _, dep := range s.dependenciesOf(d) {
-		dep.stopPending = false
 		s.apply(dep, input{kind: inStart})
 	}
-	d.stopPending = false
 	s.apply(d, input{kind: inRestart, force: force})
 	if d.rec.PID != 0 {
-		s.requestStop(d, startAgain)
+		s.apply(d, input{kind: inStopDue, reason: startAgain})
 	}
 	for _, dep := range s.dependentsOf(d) {
 		if dep.rec.PID != 0 {
-			s.requestStop(dep, startAgain)
+			s.apply(dep, input{kind: inStopDue, reason: startAgain})
 		}
 	}
 }
@@ -134,16 +132,9 @@ func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
 // startWithDependencies wants d up, and with it everything it depends on.
 func (s *Supervisor) startWithDependencies(d *daemon) {
 	for _, dep := range s.dependenciesOf(d) {
-		dep.stopPending = false
 		s.apply(dep, input{kind: inStart})
 	}
-	d.stopPending = false
 	s.apply(d, input{kind: inStart})
-}
-
-// stopNow marks d to stop and stay down; it stops once its dependents are.
-func (s *Supervisor) stopNow(d *daemon) {
-	d.stopPending, d.stopReason = true, stayDown
 }
 
 func (s *Supervisor) op(op string, force bool, names []string) error {

@@ -311,7 +311,6 @@ func (s *Supervisor) markReady(d *daemon) {
 
 // unhealthy treats d's live process as crashed.
 func (s *Supervisor) unhealthy(d *daemon, err error) {
-	s.healthStopped(d)
 	s.apply(d, input{kind: inUnhealthy, err: err})
 }
 

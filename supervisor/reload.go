@@ -81,7 +81,7 @@ func (r *reloadFailedRequest) handle(s *Supervisor) {
 // fixes it.
 func (s *Supervisor) busy() bool {
 	for _, d := range s.order {
-		if d.stopPending || d.rec.State == Stopping {
+		if d.rec.StopDue || d.rec.State == Stopping {
 			return true
 		}
 	}
@@ -178,7 +178,7 @@ func (s *Supervisor) applyMembership(wasActive map[string]bool) {
 func (s *Supervisor) forgetRemoved() {
 	for i := 0; i < len(s.order); i++ {
 		d := s.order[i]
-		if !d.removed || d.rec.PID != 0 || d.stopPending {
+		if !d.removed || d.rec.PID != 0 || d.rec.StopDue {
 			continue
 		}
 		if d.out != nil {

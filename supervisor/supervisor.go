@@ -135,10 +135,6 @@ type daemon struct {
 	rec        record
 	deps       []*daemon // direct dependencies
 	dependents []*daemon // direct dependents
-	// stopPending is set when the daemon must stop once its dependents
-	// are down; stopReason says what it does afterwards.
-	stopPending bool
-	stopReason  stopReason
 	// removed is set when a reload dropped the daemon; it is forgotten
 	// once it is down.
 	removed bool
@@ -348,27 +344,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // actions it returns.
 func (s *Supervisor) apply(d *daemon, in input) {
 	now := time.Now()
-	prev := d.rec
+	prev := d.rec.State
 	in.jitter = s.rand.Float64()*2 - 1
-	next, acts := step(prev, d.pol, in, now)
-	d.rec = next
-	if prev.PID != next.PID {
-		delete(s.byPID, prev.PID)
-		if next.PID != 0 {
-			s.byPID[next.PID] = d
-		}
-	}
-	if prev.State != next.State {
-		s.log.Debug("state", "daemon", d.name, "from", prev.State, "to", next.State, "input", in.kind)
-	}
-	if next.State == Stopped && prev.State != Stopped && len(d.leftovers) > 0 {
-		s.killLeftovers(d)
-	}
-	switch {
-	case prev.PID == 0 && next.PID != 0:
-		s.healthStarted(d, now)
-	case prev.PID != 0 && prev.State != Stopping && (next.PID == 0 || next.State == Stopping):
-		s.healthStopped(d)
+	var acts []action
+	d.rec, acts = step(d.rec, d.pol, in, now)
+	if prev != d.rec.State {
+		s.log.Debug("state", "daemon", d.name, "from", prev, "to", d.rec.State, "input", in.kind)
 	}
 	for _, a := range acts {
 		s.do(d, a, now)
@@ -399,11 +380,17 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	case actCascade:
 		for _, dep := range s.dependentsOf(d) {
 			if dep.rec.PID != 0 {
-				s.requestStop(dep, startAgain)
+				s.apply(dep, input{kind: inStopDue, reason: startAgain})
 			}
 		}
-	case actStopAsCrash:
-		s.requestStop(d, asCrash)
+	case actHealthStart:
+		s.healthStarted(d, now)
+	case actHealthStop:
+		s.healthStopped(d)
+	case actKillLeftovers:
+		if len(d.leftovers) > 0 {
+			s.killLeftovers(d)
+		}
 	}
 }
 
@@ -449,6 +436,7 @@ func (s *Supervisor) spawnQueued() bool {
 			s.log.Error("cannot start daemon", "daemon", d.name, "error", err)
 			s.apply(d, input{kind: inSpawnError, err: err})
 		default:
+			s.byPID[pid] = d
 			s.apply(d, input{kind: inSpawned, pid: pid})
 			if pipes[i] != nil {
 				s.readyStarted(d, pipes[i])
@@ -508,16 +496,15 @@ func rlimits(named map[string]uint64) map[int]procexec.Rlimit {
 func (s *Supervisor) schedule() {
 	for i := len(s.order) - 1; i >= 0; i-- {
 		d := s.order[i]
-		if d.stopPending && !hasLiveDependent(d) {
-			d.stopPending = false
-			s.apply(d, input{kind: inStop, reason: d.stopReason})
+		if d.rec.StopDue && !hasLiveDependent(d) {
+			s.apply(d, input{kind: inStop, reason: d.rec.DueReason})
 		}
 	}
 	// The processes a pass starts are spawned together; a daemon that is
 	// running once spawned lets its dependents start in the next pass.
 	for again := true; again; again = s.spawnQueued() {
 		for _, d := range s.order {
-			if d.rec.State != Starting || d.rec.PID != 0 || d.stopPending {
+			if d.rec.State != Starting || d.rec.PID != 0 || d.rec.StopDue {
 				continue
 			}
 			switch dep := blockingDependency(d); {
@@ -597,15 +584,6 @@ func reachable(d *daemon, next func(*daemon) []*daemon) []*daemon {
 	return out
 }
 
-// requestStop marks d to be stopped once its dependents are down. A stop
-// that keeps the daemon down wins over the others.
-func (s *Supervisor) requestStop(d *daemon, reason stopReason) {
-	if d.stopPending && d.stopReason == stayDown {
-		return
-	}
-	d.stopPending, d.stopReason = true, reason
-}
-
 // shutdown begins stopping every daemon, dependents first.
 func (s *Supervisor) shutdown() {
 	if !s.shuttingDown {
@@ -613,7 +591,7 @@ func (s *Supervisor) shutdown() {
 	}
 	s.shuttingDown = true
 	for _, d := range s.order {
-		s.requestStop(d, stayDown)
+		s.apply(d, input{kind: inStopDue, reason: stayDown})
 	}
 }
 
@@ -627,15 +605,8 @@ func (s *Supervisor) kill() {
 		_ = s.rt.Signal(pid, syscall.SIGKILL)
 	}
 	for _, d := range s.order {
-		if d.rec.PID == 0 {
-			continue
-		}
-		if d.rec.State != Stopping {
-			d.stopPending = false
-			s.apply(d, input{kind: inStop, reason: stayDown})
-		}
 		if d.rec.PID != 0 {
-			s.do(d, action{kind: actSignal, sig: syscall.SIGKILL}, time.Now())
+			s.apply(d, input{kind: inKill})
 		}
 	}
 }
@@ -647,7 +618,7 @@ func (s *Supervisor) allDown() bool {
 		return false
 	}
 	for _, d := range s.order {
-		if d.rec.PID != 0 || d.stopPending {
+		if d.rec.PID != 0 || d.rec.StopDue {
 			return false
 		}
 	}
@@ -677,6 +648,7 @@ func (s *Supervisor) reap(max int) bool {
 			s.log.Debug("reaped orphan", "pid", x.PID, "exit", x.String())
 			continue
 		}
+		delete(s.byPID, x.PID)
 		s.apply(d, input{kind: inExit, exit: x})
 	}
 	if len(s.lingering) > 0 || len(s.dying) > 0 {
