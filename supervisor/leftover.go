@@ -58,7 +58,7 @@ func (s *Supervisor) known(pid int) bool {
 	if _, ok := s.byPID[pid]; ok {
 		return true
 	}
-	if _, ok := s.probes[pid]; ok {
+	if s.probes.owns(pid) {
 		return true
 	}
 	if _, ok := s.hooks[pid]; ok {

@@ -115,8 +115,8 @@ func chownToUser(sock *health.NotifySocket, name string) error {
 // readyStarted watches the readiness pipe of d's new process.
 func (s *Supervisor) readyStarted(d *daemon, pipe *health.ReadyPipe) {
 	pipe.CloseChildEnd()
-	d.health.pipe = pipe
-	name, inc, notices, done := d.name, d.health.incarnation, s.notices, s.done
+	d.pipe = pipe
+	name, inc, notices, done := d.name, d.health.Incarnation, s.notices, s.done
 	go func() {
 		select {
 		case <-pipe.Ready():
@@ -138,9 +138,7 @@ func (s *Supervisor) noticeReceived(n notice) {
 	}
 	now := time.Now()
 	if n.pipe {
-		if n.incarnation == d.health.incarnation && !d.health.ready {
-			s.markReady(d)
-		}
+		s.feedHealth(d, healthInput{kind: hPipeReady, incarnation: n.incarnation}, now)
 		return
 	}
 	// Datagrams from outside the daemon's process group (a process of an
@@ -151,25 +149,5 @@ func (s *Supervisor) noticeReceived(n notice) {
 			return
 		}
 	}
-	if n.msg.Status != "" {
-		d.health.statusText = n.msg.Status
-	}
-	if (n.msg.Ready || n.msg.Watchdog) && d.cfg.Watchdog > 0 {
-		d.health.watchdogAt = now.Add(d.cfg.Watchdog)
-	}
-	if n.msg.Ready && !d.health.ready {
-		s.markReady(d)
-	}
-}
-
-// watchdogMissed handles a daemon that did not send WATCHDOG=1 in time: it
-// is unhealthy, and restarted unless its health check says "ignore".
-func (s *Supervisor) watchdogMissed(d *daemon) {
-	d.health.watchdogAt = time.Time{}
-	err := fmt.Errorf("watchdog: no WATCHDOG=1 for %v", d.cfg.Watchdog)
-	d.health.lastErr = err.Error()
-	s.setHealth(d, healthUnhealthy, err.Error())
-	if d.cfg.Health == nil || d.cfg.Health.OnUnhealthy == "restart" {
-		s.unhealthy(d, fmt.Errorf("unhealthy: %w", err))
-	}
+	s.feedHealth(d, healthInput{kind: hNotified, ready: n.msg.Ready, watchdog: n.msg.Watchdog, status: n.msg.Status}, now)
 }

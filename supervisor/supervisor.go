@@ -88,19 +88,16 @@ type Supervisor struct {
 	// reapDue says that the last reap stopped at its first exit, and
 	// more may be ready.
 	reapDue bool
-	// probes holds the exec health probes' processes until reaped.
-	probes map[int]*probeExit
-	// dueProbes collects the network probes due in one pass of the loop,
-	// started together by startNetworkProbes; probeResults brings their
-	// results back, in batches.
-	dueProbes []networkProbe
+	// probes runs the health probes; incarnations numbers the processes
+	// spawned, for their health checks.
+	probes       *probeRunner
+	incarnations uint64
 	// spawnQueue holds the daemons whose processes schedule is about to
 	// start, together.
 	spawnQueue []*daemon
 	// pendingEvents are the events of the loop's current pass, published
 	// at its end.
 	pendingEvents []Event
-	probeResults  chan []probeResult
 	// hooks holds the running hooks' processes until reaped; hookQueue the
 	// runs waiting for a slot.
 	// notices carries what daemons say about their readiness; notifyDir
@@ -144,7 +141,8 @@ type daemon struct {
 	// group, found by scanLeftovers.
 	leftovers []int
 	outOpts   logfile.Options // the settings out was made with
-	health    checker
+	health    healthState
+	pipe      *health.ReadyPipe // the readiness pipe of its process (ready = "fd:N")
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -167,23 +165,21 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	cfg := opts.Config
 	s := &Supervisor{
-		opts:         opts,
-		log:          opts.Logger,
-		path:         cfg.Path,
-		wanted:       opts.Profile,
-		rt:           opts.Runtime,
-		rand:         opts.Rand,
-		daemons:      make(map[string]*daemon, len(cfg.Daemons)),
-		byPID:        make(map[int]*daemon),
-		subs:         make(map[*subscriber]struct{}),
-		lingering:    make(map[int]struct{}),
-		dying:        make(map[int]struct{}),
-		probes:       make(map[int]*probeExit),
-		hooks:        make(map[int]*runningHook),
-		notices:      make(chan notice),
-		probeResults: make(chan []probeResult),
-		requests:     make(chan request),
-		done:         make(chan struct{}),
+		opts:      opts,
+		log:       opts.Logger,
+		path:      cfg.Path,
+		wanted:    opts.Profile,
+		rt:        opts.Runtime,
+		rand:      opts.Rand,
+		daemons:   make(map[string]*daemon, len(cfg.Daemons)),
+		byPID:     make(map[int]*daemon),
+		subs:      make(map[*subscriber]struct{}),
+		lingering: make(map[int]struct{}),
+		dying:     make(map[int]struct{}),
+		hooks:     make(map[int]*runningHook),
+		notices:   make(chan notice),
+		requests:  make(chan request),
+		done:      make(chan struct{}),
 	}
 	if err := s.install(cfg, nil); err != nil {
 		return nil, err
@@ -272,6 +268,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 		s.rt = rt
 	}
+	s.probes = newProbeRunner(s.rt, s.opts.Prober, s.log, s.done)
 	defer s.rt.Close()
 	defer s.closeLogs()
 
@@ -328,8 +325,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.reap(1)
 		case <-timerC:
 			s.fireDeadlines()
-		case rs := <-s.probeResults:
-			s.networkProbesDone(rs)
+		case rs := <-s.probes.Results():
+			s.probesDone(rs)
 			s.drainProbeResults()
 		case n := <-s.notices:
 			s.noticeReceived(n)
@@ -386,7 +383,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	case actHealthStart:
 		s.healthStarted(d, now)
 	case actHealthStop:
-		s.healthStopped(d)
+		s.healthStopped(d, now)
 	case actKillLeftovers:
 		if len(d.leftovers) > 0 {
 			s.killLeftovers(d)
@@ -640,7 +637,13 @@ func (s *Supervisor) reap(max int) bool {
 		s.leftoverScanDue = true
 	}
 	for _, x := range exits {
-		if s.probeExited(x) || s.hookExited(x) {
+		if r, counts, ok := s.probes.exited(x); ok {
+			if counts {
+				s.probesDone([]probeResult{r})
+			}
+			continue
+		}
+		if s.hookExited(x) {
 			continue
 		}
 		d, ok := s.byPID[x.PID]
@@ -710,10 +713,8 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 func (s *Supervisor) armTimer() <-chan time.Time {
 	first := s.hooksDeadline()
 	for _, d := range s.order {
-		for _, dl := range []time.Time{d.rec.Deadline, d.health.deadline()} {
-			if !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
-				first = dl
-			}
+		if dl := d.deadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
+			first = dl
 		}
 	}
 	s.timer.Stop()
@@ -724,20 +725,36 @@ func (s *Supervisor) armTimer() <-chan time.Time {
 	return s.timer.C
 }
 
+// deadline is the one deadline of d the loop arms its timer for: the
+// earliest of its state machine's (record.Deadline) and its health
+// checks'. Each is kept by its own step, which decides what passing it
+// means.
+func (d *daemon) deadline() time.Time {
+	rd, hd := d.rec.Deadline, d.health.deadline()
+	if rd.IsZero() || (!hd.IsZero() && hd.Before(rd)) {
+		return hd
+	}
+	return rd
+}
+
 // fireDeadlines feeds inDeadline to every daemon whose deadline has passed,
-// and runs the health and hook deadlines that have passed.
+// and hDeadline to those whose health deadline has, and kills the hooks
+// past theirs.
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
 	s.killLateHooks(now)
 	for _, d := range s.order {
+		if dl := d.deadline(); dl.IsZero() || now.Before(dl) {
+			continue
+		}
 		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {
 			s.apply(d, input{kind: inDeadline})
 		}
 		if dl := d.health.deadline(); !dl.IsZero() && !now.Before(dl) {
-			s.fireHealth(d, now)
+			s.feedHealth(d, healthInput{kind: hDeadline}, now)
 		}
 	}
-	s.startNetworkProbes()
+	s.probes.flush()
 }
 
 func (s *Supervisor) closeLogs() {
