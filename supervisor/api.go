@@ -302,7 +302,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
 		}
 		ds.Done = d.rec.Done
-		ds.Leftovers = slices.Clone(d.leftovers)
+		ds.Leftovers = slices.Clone(s.groups.leftoversOf(d.name))
 		if d.rec.State == Restarting {
 			ds.BackoffS = max(0, d.rec.Deadline.Sub(now).Seconds())
 		}

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ringrift/ringsup/health"
 )
 
@@ -144,7 +142,7 @@ func (s *Supervisor) noticeReceived(n notice) {
 	// Datagrams from outside the daemon's process group (a process of an
 	// earlier run, say) are not about this process.
 	if n.msg.PID != 0 {
-		if pgid, err := unix.Getpgid(int(n.msg.PID)); err != nil || pgid != d.rec.PID {
+		if pgid, err := s.rt.Getpgid(int(n.msg.PID)); err != nil || pgid != d.rec.PID {
 			s.log.Debug("notification from outside the daemon's group dropped", "daemon", d.name, "pid", n.msg.PID)
 			return
 		}

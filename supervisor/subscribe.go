@@ -95,7 +95,7 @@ func (s *Supervisor) flushEvents() {
 // buffer is full.
 func (s *Supervisor) publish(e Event) {
 	s.logEvent(e)
-	s.queueHooks(e)
+	s.hooks.fire(s.cfg.Hooks, s.cfg.Dir, e, time.Now())
 	for sub := range s.subs {
 		select {
 		case sub.ch <- e:

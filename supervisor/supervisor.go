@@ -76,37 +76,26 @@ type Supervisor struct {
 	order   []*daemon // dependencies before dependents
 	byPID   map[int]*daemon
 	subs    map[*subscriber]struct{}
-	// lingering holds the process groups whose leader has exited and
-	// whose other members were sent SIGKILL, until they are empty.
-	lingering map[int]struct{}
-	// dying holds leftover processes sent SIGKILL, until they are gone.
-	dying map[int]struct{}
-	// leftoverOwners are the daemons whose leftovers are not empty.
-	leftoverOwners map[*daemon]bool
-	// leftoverScanDue says that processes exited since the last scan.
-	leftoverScanDue bool
+	// The loop's parts: hooks runs the hooks, probes the health probes,
+	// and groups follows what is left of daemons' process groups.
+	hooks  *hookRunner
+	probes *probeRunner
+	groups *groupTracker
+	// incarnations numbers the processes spawned, for their health checks.
+	incarnations uint64
 	// reapDue says that the last reap stopped at its first exit, and
 	// more may be ready.
 	reapDue bool
-	// probes runs the health probes; incarnations numbers the processes
-	// spawned, for their health checks.
-	probes       *probeRunner
-	incarnations uint64
 	// spawnQueue holds the daemons whose processes schedule is about to
 	// start, together.
 	spawnQueue []*daemon
 	// pendingEvents are the events of the loop's current pass, published
 	// at its end.
 	pendingEvents []Event
-	// hooks holds the running hooks' processes until reaped; hookQueue the
-	// runs waiting for a slot.
 	// notices carries what daemons say about their readiness; notifyDir
 	// holds their notification sockets.
 	notices   chan notice
 	notifyDir string
-	hooks     map[int]*runningHook
-	hookQueue []hookRun
-	hookLog   *logfile.Writer
 
 	shuttingDown bool
 	timer        *time.Timer
@@ -137,12 +126,9 @@ type daemon struct {
 	removed bool
 	out     *logfile.Writer      // its log file, set up at its first start
 	notify  *health.NotifySocket // its notification socket (ready = "notify")
-	// leftovers are processes of the daemon that escaped its process
-	// group, found by scanLeftovers.
-	leftovers []int
-	outOpts   logfile.Options // the settings out was made with
-	health    healthState
-	pipe      *health.ReadyPipe // the readiness pipe of its process (ready = "fd:N")
+	outOpts logfile.Options      // the settings out was made with
+	health  healthState
+	pipe    *health.ReadyPipe // the readiness pipe of its process (ready = "fd:N")
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -165,21 +151,18 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	cfg := opts.Config
 	s := &Supervisor{
-		opts:      opts,
-		log:       opts.Logger,
-		path:      cfg.Path,
-		wanted:    opts.Profile,
-		rt:        opts.Runtime,
-		rand:      opts.Rand,
-		daemons:   make(map[string]*daemon, len(cfg.Daemons)),
-		byPID:     make(map[int]*daemon),
-		subs:      make(map[*subscriber]struct{}),
-		lingering: make(map[int]struct{}),
-		dying:     make(map[int]struct{}),
-		hooks:     make(map[int]*runningHook),
-		notices:   make(chan notice),
-		requests:  make(chan request),
-		done:      make(chan struct{}),
+		opts:     opts,
+		log:      opts.Logger,
+		path:     cfg.Path,
+		wanted:   opts.Profile,
+		rt:       opts.Runtime,
+		rand:     opts.Rand,
+		daemons:  make(map[string]*daemon, len(cfg.Daemons)),
+		byPID:    make(map[int]*daemon),
+		subs:     make(map[*subscriber]struct{}),
+		notices:  make(chan notice),
+		requests: make(chan request),
+		done:     make(chan struct{}),
 	}
 	if err := s.install(cfg, nil); err != nil {
 		return nil, err
@@ -269,6 +252,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.rt = rt
 	}
 	s.probes = newProbeRunner(s.rt, s.opts.Prober, s.log, s.done)
+	s.groups = newGroupTracker(s.rt, s.log)
+	s.hooks = newHookRunner(s.rt, s.log, s.openHookLog)
 	defer s.rt.Close()
 	defer s.closeLogs()
 
@@ -294,15 +279,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		if s.reapDue && s.reap(0) {
 			continue // what those exits started or stopped
 		}
-		if s.leftoverScanDue {
-			s.leftoverScanDue = false
+		if s.groups.scanDue {
 			s.leftoversAfterExits()
 		}
 		s.forgetRemoved()
 		if s.shuttingDown && s.allDown() {
 			s.scanLeftovers()
-			for d := range s.leftoverOwners {
-				s.killLeftovers(d)
+			for _, name := range s.groups.owners() {
+				s.groups.killLeftovers(name)
 			}
 			s.awaitGroups(groupDrainTimeout)
 			// What the last processes wrote before they exited is in
@@ -365,13 +349,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 		}
 	case actKillGroup:
 		// The leader is gone; whatever is left of its group goes with it.
-		err := s.rt.Signal(a.pid, syscall.SIGKILL)
-		switch {
-		case err == nil:
-			s.lingering[a.pid] = struct{}{}
-		case !errors.Is(err, procexec.ErrNoProcess):
-			s.log.Error("cannot kill process group", "daemon", d.name, "pgid", a.pid, "error", err)
-		}
+		s.groups.killGroup(d.name, a.pid)
 	case actEmit:
 		s.publishFor(d, a.event)
 	case actCascade:
@@ -385,9 +363,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	case actHealthStop:
 		s.healthStopped(d, now)
 	case actKillLeftovers:
-		if len(d.leftovers) > 0 {
-			s.killLeftovers(d)
-		}
+		s.groups.killLeftovers(d.name)
 	}
 }
 
@@ -596,11 +572,7 @@ func (s *Supervisor) shutdown() {
 // without waiting for dependents, and shuts down.
 func (s *Supervisor) kill() {
 	s.shutdown()
-	s.hookQueue = nil
-	for pid, h := range s.hooks {
-		h.killAt = time.Time{}
-		_ = s.rt.Signal(pid, syscall.SIGKILL)
-	}
+	s.hooks.killAll()
 	for _, d := range s.order {
 		if d.rec.PID != 0 {
 			s.apply(d, input{kind: inKill})
@@ -611,7 +583,7 @@ func (s *Supervisor) kill() {
 // allDown reports whether no daemon has a process or a pending stop, and
 // no hook is running or waiting (each is bounded by its timeout).
 func (s *Supervisor) allDown() bool {
-	if len(s.hooks) > 0 || len(s.hookQueue) > 0 {
+	if !s.hooks.idle() {
 		return false
 	}
 	for _, d := range s.order {
@@ -634,7 +606,7 @@ func (s *Supervisor) reap(max int) bool {
 	if len(exits) > 0 {
 		// An exit may have left an escaped process to the supervisor: the
 		// loop looks once the restarts are under way.
-		s.leftoverScanDue = true
+		s.groups.scanDue = true
 	}
 	for _, x := range exits {
 		if r, counts, ok := s.probes.exited(x); ok {
@@ -643,7 +615,7 @@ func (s *Supervisor) reap(max int) bool {
 			}
 			continue
 		}
-		if s.hookExited(x) {
+		if s.hooks.exited(x) {
 			continue
 		}
 		d, ok := s.byPID[x.PID]
@@ -654,9 +626,7 @@ func (s *Supervisor) reap(max int) bool {
 		delete(s.byPID, x.PID)
 		s.apply(d, input{kind: inExit, exit: x})
 	}
-	if len(s.lingering) > 0 || len(s.dying) > 0 {
-		s.pruneGroups()
-	}
+	s.groups.prune()
 	return len(exits) > 0
 }
 
@@ -669,17 +639,33 @@ const groupDrainTimeout = 5 * time.Second
 // supervisor's tree that holds a pipe can make it wait that long.
 const outputDrainTimeout = 2 * time.Second
 
-// pruneGroups forgets the lingering process groups that are now empty,
-// and the dying leftovers that are gone.
-func (s *Supervisor) pruneGroups() {
-	for pgid := range s.lingering {
-		if errors.Is(s.rt.Signal(pgid, 0), procexec.ErrNoProcess) {
-			delete(s.lingering, pgid)
-		}
+// scanLeftovers refreshes every daemon's leftovers (leftover.go) from the
+// supervisor's children.
+func (s *Supervisor) scanLeftovers() {
+	s.groups.scan(s.known, func(name string) bool { _, ok := s.daemons[name]; return ok })
+}
+
+// known reports whether pid is a process the supervisor started (or a
+// member of a daemon's group).
+func (s *Supervisor) known(pid int) bool {
+	if _, ok := s.byPID[pid]; ok || s.probes.owns(pid) || s.hooks.owns(pid) {
+		return true
 	}
-	for pid := range s.dying {
-		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-			delete(s.dying, pid)
+	pgid, err := s.rt.Getpgid(pid)
+	if err != nil {
+		return true // gone already
+	}
+	_, inGroup := s.byPID[pgid]
+	return inGroup || s.groups.lingers(pgid)
+}
+
+// leftoversAfterExits scans for leftovers and kills those of the daemons
+// that are stopped for good.
+func (s *Supervisor) leftoversAfterExits() {
+	s.scanLeftovers()
+	for _, name := range s.groups.owners() {
+		if d := s.daemons[name]; d.rec.State == Stopped || d.removed {
+			s.groups.killLeftovers(name)
 		}
 	}
 }
@@ -695,14 +681,14 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 	defer tick.Stop()
 	for {
 		s.reap(0)
-		if len(s.lingering) == 0 && len(s.dying) == 0 {
+		if s.groups.settled() {
 			return
 		}
 		select {
 		case <-s.rt.Exited():
 		case <-tick.C:
 		case <-deadline.C:
-			s.log.Warn("processes still not gone at exit", "groups", len(s.lingering), "leftovers", len(s.dying))
+			s.log.Warn("processes still not gone at exit", "groups", len(s.groups.lingering), "leftovers", len(s.groups.dying))
 			return
 		}
 	}
@@ -711,7 +697,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer() <-chan time.Time {
-	first := s.hooksDeadline()
+	first := s.hooks.deadline()
 	for _, d := range s.order {
 		if dl := d.deadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
 			first = dl
@@ -742,7 +728,7 @@ func (d *daemon) deadline() time.Time {
 // past theirs.
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
-	s.killLateHooks(now)
+	s.hooks.killLate(now)
 	for _, d := range s.order {
 		if dl := d.deadline(); dl.IsZero() || now.Before(dl) {
 			continue
@@ -763,8 +749,8 @@ func (s *Supervisor) closeLogs() {
 			d.out.Close()
 		}
 	}
-	if s.hookLog != nil {
-		s.hookLog.Close()
+	if s.hooks.out != nil {
+		s.hooks.out.Close()
 	}
 	for _, d := range s.order {
 		if d.notify != nil {
