@@ -284,7 +284,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 	}
 	now := time.Now()
 	st := Status{
-		Profile: s.profile,
+		Profile: s.sel.name,
 		Config:  s.path,
 		PID:     os.Getpid(),
 		Daemons: make(map[string]DaemonStatus, len(ds)),

@@ -1,5 +1,7 @@
 package supervisor
 
+import "github.com/ringrift/ringsup/config"
+
 // ProfileChanged is the type of the event published when SetProfile
 // switched the active profile; its Profile field names the new one.
 const ProfileChanged EventType = "PROFILE_CHANGED"
@@ -28,18 +30,34 @@ func (s *Supervisor) setProfile(name string) error {
 	if s.shuttingDown {
 		return ErrShuttingDown
 	}
-	profile, active, err := s.cfg.Select(name)
+	sel, err := selectProfile(s.cfg, name)
 	if err != nil {
 		return err
 	}
-	wasActive := s.active
-	s.wanted, s.profile = name, profile
-	s.active = make(map[string]bool, len(active))
-	for _, n := range active {
-		s.active[n] = true
-	}
+	wasActive := s.sel.active
+	s.sel = sel
 	s.applyMembership(wasActive)
-	s.log.Info("profile changed", "profile", profile)
-	s.publishNow(Event{Type: ProfileChanged, Profile: profile})
+	s.log.Info("profile changed", "profile", sel.name)
+	s.publishNow(Event{Type: ProfileChanged, Profile: sel.name})
 	return nil
+}
+
+// selection is the active profile.
+type selection struct {
+	wanted string          // the profile asked for; "" means the default
+	name   string          // the profile it resolved to ("" = all daemons)
+	active map[string]bool // the daemons it runs
+}
+
+// selectProfile resolves the profile wanted in cfg.
+func selectProfile(cfg *config.Config, wanted string) (selection, error) {
+	name, active, err := cfg.Select(wanted)
+	if err != nil {
+		return selection{}, err
+	}
+	sel := selection{wanted: wanted, name: name, active: make(map[string]bool, len(active))}
+	for _, n := range active {
+		sel.active[n] = true
+	}
+	return sel, nil
 }

@@ -16,6 +16,15 @@ import (
 // datagrams on the daemon's NOTIFY_SOCKET, with an optional watchdog) and
 // ready = "fd:N" (a newline on descriptor N, s6's notification-fd).
 
+// notifier carries what daemons say about their readiness to the loop.
+type notifier struct {
+	// notices receives from the goroutines that read the daemons'
+	// notification sockets and readiness pipes.
+	notices chan notice
+	// dir holds the notification sockets; made at the first.
+	dir string
+}
+
 // notice is something a daemon said about its readiness, forwarded to the
 // loop from the goroutine that reads its socket or pipe.
 type notice struct {
@@ -63,7 +72,7 @@ func (s *Supervisor) notifySocket(d *daemon) (*health.NotifySocket, error) {
 	if d.notify != nil {
 		return d.notify, nil
 	}
-	if s.notifyDir == "" {
+	if s.notify.dir == "" {
 		dir, err := os.MkdirTemp("", "ringsup-notify-")
 		if err != nil {
 			return nil, fmt.Errorf("cannot create notification directory: %w", err)
@@ -72,9 +81,9 @@ func (s *Supervisor) notifySocket(d *daemon) (*health.NotifySocket, error) {
 		if err := os.Chmod(dir, 0o711); err != nil {
 			return nil, fmt.Errorf("cannot create notification directory: %w", err)
 		}
-		s.notifyDir = dir
+		s.notify.dir = dir
 	}
-	sock, err := health.ListenNotify(filepath.Join(s.notifyDir, d.name+".sock"))
+	sock, err := health.ListenNotify(filepath.Join(s.notify.dir, d.name+".sock"))
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +94,7 @@ func (s *Supervisor) notifySocket(d *daemon) (*health.NotifySocket, error) {
 		}
 	}
 	d.notify = sock
-	name, notices, done := d.name, s.notices, s.done
+	name, notices, done := d.name, s.notify.notices, s.done
 	go func() {
 		for msg := range sock.Messages() {
 			select {
@@ -114,7 +123,7 @@ func chownToUser(sock *health.NotifySocket, name string) error {
 func (s *Supervisor) readyStarted(d *daemon, pipe *health.ReadyPipe) {
 	pipe.CloseChildEnd()
 	d.pipe = pipe
-	name, inc, notices, done := d.name, d.health.Incarnation, s.notices, s.done
+	name, inc, notices, done := d.name, d.health.Incarnation, s.notify.notices, s.done
 	go func() {
 		select {
 		case <-pipe.Ready():

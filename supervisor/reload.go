@@ -120,7 +120,7 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 	// Settings that cannot change live keep their running value.
 	cfg.Supervisor.Socket, cfg.Supervisor.LogDir = s.cfg.Supervisor.Socket, s.cfg.Supervisor.LogDir
 
-	wasActive := s.active
+	wasActive := s.sel.active
 	var removed []*daemon
 	for _, name := range diff.Removed {
 		removed = append(removed, s.daemons[name])
@@ -145,7 +145,7 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 		case d.rec.PID != 0:
 			s.restartWithDependents(d, false)
 			sum.Restarted = append(sum.Restarted, name)
-		case (d.rec.State == Failed || d.rec.State == ImportFailed) && s.active[name]:
+		case (d.rec.State == Failed || d.rec.State == ImportFailed) && s.sel.active[name]:
 			s.apply(d, input{kind: inRestart, force: true})
 			sum.Restarted = append(sum.Restarted, name)
 		default:
@@ -166,9 +166,9 @@ func (s *Supervisor) applyMembership(wasActive map[string]bool) {
 	for _, d := range s.order {
 		switch {
 		case d.removed:
-		case s.active[d.name] && !wasActive[d.name]:
+		case s.sel.active[d.name] && !wasActive[d.name]:
 			s.apply(d, input{kind: inStart})
-		case !s.active[d.name] && wasActive[d.name]:
+		case !s.sel.active[d.name] && wasActive[d.name]:
 			s.stopWithDependents(d)
 		}
 	}

@@ -1,10 +1,27 @@
 package supervisor
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // subscriber is one reader of the event stream.
 type subscriber struct {
 	ch chan Event
+}
+
+// eventHub is the event stream: its subscribers, and the events of the
+// loop's current pass, published at its end.
+type eventHub struct {
+	subs    map[*subscriber]struct{}
+	pending []Event
+	// early holds the subscribers made before Run started; its lock is
+	// taken only by Subscribe and once by Run.
+	early struct {
+		sync.Mutex
+		started bool
+		subs    []*subscriber
+	}
 }
 
 type subscribeRequest struct {
@@ -13,7 +30,7 @@ type subscribeRequest struct {
 }
 
 func (r *subscribeRequest) handle(s *Supervisor) {
-	s.subs[r.sub] = struct{}{}
+	s.events.subs[r.sub] = struct{}{}
 	close(r.reply)
 }
 
@@ -32,13 +49,14 @@ func (s *Supervisor) Subscribe() (<-chan Event, func()) {
 	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
 	// Before Run, the subscriber is handed to Run, so that it sees the
 	// events of start-up too.
-	s.early.Lock()
-	if !s.early.started {
-		s.early.subs = append(s.early.subs, sub)
-		s.early.Unlock()
+	early := &s.events.early
+	early.Lock()
+	if !early.started {
+		early.subs = append(early.subs, sub)
+		early.Unlock()
 		return sub.ch, cancel
 	}
-	s.early.Unlock()
+	early.Unlock()
 	r := &subscribeRequest{sub: sub, reply: make(chan struct{})}
 	if err := s.call(r); err != nil {
 		close(sub.ch)
@@ -51,18 +69,19 @@ func (s *Supervisor) Subscribe() (<-chan Event, func()) {
 // takeEarlySubscribers registers the subscribers made before Run; from now
 // on Subscribe goes through the loop.
 func (s *Supervisor) takeEarlySubscribers() {
-	s.early.Lock()
-	defer s.early.Unlock()
-	s.early.started = true
-	for _, sub := range s.early.subs {
-		s.subs[sub] = struct{}{}
+	early := &s.events.early
+	early.Lock()
+	defer early.Unlock()
+	early.started = true
+	for _, sub := range early.subs {
+		s.events.subs[sub] = struct{}{}
 	}
-	s.early.subs = nil
+	early.subs = nil
 }
 
 func (s *Supervisor) dropSubscriber(sub *subscriber) {
-	if _, ok := s.subs[sub]; ok {
-		delete(s.subs, sub)
+	if _, ok := s.events.subs[sub]; ok {
+		delete(s.events.subs, sub)
 		close(sub.ch)
 	}
 }
@@ -79,16 +98,16 @@ func (s *Supervisor) publishFor(d *daemon, e Event) {
 // restart should not wait for the log line of the exit.
 func (s *Supervisor) publishNow(e Event) {
 	e.Timestamp = unixSeconds(time.Now())
-	s.pendingEvents = append(s.pendingEvents, e)
+	s.events.pending = append(s.events.pending, e)
 }
 
 // flushEvents publishes the events of the loop's pass.
 func (s *Supervisor) flushEvents() {
-	for i := 0; i < len(s.pendingEvents); i++ { // publishing may add more
-		s.publish(s.pendingEvents[i])
+	for i := 0; i < len(s.events.pending); i++ { // publishing may add more
+		s.publish(s.events.pending[i])
 	}
-	clear(s.pendingEvents)
-	s.pendingEvents = s.pendingEvents[:0]
+	clear(s.events.pending)
+	s.events.pending = s.events.pending[:0]
 }
 
 // publish logs e and hands it to every subscriber, dropping those whose
@@ -96,7 +115,7 @@ func (s *Supervisor) flushEvents() {
 func (s *Supervisor) publish(e Event) {
 	s.logEvent(e)
 	s.hooks.fire(s.cfg.Hooks, s.cfg.Dir, e, time.Now())
-	for sub := range s.subs {
+	for sub := range s.events.subs {
 		select {
 		case sub.ch <- e:
 		default:
@@ -107,7 +126,7 @@ func (s *Supervisor) publish(e Event) {
 }
 
 func (s *Supervisor) closeSubscribers() {
-	for sub := range s.subs {
+	for sub := range s.events.subs {
 		s.dropSubscriber(sub)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"sync"
 	"syscall"
 	"time"
 
@@ -62,20 +61,17 @@ var ErrNotRunning = errors.New("supervisor is not running")
 // Supervisor runs the daemons of one config. Create it with New, then call
 // Run; the other methods may be called from any goroutine while Run runs.
 type Supervisor struct {
-	opts    Options
-	log     hclog.Logger
-	path    string // the config file; fixed for the supervisor's life
-	cfg     *config.Config
-	wanted  string          // the profile asked for; "" means the default
-	profile string          // the profile it resolved to ("" = all daemons)
-	active  map[string]bool // the daemons the profile runs
-	rt      Runtime
-	rand    *rand.Rand
+	opts Options
+	log  hclog.Logger
+	path string // the config file; fixed for the supervisor's life
+	cfg  *config.Config
+	sel  selection // the active profile
+	rt   Runtime
 
 	daemons map[string]*daemon
 	order   []*daemon // dependencies before dependents
 	byPID   map[int]*daemon
-	subs    map[*subscriber]struct{}
+	events  eventHub // the event stream
 	// The loop's parts: hooks runs the hooks, probes the health probes,
 	// and groups follows what is left of daemons' process groups.
 	hooks  *hookRunner
@@ -83,34 +79,17 @@ type Supervisor struct {
 	groups *groupTracker
 	// incarnations numbers the processes spawned, for their health checks.
 	incarnations uint64
-	// reapDue says that the last reap stopped at its first exit, and
-	// more may be ready.
-	reapDue bool
 	// spawnQueue holds the daemons whose processes schedule is about to
 	// start, together.
 	spawnQueue []*daemon
-	// pendingEvents are the events of the loop's current pass, published
-	// at its end.
-	pendingEvents []Event
-	// notices carries what daemons say about their readiness; notifyDir
-	// holds their notification sockets.
-	notices   chan notice
-	notifyDir string
+	notify     notifier // what daemons say about their readiness
 
 	shuttingDown bool
-	timer        *time.Timer
 	reloads      []*reloadRequest // waiting until no transition is under way
 
 	requests chan request
 	done     chan struct{} // closed when Run returns
 
-	// early holds the subscribers made before Run started; its lock is
-	// taken only by Subscribe and once by Run.
-	early struct {
-		sync.Mutex
-		started bool
-		subs    []*subscriber
-	}
 }
 
 // daemon is the loop's record of one daemon.
@@ -154,13 +133,12 @@ func New(opts Options) (*Supervisor, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		path:     cfg.Path,
-		wanted:   opts.Profile,
+		sel:      selection{wanted: opts.Profile},
 		rt:       opts.Runtime,
-		rand:     opts.Rand,
 		daemons:  make(map[string]*daemon, len(cfg.Daemons)),
 		byPID:    make(map[int]*daemon),
-		subs:     make(map[*subscriber]struct{}),
-		notices:  make(chan notice),
+		events:   eventHub{subs: make(map[*subscriber]struct{})},
+		notify:   notifier{notices: make(chan notice)},
 		requests: make(chan request),
 		done:     make(chan struct{}),
 	}
@@ -179,7 +157,7 @@ func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 	if err != nil {
 		return fmt.Errorf("cannot order daemons: %w", err)
 	}
-	profile, active, err := cfg.Select(s.wanted)
+	sel, err := selectProfile(cfg, s.sel.wanted)
 	if err != nil {
 		return err
 	}
@@ -212,11 +190,7 @@ func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 		daemons[d.name] = d
 		s.order = append(s.order, d)
 	}
-	s.cfg, s.daemons, s.profile = cfg, daemons, profile
-	s.active = make(map[string]bool, len(active))
-	for _, name := range active {
-		s.active[name] = true
-	}
+	s.cfg, s.daemons, s.sel = cfg, daemons, sel
 	return nil
 }
 
@@ -261,13 +235,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.log.Error("cannot create log directory; daemon output is discarded",
 			"log_dir", s.cfg.Supervisor.LogDir, "error", err)
 	}
-	s.timer = time.NewTimer(time.Hour)
-	s.timer.Stop()
-	defer s.timer.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	reapDue := false // the last reap stopped at its first exit; more may be ready
 
-	s.log.Info("starting", "profile", s.profile, "daemons", len(s.active))
+	s.log.Info("starting", "profile", s.sel.name, "daemons", len(s.sel.active))
 	for _, d := range s.order {
-		if s.active[d.name] {
+		if s.sel.active[d.name] {
 			s.apply(d, input{kind: inStart})
 		}
 	}
@@ -276,8 +251,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		s.applyQueuedReload()
 		s.schedule()
-		if s.reapDue && s.reap(0) {
-			continue // what those exits started or stopped
+		if reapDue {
+			reapDue = false
+			if s.reap(0) > 0 {
+				continue // what those exits started or stopped
+			}
 		}
 		if s.groups.scanDue {
 			s.leftoversAfterExits()
@@ -299,20 +277,20 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		}
 		s.flushEvents()
-		timerC := s.armTimer()
+		timerC := s.armTimer(timer)
 		select {
 		case req := <-s.requests:
 			req.handle(s)
 		case <-s.rt.Exited():
 			// One exit first: its restart goes out in this pass, before
 			// the search for more (see procexec.ReapUpTo).
-			s.reap(1)
+			reapDue = s.reap(1) == 1
 		case <-timerC:
 			s.fireDeadlines()
 		case rs := <-s.probes.Results():
 			s.probesDone(rs)
 			s.drainProbeResults()
-		case n := <-s.notices:
+		case n := <-s.notify.notices:
 			s.noticeReceived(n)
 		case <-ctxDone:
 			ctxDone = nil
@@ -326,7 +304,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) apply(d *daemon, in input) {
 	now := time.Now()
 	prev := d.rec.State
-	in.jitter = s.rand.Float64()*2 - 1
+	in.jitter = s.opts.Rand.Float64()*2 - 1
 	var acts []action
 	d.rec, acts = step(d.rec, d.pol, in, now)
 	if prev != d.rec.State {
@@ -595,14 +573,14 @@ func (s *Supervisor) allDown() bool {
 }
 
 // reap collects exits, at most max (every one when max <= 0), and hands
-// each to its daemon; it reports whether there were any. Exits of
-// processes the supervisor did not start (adopted orphans) are only logged.
-func (s *Supervisor) reap(max int) bool {
+// each to its daemon, probe or hook; it returns how many there were. Exits
+// of processes the supervisor did not start (adopted orphans) are only
+// logged.
+func (s *Supervisor) reap(max int) int {
 	exits, err := s.rt.Reap(max)
 	if err != nil {
 		s.log.Error("cannot reap", "error", err)
 	}
-	s.reapDue = max > 0 && len(exits) == max
 	if len(exits) > 0 {
 		// An exit may have left an escaped process to the supervisor: the
 		// loop looks once the restarts are under way.
@@ -627,7 +605,7 @@ func (s *Supervisor) reap(max int) bool {
 		s.apply(d, input{kind: inExit, exit: x})
 	}
 	s.groups.prune()
-	return len(exits) > 0
+	return len(exits)
 }
 
 // groupDrainTimeout bounds how long shutdown waits for the last members of
@@ -696,19 +674,19 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
-func (s *Supervisor) armTimer() <-chan time.Time {
+func (s *Supervisor) armTimer(timer *time.Timer) <-chan time.Time {
 	first := s.hooks.deadline()
 	for _, d := range s.order {
 		if dl := d.deadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
 			first = dl
 		}
 	}
-	s.timer.Stop()
+	timer.Stop()
 	if first.IsZero() {
 		return nil
 	}
-	s.timer.Reset(time.Until(first))
-	return s.timer.C
+	timer.Reset(time.Until(first))
+	return timer.C
 }
 
 // deadline is the one deadline of d the loop arms its timer for: the
@@ -757,8 +735,8 @@ func (s *Supervisor) closeLogs() {
 			d.notify.Close()
 		}
 	}
-	if s.notifyDir != "" {
-		os.RemoveAll(s.notifyDir)
+	if s.notify.dir != "" {
+		os.RemoveAll(s.notify.dir)
 	}
 }
 
