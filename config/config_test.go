@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ringrift/ringsup/procexec"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.err golden files")
@@ -516,7 +518,7 @@ func TestSignalName(t *testing.T) {
 		{syscall.Signal(40), "signal 40"},
 	}
 	for _, tt := range tests {
-		if got := SignalName(tt.in); got != tt.want {
+		if got := procexec.SignalName(tt.in); got != tt.want {
 			t.Errorf("SignalName(%d) = %q, want %q", tt.in, got, tt.want)
 		}
 		if tt.in < 32 {

@@ -79,15 +79,6 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("invalid signal %q", s)
 }
 
-// SignalName returns the name of sig, such as "SIGTERM", or a description
-// such as "signal 40" for a signal without a name.
-func SignalName(sig syscall.Signal) string {
-	if name := unix.SignalName(sig); name != "" {
-		return name
-	}
-	return sig.String()
-}
-
 // suggest returns ` (did you mean "x"?)` for the candidate x closest to
 // word, or "" when none is close enough to be a likely typo.
 func suggest(word string, candidates []string) string {

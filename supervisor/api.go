@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/ringrift/ringsup/procexec"
 )
 
 // request is a message to the loop. Each carries its own reply channel,
@@ -309,7 +311,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 		if x := d.rec.LastExit; x != nil {
 			ds.LastExit = &ExitStatus{Code: x.Code}
 			if x.Signal != 0 {
-				ds.LastExit.Signal = signalName(x.Signal)
+				ds.LastExit.Signal = procexec.SignalName(x.Signal)
 			}
 		}
 		st.Daemons[d.name] = ds

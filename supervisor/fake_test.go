@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -115,7 +114,7 @@ func (f *fakeRuntime) Signal(pgid int, sig syscall.Signal) error {
 	if f.probes[pgid] {
 		name = "probe:" + name
 	}
-	f.log = append(f.log, fmt.Sprintf("%s %s", config.SignalName(sig), name))
+	f.log = append(f.log, fmt.Sprintf("%s %s", procexec.SignalName(sig), name))
 	if sig == syscall.SIGKILL || (sig != 0 && !f.ignore[name]) {
 		f.exitLocked(pgid, procexec.Exit{PID: pgid, Code: -1, Signal: sig})
 	}
@@ -132,7 +131,7 @@ func (f *fakeRuntime) Kill(pid int, sig syscall.Signal) error {
 	if sig == 0 {
 		return nil
 	}
-	f.log = append(f.log, fmt.Sprintf("%s leftover:%s", config.SignalName(sig), name))
+	f.log = append(f.log, fmt.Sprintf("%s leftover:%s", procexec.SignalName(sig), name))
 	if sig == syscall.SIGKILL {
 		delete(f.escaped, pid)
 		f.exitLocked(pid, procexec.Exit{PID: pid, Code: -1, Signal: sig})

@@ -118,7 +118,7 @@ func (rt *osRuntime) Kill(pid int, sig syscall.Signal) error {
 	if pid < 2 {
 		// kill(0) or kill(-1) would signal the supervisor's own group or
 		// every process; init is never a leftover.
-		return fmt.Errorf("cannot send %s to process %d: not a leftover", signalName(sig), pid)
+		return fmt.Errorf("cannot send %s to process %d: not a leftover", procexec.SignalName(sig), pid)
 	}
 	err := syscall.Kill(pid, sig)
 	if errors.Is(err, syscall.ESRCH) {

@@ -532,7 +532,7 @@ func stableDeadline(r record, p policy, now time.Time) time.Time {
 // withExit fills in an event's exit_code or signal.
 func withExit(e Event, x procexec.Exit) Event {
 	if x.Signal != 0 {
-		e.Signal = signalName(x.Signal)
+		e.Signal = procexec.SignalName(x.Signal)
 	} else {
 		code := x.Code
 		e.ExitCode = &code

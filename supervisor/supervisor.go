@@ -17,7 +17,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -323,7 +322,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 		s.spawnQueue = append(s.spawnQueue, d)
 	case actSignal:
 		if err := s.rt.Signal(d.rec.PID, a.sig); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
-			s.log.Error("cannot signal daemon", "daemon", d.name, "signal", signalName(a.sig), "error", err)
+			s.log.Error("cannot signal daemon", "daemon", d.name, "signal", procexec.SignalName(a.sig), "error", err)
 		}
 	case actKillGroup:
 		// The leader is gone; whatever is left of its group goes with it.
@@ -739,5 +738,3 @@ func (s *Supervisor) closeLogs() {
 		os.RemoveAll(s.notify.dir)
 	}
 }
-
-func signalName(sig syscall.Signal) string { return config.SignalName(sig) }
