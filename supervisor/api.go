@@ -10,23 +10,6 @@ import (
 	"github.com/ringrift/ringsup/procexec"
 )
 
-// request is a message to the loop. Each carries its own reply channel,
-// buffered so the loop never waits for a caller.
-type request interface {
-	handle(s *Supervisor)
-}
-
-// call sends req to the loop, or gives up with ErrNotRunning once Run has
-// returned.
-func (s *Supervisor) call(req request) error {
-	select {
-	case s.requests <- req:
-		return nil
-	case <-s.done:
-		return ErrNotRunning
-	}
-}
-
 // UnknownDaemonError reports a daemon name that is not in the config.
 type UnknownDaemonError struct{ Name string }
 
@@ -317,4 +300,15 @@ func (s *Supervisor) status(names []string) (Status, error) {
 		st.Daemons[d.name] = ds
 	}
 	return st, nil
+}
+
+// healthStatus returns what `ctl status` shows for d's health.
+func healthStatus(d *daemon) (status, errText string) {
+	if !healthCheckOf(d.cfg).watched() {
+		return healthNone, ""
+	}
+	if d.rec.PID == 0 {
+		return healthUnknown, d.health.LastErr
+	}
+	return d.health.Status, d.health.LastErr
 }

@@ -57,3 +57,18 @@ func (e Event) Time() time.Time {
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
 }
+
+// ReloadSummary is what a reload changed, by daemon name; every list is
+// sorted and never nil. It is the body of CONFIG_RELOADED.
+type ReloadSummary struct {
+	// Added daemons are new in the file.
+	Added []string `json:"added"`
+	// Removed daemons left the file; they are stopped and forgotten.
+	Removed []string `json:"removed"`
+	// Restarted daemons changed how they run and were restarted (with
+	// their dependents), or were failed and get a new chance.
+	Restarted []string `json:"restarted"`
+	// Updated daemons changed settings that apply in place, or runtime
+	// settings that take effect at their next start.
+	Updated []string `json:"updated"`
+}

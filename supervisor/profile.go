@@ -1,7 +1,5 @@
 package supervisor
 
-import "github.com/ringrift/ringsup/config"
-
 // ProfileChanged is the type of the event published when SetProfile
 // switched the active profile; its Profile field names the new one.
 const ProfileChanged EventType = "PROFILE_CHANGED"
@@ -40,24 +38,4 @@ func (s *Supervisor) setProfile(name string) error {
 	s.log.Info("profile changed", "profile", sel.name)
 	s.publishNow(Event{Type: ProfileChanged, Profile: sel.name})
 	return nil
-}
-
-// selection is the active profile.
-type selection struct {
-	wanted string          // the profile asked for; "" means the default
-	name   string          // the profile it resolved to ("" = all daemons)
-	active map[string]bool // the daemons it runs
-}
-
-// selectProfile resolves the profile wanted in cfg.
-func selectProfile(cfg *config.Config, wanted string) (selection, error) {
-	name, active, err := cfg.Select(wanted)
-	if err != nil {
-		return selection{}, err
-	}
-	sel := selection{wanted: wanted, name: name, active: make(map[string]bool, len(active))}
-	for _, n := range active {
-		sel.active[n] = true
-	}
-	return sel, nil
 }

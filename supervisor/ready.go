@@ -7,7 +7,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/ringrift/ringsup/health"
 )
@@ -15,26 +14,6 @@ import (
 // This file holds readiness notification: ready = "notify" (sd_notify
 // datagrams on the daemon's NOTIFY_SOCKET, with an optional watchdog) and
 // ready = "fd:N" (a newline on descriptor N, s6's notification-fd).
-
-// notifier carries what daemons say about their readiness to the loop.
-type notifier struct {
-	// notices receives from the goroutines that read the daemons'
-	// notification sockets and readiness pipes.
-	notices chan notice
-	// dir holds the notification sockets; made at the first.
-	dir string
-}
-
-// notice is something a daemon said about its readiness, forwarded to the
-// loop from the goroutine that reads its socket or pipe.
-type notice struct {
-	name string
-	// pipe: a newline on the readiness pipe of process incarnation.
-	pipe        bool
-	incarnation uint64
-	// msg: a notification datagram (merged when several came at once).
-	msg health.NotifyMessage
-}
 
 // prepareReadiness sets up d's readiness channel for a new process: it adds
 // NOTIFY_SOCKET to spec's environment, or the pipe's write end to its
@@ -135,26 +114,4 @@ func (s *Supervisor) readyStarted(d *daemon, pipe *health.ReadyPipe) {
 		case <-done:
 		}
 	}()
-}
-
-// noticeReceived acts on what a daemon said: ready, or alive (watchdog).
-func (s *Supervisor) noticeReceived(n notice) {
-	d, ok := s.daemons[n.name]
-	if !ok || d.rec.PID == 0 || d.rec.State == Stopping {
-		return
-	}
-	now := time.Now()
-	if n.pipe {
-		s.feedHealth(d, healthInput{kind: hPipeReady, incarnation: n.incarnation}, now)
-		return
-	}
-	// Datagrams from outside the daemon's process group (a process of an
-	// earlier run, say) are not about this process.
-	if n.msg.PID != 0 {
-		if pgid, err := s.rt.Getpgid(int(n.msg.PID)); err != nil || pgid != d.rec.PID {
-			s.log.Debug("notification from outside the daemon's group dropped", "daemon", d.name, "pid", n.msg.PID)
-			return
-		}
-	}
-	s.feedHealth(d, healthInput{kind: hNotified, ready: n.msg.Ready, watchdog: n.msg.Watchdog, status: n.msg.Status}, now)
 }

@@ -1,30 +1,11 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/ringrift/ringsup/config"
 )
-
-// ReloadSummary is what a reload changed, by daemon name; every list is
-// sorted and never nil. It is the body of CONFIG_RELOADED.
-type ReloadSummary struct {
-	// Added daemons are new in the file.
-	Added []string `json:"added"`
-	// Removed daemons left the file; they are stopped and forgotten.
-	Removed []string `json:"removed"`
-	// Restarted daemons changed how they run and were restarted (with
-	// their dependents), or were failed and get a new chance.
-	Restarted []string `json:"restarted"`
-	// Updated daemons changed settings that apply in place, or runtime
-	// settings that take effect at their next start.
-	Updated []string `json:"updated"`
-}
-
-// ErrShuttingDown is returned by a reload that arrives during shutdown.
-var ErrShuttingDown = errors.New("shutting down")
 
 // Reload reads and validates the config file again and applies the
 // difference: removed daemons stop (dependents first), added daemons of the
@@ -51,16 +32,6 @@ func (s *Supervisor) Reload() (ReloadSummary, error) {
 	}
 	rep := <-r.reply
 	return rep.summary, rep.err
-}
-
-type reloadRequest struct {
-	cfg   *config.Config
-	reply chan reloadReply
-}
-
-type reloadReply struct {
-	summary ReloadSummary
-	err     error
 }
 
 func (r *reloadRequest) handle(s *Supervisor) {
@@ -171,24 +142,5 @@ func (s *Supervisor) applyMembership(wasActive map[string]bool) {
 		case !s.sel.active[d.name] && wasActive[d.name]:
 			s.stopWithDependents(d)
 		}
-	}
-}
-
-// forgetRemoved drops the daemons a reload removed once they are down.
-func (s *Supervisor) forgetRemoved() {
-	for i := 0; i < len(s.order); i++ {
-		d := s.order[i]
-		if !d.removed || d.rec.PID != 0 || d.rec.StopDue {
-			continue
-		}
-		if d.out != nil {
-			d.out.Close()
-		}
-		if d.notify != nil {
-			d.notify.Close()
-		}
-		delete(s.daemons, d.name)
-		s.order = slices.Delete(s.order, i, i+1)
-		i--
 	}
 }
