@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/ringrift/ringsup/depgraph"
+	"github.com/ringrift/ringsup/eventtype"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -632,8 +633,8 @@ func (p *parser) hooks(k keyPath, v any) []Hook {
 		h := Hook{Timeout: 10 * time.Second}
 		decodeTable(p, ek, t, hookFields(), &h)
 		for _, ev := range h.Events {
-			if !slices.Contains(eventTypes(), ev) {
-				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, eventTypes()))
+			if !slices.Contains(eventtype.All(), ev) {
+				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, eventtype.All()))
 			}
 		}
 		hooks = append(hooks, h)

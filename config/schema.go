@@ -135,15 +135,6 @@ func hookFields() []field[Hook] {
 	}
 }
 
-// eventTypes returns the event types a hook may name, as SPEC.md lists them.
-func eventTypes() []string {
-	return []string{
-		"DAEMON_STARTED", "DAEMON_STOPPED", "DAEMON_EXITED", "DAEMON_RESTARTING",
-		"DAEMON_FAILED", "DAEMON_IMPORT_FAILED", "DAEMON_HEALTHY", "DAEMON_UNHEALTHY",
-		"CONFIG_RELOADED", "CONFIG_RELOAD_FAILED", "PROFILE_CHANGED",
-	}
-}
-
 func defaultSupervisor(dir string) Supervisor {
 	return Supervisor{
 		Socket:         joinDir(dir, "ringsup.sock"),

@@ -1,11 +1,13 @@
 package procexec
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,5 +72,61 @@ func moduleRoot(t *testing.T) string {
 			t.Fatal("no go.mod above the package")
 		}
 		dir = parent
+	}
+}
+
+// forkWait are the calls that start or wait for a process without os/exec.
+var forkWait = map[string][]string{
+	"syscall": {"ForkExec", "StartProcess", "Wait4", "RawSyscall", "RawSyscall6"},
+	"unix":    {"Wait4", "Waitid", "RawSyscall", "RawSyscall6"},
+	"os":      {"StartProcess"},
+}
+
+// TestOnlyProcexecForksAndWaits: beside os/exec, nothing of ringsup but
+// procexec forks or waits for a process, so that Reap is the only waiter
+// and no exit is taken from under it. Tests (which fork a floor to compare
+// with, or themselves as a helper) and the benchmark harness in scripts/ (a
+// program of its own) are not ringsup.
+func TestOnlyProcexecForksAndWaits(t *testing.T) {
+	root := moduleRoot(t)
+	own, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path == own || name == "testdata" || name == "vendor" || path == filepath.Join(root, "scripts") ||
+				(path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && slices.Contains(forkWait[x.Name], sel.Sel.Name) {
+				rel, _ := filepath.Rel(root, path)
+				t.Errorf("%s:%d: %s.%s; start and reap processes with procexec instead", rel, fset.Position(sel.Pos()).Line, x.Name, sel.Sel.Name)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

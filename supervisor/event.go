@@ -1,23 +1,41 @@
 package supervisor
 
-import "time"
+import (
+	"time"
 
-// EventType names a lifecycle event. The names are the contract (SPEC.md).
+	"github.com/ringrift/ringsup/eventtype"
+)
+
+// EventType names a lifecycle event. The names are the contract (SPEC.md),
+// spelled once in package eventtype.
 type EventType string
 
 // The event types of SPEC.md.
 const (
-	DaemonStarted      EventType = "DAEMON_STARTED"
-	DaemonStopped      EventType = "DAEMON_STOPPED"
-	DaemonExited       EventType = "DAEMON_EXITED"
-	DaemonRestarting   EventType = "DAEMON_RESTARTING"
-	DaemonFailed       EventType = "DAEMON_FAILED"
-	DaemonImportFailed EventType = "DAEMON_IMPORT_FAILED"
-	DaemonHealthy      EventType = "DAEMON_HEALTHY"
-	DaemonUnhealthy    EventType = "DAEMON_UNHEALTHY"
-	ConfigReloaded     EventType = "CONFIG_RELOADED"
-	ConfigReloadFailed EventType = "CONFIG_RELOAD_FAILED"
+	DaemonStarted      EventType = eventtype.DaemonStarted
+	DaemonStopped      EventType = eventtype.DaemonStopped
+	DaemonExited       EventType = eventtype.DaemonExited
+	DaemonRestarting   EventType = eventtype.DaemonRestarting
+	DaemonFailed       EventType = eventtype.DaemonFailed
+	DaemonImportFailed EventType = eventtype.DaemonImportFailed
+	DaemonHealthy      EventType = eventtype.DaemonHealthy
+	DaemonUnhealthy    EventType = eventtype.DaemonUnhealthy
+	ConfigReloaded     EventType = eventtype.ConfigReloaded
+	ConfigReloadFailed EventType = eventtype.ConfigReloadFailed
+	// ProfileChanged is published when SetProfile switched the active
+	// profile; its Profile field names the new one.
+	ProfileChanged EventType = eventtype.ProfileChanged
 )
+
+// EventTypes returns every event type, in the order of SPEC.md.
+func EventTypes() []EventType {
+	all := eventtype.All()
+	out := make([]EventType, len(all))
+	for i, t := range all {
+		out[i] = EventType(t)
+	}
+	return out
+}
 
 // Event is one lifecycle event. It marshals to the JSON of SPEC.md: type,
 // timestamp (Unix seconds) and, for daemon events, daemon_type, plus the

@@ -1,9 +1,5 @@
 package supervisor
 
-// ProfileChanged is the type of the event published when SetProfile
-// switched the active profile; its Profile field names the new one.
-const ProfileChanged EventType = "PROFILE_CHANGED"
-
 type profileRequest struct {
 	name  string
 	reply chan error
