@@ -14,7 +14,6 @@ import (
 
 	"github.com/ringrift/ringsup/depgraph"
 	"github.com/ringrift/ringsup/eventtype"
-	"github.com/ringrift/ringsup/procexec"
 )
 
 // Load reads the config file at path and parses it with [Parse]. A file it
@@ -463,8 +462,8 @@ func (p *parser) rlimits(k keyPath, v any) (any, bool) {
 	good := true
 	for _, name := range sortedKeys(t) {
 		ek := k.key(name)
-		if _, known := procexec.RlimitByName(name); !known {
-			p.errorf(ek, "unknown resource limit %q (have: %s)", name, strings.Join(procexec.RlimitNames(), ", "))
+		if _, known := RlimitByName(name); !known {
+			p.errorf(ek, "unknown resource limit %q (have: %s)", name, strings.Join(RlimitNames(), ", "))
 			good = false
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/health"
 	"github.com/ringrift/ringsup/procexec"
 )
@@ -196,8 +197,8 @@ func rlimits(named map[string]uint64) map[int]procexec.Rlimit {
 	}
 	out := make(map[int]procexec.Rlimit, len(named))
 	for name, v := range named {
-		if res, ok := procexec.RlimitByName(name); ok {
-			out[res] = procexec.Rlimit{Cur: v, Max: v}
+		if res, ok := config.RlimitByName(name); ok {
+			out[res] = procexec.Rlimit{Cur: v, Max: v, Name: name}
 		}
 	}
 	return out
