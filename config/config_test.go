@@ -201,6 +201,11 @@ func TestLoadValid(t *testing.T) {
 		},
 	}
 
+	want.Templates = map[string]*Daemon{}
+	for name, d := range want.Daemons {
+		d.Template = name // none has instances
+	}
+
 	got, err := Load(file)
 	if err != nil {
 		t.Fatalf("Load(%q) = %v", file, err)

@@ -69,6 +69,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, p.errs
 	}
 	c.Path, c.Dir = abs, p.dir
+	c.expandInstances()
 	return c, nil
 }
 
@@ -533,9 +534,12 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 	k := keyPath{"daemons", name}
 	d := defaultDaemon(name, p.dir, s)
 	d.Pos = p.position(k)
-	if !validName(name) {
+	switch {
+	case strings.Contains(name, "@"):
+		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: \"@\" is reserved for instances (set instances = N to run NAME@0 ... NAME@N-1)", name))
+	case !validName(name):
 		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: must match %s", name, namePattern))
-	} else if slices.Contains(reservedNames(), name) {
+	case slices.Contains(reservedNames(), name):
 		p.errorAt(k, fmt.Sprintf("daemon name %q is reserved: <log_dir>/%s.log is ringsup's own", name, name))
 	}
 	t, ok := p.table(k, v)
@@ -564,6 +568,7 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 			p.checkProbes(hk, ht)
 		}
 	}
+	p.checkInstances(k, t, d)
 	return d
 }
 

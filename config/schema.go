@@ -103,6 +103,7 @@ func daemonFields() []field[Daemon] {
 		{"log_max_size", kindSize, false, nil, func(d *Daemon, v any) { d.LogMaxSize = v.(int64) }},
 		{"log_max_files", kindInt, false, atLeast(0), func(d *Daemon, v any) { d.LogMaxFiles = v.(int) }},
 		{"log_timestamps", kindBool, false, nil, func(d *Daemon, v any) { d.LogTimestamps = v.(bool) }},
+		{"instances", kindInt, false, between(1, MaxInstances), func(d *Daemon, v any) { d.Instances = v.(int) }},
 		{key: "health", kind: kindTable},
 	}
 }
@@ -153,6 +154,7 @@ func defaultSupervisor(dir string) Supervisor {
 func defaultDaemon(name, dir string, s *Supervisor) *Daemon {
 	return &Daemon{
 		Name:          name,
+		Template:      name,
 		Type:          TypeDaemon,
 		AutoRestart:   true,
 		MaxRestarts:   5,
@@ -185,6 +187,15 @@ func atLeast(n int) func(any) error {
 	return func(v any) error {
 		if v.(int) < n {
 			return fmt.Errorf("must be >= %d, got %d", n, v.(int))
+		}
+		return nil
+	}
+}
+
+func between(lo, hi int) func(any) error {
+	return func(v any) error {
+		if n := v.(int); n < lo || n > hi {
+			return fmt.Errorf("must be from %d to %d, got %d", lo, hi, n)
 		}
 		return nil
 	}

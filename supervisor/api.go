@@ -27,15 +27,22 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("cannot %s: daemon %q is %s", e.Reason, e.Name, e.State)
 }
 
-// lookup resolves names, failing on the first unknown one.
+// lookup resolves names, failing on the first unknown one. The name of a
+// daemon with instances stands for every instance, in order; NAME@n for
+// one.
 func (s *Supervisor) lookup(names []string) ([]*daemon, error) {
 	out := make([]*daemon, 0, len(names))
 	for _, n := range names {
-		d, ok := s.daemons[n]
-		if !ok {
+		if d, ok := s.daemons[n]; ok {
+			out = append(out, d)
+			continue
+		}
+		if _, ok := s.cfg.Templates[n]; !ok {
 			return nil, &UnknownDaemonError{Name: n}
 		}
-		out = append(out, d)
+		for _, in := range s.cfg.Instances(n) {
+			out = append(out, s.daemons[in])
+		}
 	}
 	return out, nil
 }
@@ -197,6 +204,11 @@ type Status struct {
 
 // DaemonStatus is one daemon's entry in Status.
 type DaemonStatus struct {
+	// Daemon is the name of the daemon's table: the name without "@n"
+	// of an instance.
+	Daemon string `json:"daemon"`
+	// Instance is the instance's number n, for an instance NAME@n.
+	Instance     *int        `json:"instance,omitempty"`
 	State        State       `json:"state"`
 	PID          int         `json:"pid"`
 	RestartCount int         `json:"restart_count"`
@@ -276,6 +288,8 @@ func (s *Supervisor) status(names []string) (Status, error) {
 	}
 	for _, d := range ds {
 		ds := DaemonStatus{
+			Daemon:       d.cfg.Template,
+			Instance:     instanceOf(d),
 			State:        d.rec.State,
 			PID:          d.rec.PID,
 			RestartCount: d.rec.RestartCount,

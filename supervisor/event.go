@@ -44,6 +44,9 @@ type Event struct {
 	Type      EventType `json:"type"`
 	Timestamp float64   `json:"timestamp"`
 	Daemon    string    `json:"daemon_type,omitempty"`
+	// Instance is the instance's number n when Daemon is an instance
+	// NAME@n.
+	Instance *int `json:"instance,omitempty"`
 
 	// PID is set on DAEMON_STARTED.
 	PID int `json:"pid,omitempty"`

@@ -68,7 +68,7 @@ func (s *Supervisor) dropSubscriber(sub *subscriber) {
 
 // publishFor publishes e as an event of daemon d, stamped with the time.
 func (s *Supervisor) publishFor(d *daemon, e Event) {
-	e.Daemon = d.name
+	e.Daemon, e.Instance = d.name, instanceOf(d)
 	s.publishNow(e)
 }
 

@@ -152,7 +152,8 @@ func New(opts Options) (*Supervisor, error) {
 // daemon that was already there. removed daemons, still stopping, stay at
 // the end of the order, linked only among themselves, until they are down.
 func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
-	order, err := depgraph.New(cfg.Deps()).Order()
+	deps := cfg.Deps()
+	order, err := depgraph.New(deps).Order()
 	if err != nil {
 		return fmt.Errorf("cannot order daemons: %w", err)
 	}
@@ -173,7 +174,7 @@ func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 		s.order = append(s.order, d)
 	}
 	for _, d := range s.order {
-		for _, dep := range d.cfg.DependsOn {
+		for _, dep := range deps[d.name] {
 			dd := daemons[dep]
 			d.deps = append(d.deps, dd)
 			dd.dependents = append(dd.dependents, d)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/supervisor"
 )
@@ -52,7 +54,9 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 	bw := bufio.NewWriter(w)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tINFO")
-	for _, name := range st.Names() {
+	names := st.Names()
+	slices.SortFunc(names, config.CompareNames) // selfplay@2 before selfplay@10
+	for _, name := range names {
 		d := st.Daemons[name]
 		pid, uptime := "-", "-"
 		if d.PID != 0 {
