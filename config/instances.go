@@ -75,6 +75,24 @@ func (c *Config) Tables() []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
+// TablesOf returns the tables of names, daemon names such as Select
+// returns: each daemon's Template, once, in the order of names.
+func (c *Config) TablesOf(names []string) []string {
+	var tables []string
+	seen := make(map[string]bool)
+	for _, n := range names {
+		t := n
+		if d, ok := c.Daemons[n]; ok {
+			t = d.Template
+		}
+		if !seen[t] {
+			seen[t] = true
+			tables = append(tables, t)
+		}
+	}
+	return tables
+}
+
 // Table returns the settings of the table name as written: for a daemon
 // with instances, before ${RINGSUP_INSTANCE} is expanded; nil if there is
 // no such table.

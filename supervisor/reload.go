@@ -77,7 +77,17 @@ func (s *Supervisor) applyQueuedReload() {
 	}
 	r := s.reloads[0]
 	s.reloads = s.reloads[1:]
-	sum, err := s.applyReload(r.cfg)
+	cfg := r.cfg
+	if r.scale != nil {
+		var err error
+		if cfg, err = s.scaledConfig(r.scale); err != nil {
+			r.reply <- reloadReply{err: err}
+			return
+		}
+	} else {
+		cfg = s.keepScales(cfg)
+	}
+	sum, err := s.applyReload(cfg)
 	r.reply <- reloadReply{summary: sum, err: err}
 }
 

@@ -85,6 +85,8 @@ type Supervisor struct {
 
 	shuttingDown bool
 	reloads      []*reloadRequest // waiting until no transition is under way
+	// scales holds the counts of instances set by Scale (scale.go).
+	scales map[string]scaled
 
 	requests chan request
 	done     chan struct{} // closed when Run returns
@@ -249,7 +251,10 @@ func selectProfile(cfg *config.Config, wanted string) (selection, error) {
 // reloadRequest is a reload read and validated by Reload, waiting in the
 // loop until nothing is under way (reload.go).
 type reloadRequest struct {
-	cfg   *config.Config
+	cfg *config.Config
+	// scale, instead of cfg, is a Scale: the running config with another
+	// count of instances, made when the request is applied.
+	scale *scaleOp
 	reply chan reloadReply
 }
 
