@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ringrift/ringsup/config"
-	"github.com/ringrift/ringsup/depgraph"
 	"github.com/ringrift/ringsup/health"
 	"github.com/ringrift/ringsup/logfile"
 )
@@ -152,7 +151,7 @@ func New(opts Options) (*Supervisor, error) {
 // daemon that was already there. removed daemons, still stopping, stay at
 // the end of the order, linked only among themselves, until they are down.
 func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
-	order, err := depgraph.New(cfg.Deps()).Order()
+	order, err := cfg.Graph().Order()
 	if err != nil {
 		return fmt.Errorf("cannot order daemons: %w", err)
 	}
