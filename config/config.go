@@ -42,6 +42,9 @@ type Config struct {
 	Templates map[string]*Daemon
 	// Hooks lists the [[hooks]] in file order.
 	Hooks []Hook
+
+	// graph is the dependency graph of Daemons, built by Parse.
+	graph *depgraph.Graph
 }
 
 // Supervisor holds the supervisor-wide settings of the [supervisor] table.
@@ -275,6 +278,15 @@ func (c *Config) TableDeps() map[string][]string {
 	return deps
 }
 
+// Graph returns the dependency graph of the daemons: the one Parse built,
+// or, for a Config made otherwise, a new one.
+func (c *Config) Graph() *depgraph.Graph {
+	if c.graph != nil {
+		return c.graph
+	}
+	return depgraph.New(c.Deps())
+}
+
 // Select returns the name of the profile it resolved and the daemons that
 // profile runs: its members plus their transitive dependencies, in
 // dependency order (every daemon after the daemons it depends on).
@@ -299,7 +311,7 @@ func (c *Config) Select(profile string) (active string, names []string, err erro
 			roots = append(roots, c.Instances(m)...)
 		}
 	}
-	return active, depgraph.New(c.Deps()).Closure(roots), nil
+	return active, c.Graph().Closure(roots), nil
 }
 
 // UnknownProfileError reports a profile name the config does not define.

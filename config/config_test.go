@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ringrift/ringsup/depgraph"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -226,6 +227,7 @@ func TestLoadValid(t *testing.T) {
 			t.Errorf("Load(%q).Daemons[%q] =\n%+v\nwant\n%+v", file, name, g, w)
 		}
 	}
+	want.graph = depgraph.New(want.Deps()) // Load builds it once, for the supervisor and Select
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) =\n%+v\nwant\n%+v", file, got, want)
 	}

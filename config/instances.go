@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ringrift/ringsup/depgraph"
 )
 
 // InstanceVar is the variable that holds an instance's number: it is set in
@@ -141,6 +143,7 @@ func (c *Config) Scaled(name string, n int) (*Config, error) {
 		}
 		s.Daemons[iname] = nt.instance(i)
 	}
+	s.graph = depgraph.New(s.Deps())
 	return &s, nil
 }
 
@@ -159,6 +162,9 @@ func (c *Config) expandInstances() {
 		for i := range d.Instances {
 			c.Daemons[InstanceName(name, i)] = d.instance(i)
 		}
+	}
+	if len(c.Templates) > 0 {
+		c.graph = depgraph.New(c.Deps())
 	}
 }
 

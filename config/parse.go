@@ -671,6 +671,12 @@ func (p *parser) checkReferences(c *Config, names []string) {
 			p.errorf(keyPath{"supervisor", "default_profile"}, "%v", &UnknownProfileError{Name: dp, Have: c.ProfileNames()})
 		}
 	}
+	// The graph the config carries, built once; the supervisor orders its
+	// daemons by it and Select walks it.
+	c.graph = depgraph.New(c.Deps())
+	if len(c.graph.Cycle()) < 2 {
+		return
+	}
 	// Report every cycle: break each one found at its first edge and look
 	// again. Each round removes an edge, so this ends. The graph leaves out
 	// the daemons without dependencies: they are on no cycle, and the

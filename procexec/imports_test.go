@@ -16,45 +16,62 @@ import (
 // TestOnlyProcexecImportsOsExec: every process of ringsup, health checks and
 // hooks included, is started here, so that Reap is the only waiter.
 func TestOnlyProcexecImportsOsExec(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, path := range goFilesOutside(t, false) {
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "os/exec" {
+				t.Errorf("%s imports os/exec; start processes with procexec instead", rel(t, path))
+			}
+		}
+	}
+}
+
+// goFilesOutside lists the Go files of the module outside procexec (and
+// testdata, vendor, hidden directories); with ringsupOnly, only the
+// non-test files outside scripts/, the files of ringsup itself.
+func goFilesOutside(t *testing.T, ringsupOnly bool) []string {
+	t.Helper()
 	root := moduleRoot(t)
 	own, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bad []string
-	fset := token.NewFileSet()
+	var files []string
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			name := d.Name()
-			if path == own || name == "testdata" || name == "vendor" || (path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))) {
+			if path == own || name == "testdata" || name == "vendor" ||
+				(ringsupOnly && path == filepath.Join(root, "scripts")) ||
+				(path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
-		for _, imp := range f.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); p == "os/exec" {
-				rel, _ := filepath.Rel(root, path)
-				bad = append(bad, rel)
-			}
+		if strings.HasSuffix(path, ".go") && !(ringsupOnly && strings.HasSuffix(path, "_test.go")) {
+			files = append(files, path)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range bad {
-		t.Errorf("%s imports os/exec; start processes with procexec instead", f)
+	return files
+}
+
+// rel is path relative to the module root.
+func rel(t *testing.T, path string) string {
+	r, err := filepath.Rel(moduleRoot(t), path)
+	if err != nil {
+		return path
 	}
+	return r
 }
 
 // moduleRoot is the directory of the go.mod above the package.
@@ -88,30 +105,11 @@ var forkWait = map[string][]string{
 // with, or themselves as a helper) and the benchmark harness in scripts/ (a
 // program of its own) are not ringsup.
 func TestOnlyProcexecForksAndWaits(t *testing.T) {
-	root := moduleRoot(t)
-	own, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
 	fset := token.NewFileSet()
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			name := d.Name()
-			if path == own || name == "testdata" || name == "vendor" || path == filepath.Join(root, "scripts") ||
-				(path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
+	for _, path := range goFilesOutside(t, true) {
 		f, err := parser.ParseFile(fset, path, nil, 0)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			sel, ok := n.(*ast.SelectorExpr)
@@ -119,14 +117,10 @@ func TestOnlyProcexecForksAndWaits(t *testing.T) {
 				return true
 			}
 			if x, ok := sel.X.(*ast.Ident); ok && slices.Contains(forkWait[x.Name], sel.Sel.Name) {
-				rel, _ := filepath.Rel(root, path)
-				t.Errorf("%s:%d: %s.%s; start and reap processes with procexec instead", rel, fset.Position(sel.Pos()).Line, x.Name, sel.Sel.Name)
+				t.Errorf("%s:%d: %s.%s; start and reap processes with procexec instead",
+					rel(t, path), fset.Position(sel.Pos()).Line, x.Name, sel.Sel.Name)
 			}
 			return true
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -7,6 +7,29 @@
 // and wait for its reply. Per-daemon decisions are made by a pure function
 // (step.go); the loop carries out what it returns and handles everything
 // that spans several daemons.
+//
+// Where each part of a daemon's life lives. Its state machine is step
+// (step.go): a pure, total function of its record, its policy, an input and
+// the time, which returns the next record and the actions to carry out;
+// every state change, restart delay, stop that waits for its dependents and
+// consequence of an exit is decided there, and docs/states.md is drawn from
+// it. Its health and readiness are healthStep (health.go), pure and total
+// too: it says when to probe and what an outcome, a notification or a
+// missed watchdog means, and its verdicts reach step as inReady and
+// inUnhealthy. act.go carries both out: apply feeds step and does its
+// actions, feedHealth feeds healthStep and does its verdict. The loop
+// (loop.go) waits for requests, exits, its timer (one deadline per daemon:
+// the earliest of its record's and its health's), probe results and
+// notifications, and does what involves several daemons: starts in
+// dependency order, stops dependents first, reaps; graph.go says who waits
+// for whom. Three parts of the loop run what is not a daemon, each a type
+// of its own: probeRunner (probes.go) the health probes, hookRunner
+// (hooks.go) the hooks, and groupTracker (leftover.go) what is left of a
+// daemon's process group after it exits. Every process and system call goes
+// through Runtime (runtime.go), which the tests replace with a fake.
+// ready.go sets up the readiness channels and output.go the log files; the
+// exported methods (api.go, reload.go, profile.go, subscribe.go) only send
+// requests to the loop.
 package supervisor
 
 import (
@@ -18,7 +41,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ringrift/ringsup/config"
-	"github.com/ringrift/ringsup/depgraph"
 	"github.com/ringrift/ringsup/health"
 	"github.com/ringrift/ringsup/logfile"
 )
@@ -155,7 +177,7 @@ func New(opts Options) (*Supervisor, error) {
 // the end of the order, linked only among themselves, until they are down.
 func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 	deps := cfg.Deps()
-	order, err := depgraph.New(deps).Order()
+	order, err := cfg.Graph().Order()
 	if err != nil {
 		return fmt.Errorf("cannot order daemons: %w", err)
 	}
