@@ -198,12 +198,25 @@ func TestInstances(t *testing.T) {
 
 	// ctl restart NAME@n touches that instance alone (and its dependent).
 	pids = after
+	follow := startCtl(t, dir, "logs", "-f", "-n", "0", "selfplay")
+	eventually(t, 10*time.Second, "logs -f selfplay following", func() bool {
+		// Until the follower watches, an appended line may be read as
+		// part of the last 0 lines: append until one comes out.
+		appendTo(t, filepath.Join(dir, "logs", "selfplay@3.log"), "mark\n")
+		return strings.Contains(follow.stdout.String(), "selfplay@3 | mark\n")
+	})
 	ctlOK(t, dir, "restart", "selfplay@1")
 	eventually(t, 20*time.Second, "selfplay@1 restarted", func() bool {
 		return pidsOf(t, dir)["selfplay@1"] != pids["selfplay@1"]
 	})
 	after = waitRunning(t, dir, all...)
 	sameExcept(t, "restart selfplay@1", pids, after, "selfplay@1", "training")
+	line := fmt.Sprintf("selfplay@1 | argv=1 env=1 gpu=gpu1 dir=%s\n", filepath.Join(dir, "w1"))
+	eventually(t, 10*time.Second, "logs -f selfplay prints the new line of selfplay@1", func() bool {
+		return strings.HasSuffix(follow.stdout.String(), line)
+	})
+	syscall.Kill(follow.pid, syscall.SIGINT)
+	follow.wait(t, 10*time.Second)
 
 	// ctl stop NAME stops every instance (and the dependent); start NAME
 	// starts them all again.
