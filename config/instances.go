@@ -122,6 +122,9 @@ func (c *Config) Scaled(name string, n int) (*Config, error) {
 	if n < 1 || n > MaxInstances {
 		return nil, fmt.Errorf("cannot scale %q to %d: instances must be from 1 to %d", name, n, MaxInstances)
 	}
+	if err := t.checkProbeAddrs(t.Instances, n); err != nil {
+		return nil, fmt.Errorf("cannot scale %q to %d: health: %w", name, n, err)
+	}
 	s := *c
 	s.Daemons = maps.Clone(c.Daemons)
 	s.Templates = maps.Clone(c.Templates)
@@ -185,9 +188,39 @@ func (t *Daemon) instance(n int) *Daemon {
 	if t.Health != nil {
 		h := *t.Health
 		h.Exec = expandAll(h.Exec, n)
+		h.HTTP, h.TCP = expandInstance(h.HTTP, n), expandInstance(h.TCP, n)
 		d.Health = &h
 	}
 	return &d
+}
+
+// The probe address checks of [daemons.NAME.health]. An address with
+// ${RINGSUP_INSTANCE} is checked as instance 0's here, and as each
+// instance's by checkProbeAddrs once the table is known to have instances.
+
+func probeURL(v any) error  { return httpURL(expandInstance(v.(string), 0)) }
+func probeAddr(v any) error { return hostPort(expandInstance(v.(string), 0)) }
+
+// checkProbeAddrs reports the first of instances from .. to-1 of t whose
+// http or tcp probe is not a valid address once expanded, such as a port
+// "90${RINGSUP_INSTANCE}0" beyond 65535.
+func (t *Daemon) checkProbeAddrs(from, to int) error {
+	h := t.Health
+	if h == nil || !strings.Contains(h.HTTP+h.TCP, "${") {
+		return nil
+	}
+	for i := from; i < to; i++ {
+		var err error
+		if h.HTTP != "" {
+			err = httpURL(expandInstance(h.HTTP, i))
+		} else {
+			err = hostPort(expandInstance(h.TCP, i))
+		}
+		if err != nil {
+			return fmt.Errorf("instance %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 func expandAll(list []string, n int) []string {
@@ -259,6 +292,7 @@ func checkExpansion(s string) error {
 // what is expanded in a daemon that has one.
 func (p *parser) checkInstances(k keyPath, t map[string]any, d *Daemon) {
 	if _, ok := t["instances"]; !ok {
+		p.checkPlainProbe(k, d)
 		return
 	}
 	check := func(k keyPath, s string) {
@@ -283,8 +317,33 @@ func (p *parser) checkInstances(k keyPath, t map[string]any, d *Daemon) {
 		}
 	}
 	if d.Health != nil {
+		hk := k.key("health")
 		for i, s := range d.Health.Exec {
-			check(k.key("health").key("exec").index(i), s)
+			check(hk.key("exec").index(i), s)
+		}
+		for key, s := range map[string]string{"http": d.Health.HTTP, "tcp": d.Health.TCP} {
+			if s == "" || p.bad[hk.key(key).id()] {
+				continue
+			}
+			if err := checkExpansion(s); err != nil {
+				p.errorf(hk.key(key), "%v", err)
+			} else if err := d.checkProbeAddrs(0, d.Instances); err != nil {
+				p.errorf(hk.key(key), "%v", err)
+			}
+		}
+	}
+}
+
+// checkPlainProbe reports ${RINGSUP_INSTANCE} in the http or tcp probe of
+// d, a daemon without instances: the address would be used as written, and
+// fail every probe.
+func (p *parser) checkPlainProbe(k keyPath, d *Daemon) {
+	if d.Instances > 0 || d.Health == nil {
+		return
+	}
+	for key, s := range map[string]string{"http": d.Health.HTTP, "tcp": d.Health.TCP} {
+		if strings.Contains(s, "${"+InstanceVar+"}") {
+			p.errorf(k.key("health").key(key), "${%s} is expanded only in a daemon with instances", InstanceVar)
 		}
 	}
 }

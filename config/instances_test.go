@@ -173,3 +173,29 @@ func TestInstanceNames(t *testing.T) {
 		t.Errorf("sorted by CompareNames = %q, want %q", names, want)
 	}
 }
+
+func TestInstanceProbeAddresses(t *testing.T) {
+	c, err := Parse("/srv/node/ringsup.toml", []byte(`
+[daemons.web]
+command = ["./web", "--port", "1${RINGSUP_INSTANCE}000"]
+instances = 2
+health = { tcp = "127.0.0.1:1${RINGSUP_INSTANCE}000" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Daemons["web@1"].Health.TCP; got != "127.0.0.1:11000" {
+		t.Errorf("web@1 health.tcp = %q, want 127.0.0.1:11000", got)
+	}
+	up, err := c.Scaled("web", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := up.Daemons["web@9"].Health.TCP; got != "127.0.0.1:19000" {
+		t.Errorf("web@9 health.tcp = %q, want 127.0.0.1:19000", got)
+	}
+	// Instance 10 would probe port 110000.
+	if _, err := c.Scaled("web", 11); err == nil {
+		t.Errorf("Scaled(web, 11) = nil error, want instance 10's address refused")
+	}
+}

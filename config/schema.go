@@ -113,8 +113,8 @@ func daemonFields() []field[Daemon] {
 func healthFields() []field[Health] {
 	return []field[Health]{
 		{"exec", kindCommand, false, nil, func(h *Health, v any) { h.Exec = v.([]string) }},
-		{"http", kindString, false, httpURL, func(h *Health, v any) { h.HTTP = v.(string) }},
-		{"tcp", kindString, false, hostPort, func(h *Health, v any) { h.TCP = v.(string) }},
+		{"http", kindString, false, probeURL, func(h *Health, v any) { h.HTTP = v.(string) }},
+		{"tcp", kindString, false, probeAddr, func(h *Health, v any) { h.TCP = v.(string) }},
 		{"interval", kindDuration, false, positive, func(h *Health, v any) { h.Interval = v.(time.Duration) }},
 		{"timeout", kindDuration, false, positive, func(h *Health, v any) { h.Timeout = v.(time.Duration) }},
 		{"retries", kindInt, false, atLeast(1), func(h *Health, v any) { h.Retries = v.(int) }},
