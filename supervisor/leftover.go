@@ -51,12 +51,18 @@ func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
 // killGroup sends SIGKILL to what is left of process group pgid, whose
 // leader (of daemon name) has exited, and follows it until it is empty.
 func (g *groupTracker) killGroup(name string, pgid int) {
-	err := g.rt.Signal(pgid, syscall.SIGKILL)
+	g.follow(g.lingering, pgid, g.rt.Signal(pgid, syscall.SIGKILL), "cannot kill process group", "daemon", name, "pgid", pgid)
+}
+
+// follow adds id to set, to be followed until it is gone, when err (of
+// the SIGKILL sent to it) is nil; it logs msg with args when err says
+// more than that id is gone already.
+func (g *groupTracker) follow(set map[int]struct{}, id int, err error, msg string, args ...any) {
 	switch {
 	case err == nil:
-		g.lingering[pgid] = struct{}{}
+		set[id] = struct{}{}
 	case !errors.Is(err, procexec.ErrNoProcess):
-		g.log.Error("cannot kill process group", "daemon", name, "pgid", pgid, "error", err)
+		g.log.Error(msg, append(args, "error", err)...)
 	}
 }
 
@@ -125,13 +131,7 @@ func (g *groupTracker) leftoversOf(name string) []int { return g.leftovers[name]
 // until they are gone.
 func (g *groupTracker) killLeftovers(name string) {
 	for _, pid := range g.leftovers[name] {
-		err := g.rt.Kill(pid, syscall.SIGKILL)
-		switch {
-		case err == nil:
-			g.dying[pid] = struct{}{}
-		case !errors.Is(err, procexec.ErrNoProcess):
-			g.log.Error("cannot kill leftover process", "daemon", name, "pid", pid, "error", err)
-		}
+		g.follow(g.dying, pid, g.rt.Kill(pid, syscall.SIGKILL), "cannot kill leftover process", "daemon", name, "pid", pid)
 	}
 	delete(g.leftovers, name)
 }
