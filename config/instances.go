@@ -235,7 +235,9 @@ func expandAll(list []string, n int) []string {
 }
 
 // expandInstance returns s with ${RINGSUP_INSTANCE} replaced by n and $$
-// by $. s has passed checkExpansion.
+// by $. Once s has passed checkExpansion, every ${...} is that one; before
+// (a probe address is checked as instance 0's while its table is being
+// decoded) any ${...} is replaced, and a ${ without its } is kept.
 func expandInstance(s string, n int) string {
 	if !strings.Contains(s, "$") {
 		return s
@@ -251,6 +253,10 @@ func expandInstance(s string, n int) string {
 			i++
 		case s[i+1] == '{':
 			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
 			b.WriteString(num)
 			i += end
 		default:

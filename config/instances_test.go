@@ -141,6 +141,11 @@ func TestExpandInstance(t *testing.T) {
 			t.Errorf("checkExpansion(%q) = nil, want an error", bad)
 		}
 	}
+	// It used to loop forever on a ${ without its }, which a probe
+	// address is expanded with before it is checked.
+	if got := expandInstance("1:1${RINGSUP_INSTANCE000", 0); got != "1:1${RINGSUP_INSTANCE000" {
+		t.Errorf("expandInstance of an unterminated ${ = %q, want it as written", got)
+	}
 }
 
 func TestInstanceNames(t *testing.T) {
