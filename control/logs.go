@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/logfile"
 )
 
 // tailBlock is how much of a log tailOffset reads at a time, from the end.
@@ -21,8 +22,9 @@ const tailBlock = 64 << 10
 // logs sends the last lines of a daemon's log, and with follow what is
 // appended to it afterwards, until the client hangs up or the supervisor
 // stops. The name of a daemon with instances stands for the logs of all of
-// them: each line is prefixed with its instance's name, the last lines of
-// each instance in turn, then what any of them appends, line by line.
+// them: each line is prefixed with its instance's name, as --echo does,
+// the last lines of each instance in turn, then what any of them appends,
+// line by line.
 func (s *Server) logs(conn *net.UnixConn, req Request) {
 	if len(req.Names) != 1 {
 		s.send(conn, errorResponse(errors.New("logs needs exactly one daemon name")))
@@ -52,11 +54,15 @@ func (s *Server) logs(conn *net.UnixConn, req Request) {
 	w := deadlineWriter{conn: conn, timeout: s.opts.WriteTimeout}
 	tailers := make([]*tailer, len(names))
 	files := make([]string, len(names))
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
 	for i, n := range names {
 		files[i] = n + ".log"
 		tailers[i] = &tailer{path: filepath.Join(s.opts.LogDir, files[i])}
 		if len(names) > 1 {
-			tailers[i].prefix = &linePrefixer{w: w, prefix: []byte(n + " | ")}
+			tailers[i].prefix = &linePrefixer{w: w, prefix: []byte(logfile.PlainPrefix(n, width))}
 		}
 	}
 	defer func() {
