@@ -142,24 +142,33 @@ func (t *tailer) open(lines int) error {
 
 // linePrefixer writes whole lines to w, each after prefix. It holds a line
 // back until its newline comes, so that lines of several files followed at
-// once do not mix; a line longer than tailBlock is written in pieces.
+// once do not mix; of a line longer than tailBlock, what has come is
+// written as a line of its own once tailBlock bytes are held.
 type linePrefixer struct {
 	w       io.Writer
 	prefix  []byte
 	partial []byte // the start of a line whose newline has not come
+	cut     bool   // the last line written was cut short, before its newline
 }
 
 func (p *linePrefixer) Write(b []byte) (int, error) {
 	n := len(b)
 	var out []byte
 	for len(b) > 0 {
+		if p.cut && len(p.partial) == 0 && b[0] == '\n' {
+			b = b[1:] // the newline of the line cut short: already written
+			p.cut = false
+			continue
+		}
 		i := bytes.IndexByte(b, '\n')
+		p.cut = false
 		if i < 0 {
 			if len(p.partial)+len(b) < tailBlock {
 				p.partial = append(p.partial, b...)
 				break
 			}
 			i = len(b) - 1 // a piece of a long line: out it goes
+			p.cut = b[i] != '\n'
 		}
 		out = append(out, p.prefix...)
 		out = append(out, p.partial...)
