@@ -141,3 +141,31 @@ func TestScaleHoldsUntilTheFileChangesInstances(t *testing.T) {
 		}
 	})
 }
+
+func TestScaleDroppedWhenTheFileMakesItInvalid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// It used to panic the loop: the count kept across the reload
+		// gave instance 10 the port 91000.
+		body := `
+[daemons.w]
+command = "w"
+instances = 2
+health = { tcp = "127.0.0.1:1${RINGSUP_INSTANCE}00" }
+`
+		h := start(t, body, "")
+		defer h.stop()
+		if _, err := h.sup.Scale("w", 12); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		writeConfig(t, h.path, strings.Replace(body, ":1${", ":9${", 1))
+		sum, err := h.sup.Reload()
+		synctest.Wait()
+		if err != nil || len(sum.Removed) != 10 {
+			t.Fatalf("Reload = %+v, %v; want the 10 instances of the scale removed", sum, err)
+		}
+		if st, _ := h.sup.Status("w"); len(st.Daemons) != 2 {
+			t.Errorf("after the reload, %d instances, want the file's 2", len(st.Daemons))
+		}
+	})
+}

@@ -1,7 +1,8 @@
 package supervisor
 
 import (
-	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/ringrift/ringsup/config"
 )
@@ -57,9 +58,12 @@ func (s *Supervisor) scaledConfig(op *scaleOp) (*config.Config, error) {
 
 // keepScales returns cfg, a config just read from the file, with the
 // counts set by Scale applied to the daemons whose instances value in the
-// file has not changed since; the others are forgotten.
+// file has not changed since; the others are forgotten. So is a count the
+// new file makes invalid (a probe address out of range for an instance),
+// with a warning: the file's count applies.
 func (s *Supervisor) keepScales(cfg *config.Config) *config.Config {
-	for name, sc := range s.scales {
+	for _, name := range slices.Sorted(maps.Keys(s.scales)) {
+		sc := s.scales[name]
 		t, ok := cfg.Templates[name]
 		if !ok || t.Instances != sc.file {
 			delete(s.scales, name)
@@ -67,7 +71,9 @@ func (s *Supervisor) keepScales(cfg *config.Config) *config.Config {
 		}
 		scaledCfg, err := cfg.Scaled(name, sc.n)
 		if err != nil {
-			panic(fmt.Sprintf("supervisor: a count Scale accepted is refused: %v", err))
+			s.log.Warn("count of instances set by ctl scale dropped: the file's applies", "daemon", name, "instances", t.Instances, "error", err)
+			delete(s.scales, name)
+			continue
 		}
 		cfg = scaledCfg
 	}
