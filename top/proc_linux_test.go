@@ -1,0 +1,32 @@
+package top
+
+import (
+	"os"
+	"syscall"
+	"testing"
+)
+
+func TestParseStat(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	line := []byte("4301 (my (odd) name) S 1 4300 4300 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 1 0 1234 10000000 768 18446744073709551615\n")
+	pgrp, u, ok := parseStat(line, 4096)
+	if !ok || pgrp != 4300 || u.Ticks != 200 || u.RSS != 768*4096 {
+		t.Errorf("parseStat = %d, %+v, %v; want 4300, {200 %d}, true", pgrp, u, ok, 768*4096)
+	}
+	if _, _, ok := parseStat([]byte("4301 (cut"), 4096); ok {
+		t.Error("parseStat of a cut line = ok")
+	}
+}
+
+// TestSampleProc reads the real /proc: this test's own process group and
+// process are in it, with some memory.
+func TestSampleProc(t *testing.T) {
+	pid := os.Getpid()
+	s := sampleProc([]int{pid})
+	if s.Procs[pid].RSS <= 0 {
+		t.Errorf("RSS of this process = %d", s.Procs[pid].RSS)
+	}
+	if g := s.Groups[syscall.Getpgrp()]; g.RSS < s.Procs[pid].RSS {
+		t.Errorf("RSS of its group = %d, less than the process's %d", g.RSS, s.Procs[pid].RSS)
+	}
+}
