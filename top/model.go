@@ -112,6 +112,9 @@ type Model struct {
 	rss     map[int]int64
 	sampled bool
 
+	refreshing int     // snapshots asked for and not in yet
+	replay     []Event // the daemon events since the first of them was asked for
+
 	connected bool
 	gone      error // why the view ended, when the supervisor went away
 	done      bool
@@ -250,7 +253,9 @@ type eventsAndEnd struct {
 	end streamEndMsg
 }
 
+// refresh takes a new snapshot.
 func (m *Model) refresh() tea.Cmd {
+	m.refreshing++
 	ctx, src := m.ctx, m.opt.Source
 	return func() tea.Msg {
 		snap, err := src.Snapshot(ctx)
@@ -297,6 +302,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return next(m.stream)
 	case snapshotMsg:
 		m.setSnapshot(msg.snap)
+		m.refreshing--
+		// The events that came while the snapshot was on its way may be
+		// newer than it: apply them again.
+		for _, e := range m.replay {
+			if r := m.rows[Ref{Node: e.Node, Name: e.Daemon}]; r != nil {
+				m.step(r, e)
+			}
+		}
+		if m.refreshing == 0 {
+			m.replay = nil
+		}
 	case eventsMsg:
 		m.apply(msg.events)
 		return tea.Batch(next(m.stream), m.refreshIfNeeded(msg.events))
@@ -465,6 +481,9 @@ func (m *Model) apply(events []Event) {
 		ev := e
 		r.last = &ev
 		m.step(r, e)
+		if m.refreshing > 0 {
+			m.replay = append(m.replay, e)
+		}
 	}
 	if n := len(m.events) - maxEvents; n > 0 {
 		m.events = slices.Delete(m.events, 0, n)
@@ -520,7 +539,8 @@ func (m *Model) step(r *row, e Event) {
 	if settled == "" {
 		return
 	}
-	if v, ok := m.pending[r.ref]; ok {
+	if v, ok := m.pending[r.ref]; ok && !(e.Type == supervisor.DaemonStopped && (v == Restart || v == ForceRestart)) {
+		// A restart's stop is on its way, not its outcome.
 		delete(m.pending, r.ref)
 		m.say(strings.Contains(settled, "failed"), "%v %s: %s", v, r.ref, settled)
 	}

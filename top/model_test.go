@@ -407,3 +407,29 @@ func TestCluster(t *testing.T) {
 		t.Errorf("outcome not shown:\n%s", screen(m))
 	}
 }
+
+// TestStaleSnapshot: a restart's snapshot, taken while the daemon was
+// stopping, comes after the events of its stop and start; it used to
+// leave the row "stopping" with the old pid.
+func TestStaleSnapshot(t *testing.T) {
+	m, f := newModel(t, node())
+	press(m, "j", "j", "r") // web
+	_, refresh := m.Update(press(m, "y")())
+	stale := node()
+	d := stale.Nodes[0].Daemons["web"]
+	d.State = supervisor.Stopping
+	stale.Nodes[0].Daemons["web"] = d
+	f.setSnapshot(stale)
+	msg := refresh() // the snapshot is taken now ...
+	stopped := event(supervisor.DaemonStopped, "web", 1)
+	started := event(supervisor.DaemonStarted, "web", 1)
+	started.PID = 5000
+	feed(m, stopped, started) // ... and the events come first
+	m.Update(msg)
+	if l := line(m, "web"); !regexp.MustCompile(`web +running +5000`).MatchString(l) {
+		t.Errorf("web = %q, want running with pid 5000", l)
+	}
+	if !strings.Contains(screen(m), "restart web: running, pid 5000") {
+		t.Errorf("outcome:\n%s", screen(m))
+	}
+}
