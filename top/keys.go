@@ -84,6 +84,7 @@ func (m *Model) tableKey(s string) tea.Cmd {
 		m.prompt, m.input = filterPrompt, m.filter
 	case "esc":
 		m.filter = ""
+		m.lines = nil
 		m.moveCursor(0)
 	case "?":
 		m.mode = helpMode
@@ -141,6 +142,7 @@ func (m *Model) setPrompt(p prompt, text string, final bool) {
 	switch p {
 	case filterPrompt:
 		m.filter = text
+		m.lines = nil
 		m.moveCursor(0)
 	case eventFilterPrompt:
 		m.evFind, m.evOff = text, 0

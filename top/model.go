@@ -76,9 +76,10 @@ type Model struct {
 
 	nodes   []Node // header facts, daemons left out
 	rows    map[Ref]*row
-	order   []Ref // rows sorted by node, then name
-	cursor  Ref   // the selected daemon
-	offset  int   // first line of the table shown
+	order   []Ref       // rows sorted by node, then name
+	lines   []tableLine // the table's lines; nil when they must be made again
+	cursor  Ref         // the selected daemon
+	offset  int         // first line of the table shown
 	filter  string
 	mode    mode
 	prompt  prompt
@@ -441,6 +442,7 @@ func (m *Model) setSnapshot(s Snapshot) {
 }
 
 func (m *Model) sortRows() {
+	m.lines = nil
 	m.order = m.order[:0]
 	for ref := range m.rows {
 		m.order = append(m.order, ref)
@@ -485,7 +487,8 @@ func (m *Model) apply(events []Event) {
 			m.replay = append(m.replay, e)
 		}
 	}
-	if n := len(m.events) - maxEvents; n > 0 {
+	// Trimmed by half the limit at once: a copy every maxEvents/2 events.
+	if n := len(m.events) - maxEvents; n > maxEvents/2 {
 		m.events = slices.Delete(m.events, 0, n)
 	}
 }
@@ -497,7 +500,7 @@ func (m *Model) step(r *row, e Event) {
 	settled := ""
 	switch e.Type {
 	case supervisor.DaemonStarted:
-		d.State, d.PID, d.BackoffS = supervisor.Running, e.PID, 0
+		d.State, d.PID, d.BackoffS, d.Done = supervisor.Running, e.PID, 0, false
 		r.since = e.Time()
 		settled = fmt.Sprintf("running, pid %d", e.PID)
 	case supervisor.DaemonStopped:
@@ -546,12 +549,15 @@ func (m *Model) step(r *row, e Event) {
 	}
 }
 
-// refreshIfNeeded takes a new snapshot after events that change more than
-// a daemon's state: a reload adds and removes daemons, and a profile
-// switch moves daemons in and out of it.
+// refreshIfNeeded takes a new snapshot after events that say less than
+// the status: a reload adds and removes daemons, a profile switch moves
+// daemons in and out of it, and a stop with code 0 may be a oneshot that
+// is done.
 func (m *Model) refreshIfNeeded(events []Event) tea.Cmd {
 	for _, e := range events {
-		if e.Type == supervisor.ConfigReloaded || e.Type == supervisor.ProfileChanged {
+		switch {
+		case e.Type == supervisor.ConfigReloaded, e.Type == supervisor.ProfileChanged,
+			e.Type == supervisor.DaemonStopped && e.ExitCode != nil && *e.ExitCode == 0:
 			return m.refresh()
 		}
 	}

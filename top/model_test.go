@@ -42,7 +42,7 @@ func TestTableShowsEveryColumn(t *testing.T) {
 	if l := line(m, "web"); !regexp.MustCompile(`web +running +4301 +1m05s +0 healthy`).MatchString(l) {
 		t.Errorf("web's line = %q", l)
 	}
-	if l := line(m, "batch"); !regexp.MustCompile(`batch +failed +- +- +5 -`).MatchString(l) {
+	if l := line(m, "batch"); !regexp.MustCompile(`batch +failed +- +- +5 +none`).MatchString(l) {
 		t.Errorf("batch's line = %q", l)
 	}
 }
@@ -431,5 +431,29 @@ func TestStaleSnapshot(t *testing.T) {
 	}
 	if !strings.Contains(screen(m), "restart web: running, pid 5000") {
 		t.Errorf("outcome:\n%s", screen(m))
+	}
+}
+
+// TestOneshotDone: a oneshot that completed reads "done", as in ctl
+// status; a stop with code 0 makes the view ask the status again.
+func TestOneshotDone(t *testing.T) {
+	m, f := newModel(t, node())
+	snap := node()
+	d := snap.Nodes[0].Daemons["old"]
+	d.Done = true
+	snap.Nodes[0].Daemons["old"] = d
+	f.setSnapshot(snap)
+	started := event(supervisor.DaemonStarted, "old", 1)
+	started.PID = 4700
+	feed(m, started)
+	stopped := event(supervisor.DaemonStopped, "old", 2)
+	stopped.ExitCode = intp(0)
+	batch, ok := feed(m, stopped)().(tea.BatchMsg)
+	if !ok || len(batch) != 2 {
+		t.Fatal("a stop with code 0 asks no status")
+	}
+	m.Update(batch[1]())
+	if l := line(m, "old"); !regexp.MustCompile(`old +done +- `).MatchString(l) {
+		t.Errorf("old = %q, want done", l)
 	}
 }

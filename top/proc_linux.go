@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // clockTicks is USER_HZ, the unit of the CPU times in /proc/PID/stat: 100
@@ -60,13 +62,19 @@ func sampleProc(pids []int) sampleMsg {
 }
 
 // readStat returns the process group and usage in the stat file at path.
+// It calls the system directly: os.Open would also try to register the
+// file with the poller, a system call more for each of thousands of
+// files a second.
 func readStat(path string, buf []byte, page int64) (pgrp int, u usage, ok bool) {
-	f, err := os.Open(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, u, false
 	}
-	n, _ := f.Read(buf)
-	f.Close()
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return 0, u, false
+	}
 	return parseStat(buf[:n], page)
 }
 
@@ -77,17 +85,21 @@ func parseStat(b []byte, page int64) (pgrp int, u usage, ok bool) {
 	if i < 0 {
 		return 0, u, false
 	}
-	f := bytes.Fields(b[i+1:])
-	// f[0] is field 3 (state): pgrp is 5, utime 14, stime 15, rss 24.
-	if len(f) < 22 {
+	// Field 3 (state) follows the name; pgrp is field 5, utime 14, stime
+	// 15, rss 24.
+	var vals [25]uint64
+	field := 2
+	for _, c := range b[i+1:] {
+		if c == ' ' {
+			if field++; field > 24 {
+				break
+			}
+		} else if c >= '0' && c <= '9' {
+			vals[field] = vals[field]*10 + uint64(c-'0')
+		}
+	}
+	if field < 24 {
 		return 0, u, false
 	}
-	pg, err1 := strconv.Atoi(string(f[2]))
-	ut, err2 := strconv.ParseUint(string(f[11]), 10, 64)
-	st, err3 := strconv.ParseUint(string(f[12]), 10, 64)
-	rss, err4 := strconv.ParseInt(string(f[21]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-		return 0, u, false
-	}
-	return pg, usage{Ticks: ut + st, RSS: rss * page}, true
+	return int(vals[5]), usage{Ticks: vals[14] + vals[15], RSS: int64(vals[24]) * page}, true
 }

@@ -30,3 +30,12 @@ func TestSampleProc(t *testing.T) {
 		t.Errorf("RSS of its group = %d, less than the process's %d", g.RSS, s.Procs[pid].RSS)
 	}
 }
+
+// BenchmarkSampleProc is one pass over /proc, as the view makes once a
+// second; its cost grows with the processes on the machine.
+func BenchmarkSampleProc(b *testing.B) {
+	pids := []int{os.Getpid()}
+	for b.Loop() {
+		sampleProc(pids)
+	}
+}

@@ -10,6 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// fps is how often at most the screen is redrawn: often enough that keys
+// answer at once, and a fraction of the default 60, which would wake the
+// view 60 times a second for nothing.
+const fps = 20
+
 // ErrNoTerminal is returned by Run when its input or output is not a
 // terminal.
 var ErrNoTerminal = errors.New("top needs a terminal (for scripts: ctl status --json, ctl events)")
@@ -32,7 +37,7 @@ func Run(ctx context.Context, opt Options, in, out *os.File) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m := New(ctx, opt)
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithFPS(fps))
 	_, err := p.Run()
 	quiet := errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrInterrupted)
 	if err != nil && (errors.Is(err, tea.ErrProgramPanic) || !quiet) {

@@ -128,9 +128,11 @@ func (m *Model) header() []string {
 			second = append(second, "config "+n.Config)
 		}
 	}
-	counts := map[supervisor.State]int{}
+	counts := make([]int, len(supervisor.States()))
 	for _, r := range m.rows {
-		counts[r.d.State]++
+		if int(r.d.State) < len(counts) {
+			counts[r.d.State]++
+		}
 	}
 	var cs []string
 	for _, st := range supervisor.States() {
@@ -161,9 +163,13 @@ type tableLine struct {
 }
 
 // tableLines returns the table's lines: the visible daemons, under their
-// node's title when there are several nodes.
+// node's title when there are several nodes. The list is kept until the
+// rows, the nodes or the filter change.
 func (m *Model) tableLines() []tableLine {
-	var out []tableLine
+	if m.lines != nil {
+		return m.lines
+	}
+	out := []tableLine{}
 	multi := len(m.nodes) > 1
 	node := "\x00"
 	for _, ref := range m.visible() {
@@ -173,6 +179,7 @@ func (m *Model) tableLines() []tableLine {
 		}
 		out = append(out, tableLine{ref: ref})
 	}
+	m.lines = out
 	return out
 }
 
@@ -239,10 +246,13 @@ func (m *Model) widths() (fixed []int, name, last int) {
 	used := 2
 	longest := 4
 	stateW := len("STATE")
-	for _, r := range m.rows {
-		longest = max(longest, len(r.ref.Name))
-		stateW = max(stateW, len(stateText(r.d)))
+	for ref, r := range m.rows {
+		longest = max(longest, len(ref.Name))
+		if r.d.Owner != "" || r.d.State == supervisor.ImportFailed || r.d.State == supervisor.Restarting {
+			stateW = max(stateW, len(stateText(r.d)))
+		}
 	}
+	stateW = max(stateW, len("stopping")) // the longest of the others
 	for _, c := range columns {
 		w := c.width
 		if w == 0 {
@@ -263,10 +273,14 @@ func (m *Model) widths() (fixed []int, name, last int) {
 // stateText is a daemon's state, with the node holding it when it is a
 // singleton held elsewhere.
 func stateText(d Daemon) string {
-	if d.Owner != "" {
-		return d.State.String() + "@" + d.Owner
+	st := d.State.String()
+	if d.Done && d.State == supervisor.Stopped {
+		st = "done" // a oneshot that completed, as ctl status says
 	}
-	return d.State.String()
+	if d.Owner != "" {
+		st += "@" + d.Owner
+	}
+	return st
 }
 
 func (m *Model) nodeTitle(node string) string {
@@ -292,10 +306,7 @@ func (m *Model) rowLine(r *row, widths []int, nameW, lastW int, now time.Time) s
 	if d.PID != 0 && m.sampled {
 		cpu, rss = fmtCPU(m.cpu, d.PID), fmtRSS(m.rss, d.PID)
 	}
-	health := d.Health
-	if health == "none" || health == "" {
-		health = "-"
-	}
+	health := orDash(d.Health)
 	cells := []string{state, pid, uptime, fmt.Sprint(d.RestartCount), health, cpu, rss}
 	sel := r.ref == m.cursor
 	var b strings.Builder
@@ -417,7 +428,7 @@ func eventLine(e Event) string {
 // filteredEvents returns the events the events filter lets through.
 func (m *Model) filteredEvents() []string {
 	var out []string
-	for _, e := range m.events {
+	for _, e := range m.events[max(0, len(m.events)-maxEvents):] {
 		if m.evFind == "" || strings.Contains(e.line, m.evFind) {
 			out = append(out, e.line)
 		}
