@@ -30,43 +30,67 @@ type sampleMsg struct {
 }
 
 // sampleProc reads /proc/*/stat once. It is the only place the view reads
-// /proc, once a second while it is open.
+// /proc, once a second while it is open. With a thousand processes its
+// cost is the system calls, so it makes no more than it must: the
+// directory is read with getdents into one buffer, and each stat file is
+// opened relative to it.
 func sampleProc(pids []int) sampleMsg {
 	s := sampleMsg{At: time.Now(), Groups: map[int]usage{}, Procs: map[int]usage{}}
-	dir, err := os.Open("/proc")
+	proc, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return s
 	}
-	names, _ := dir.Readdirnames(-1)
-	dir.Close()
+	defer unix.Close(proc)
 	page := int64(os.Getpagesize())
-	buf := make([]byte, 1024)
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil {
-			continue // not a process
+	stat := make([]byte, 1024)
+	dents := make([]byte, 32<<10)
+	path := make([]byte, 0, 32)
+	for {
+		n, err := unix.Getdents(proc, dents)
+		if err != nil || n <= 0 {
+			break
 		}
-		pgrp, u, ok := readStat("/proc/"+name+"/stat", buf, page)
-		if !ok {
-			continue // exited meanwhile, or not readable
-		}
-		g := s.Groups[pgrp]
-		g.Ticks += u.Ticks
-		g.RSS += u.RSS
-		s.Groups[pgrp] = g
-		if slices.Contains(pids, pid) {
-			s.Procs[pid] = u
+		for b := dents[:n]; len(b) > 0; {
+			// struct linux_dirent64: ino, off, reclen (2 bytes), type, name.
+			reclen := int(b[16]) | int(b[17])<<8
+			name := b[19:reclen]
+			b = b[reclen:]
+			pid := 0
+			for _, c := range name {
+				if c == 0 {
+					break
+				}
+				if c < '0' || c > '9' {
+					pid = -1
+					break
+				}
+				pid = pid*10 + int(c-'0')
+			}
+			if pid <= 0 {
+				continue // not a process
+			}
+			path = strconv.AppendInt(path[:0], int64(pid), 10)
+			path = append(path, "/stat"...)
+			pgrp, u, ok := readStat(proc, string(path), stat, page)
+			if !ok {
+				continue // exited meanwhile, or not readable
+			}
+			g := s.Groups[pgrp]
+			g.Ticks += u.Ticks
+			g.RSS += u.RSS
+			s.Groups[pgrp] = g
+			if slices.Contains(pids, pid) {
+				s.Procs[pid] = u
+			}
 		}
 	}
 	return s
 }
 
-// readStat returns the process group and usage in the stat file at path.
-// It calls the system directly: os.Open would also try to register the
-// file with the poller, a system call more for each of thousands of
-// files a second.
-func readStat(path string, buf []byte, page int64) (pgrp int, u usage, ok bool) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// readStat returns the process group and usage in the stat file at path,
+// relative to the directory dir.
+func readStat(dir int, path string, buf []byte, page int64) (pgrp int, u usage, ok bool) {
+	fd, err := unix.Openat(dir, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, u, false
 	}

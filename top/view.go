@@ -11,6 +11,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/supervisor"
 )
 
@@ -299,7 +300,7 @@ func (m *Model) rowLine(r *row, widths []int, nameW, lastW int, now time.Time) s
 	if d.PID != 0 {
 		pid = fmt.Sprint(d.PID)
 		if !r.since.IsZero() {
-			uptime = fmtDuration(now.Sub(r.since))
+			uptime = control.FormatUptime(now.Sub(r.since))
 		}
 	}
 	cpu, rss := "-", "-"
@@ -324,7 +325,7 @@ func (m *Model) rowLine(r *row, widths []int, nameW, lastW int, now time.Time) s
 		b.WriteString(" " + cell)
 	}
 	if lastW > 0 && r.last != nil {
-		b.WriteString(" " + pad(fmtDuration(now.Sub(r.last.Time()))+" "+shortEvent(r.last), lastW, false))
+		b.WriteString(" " + pad(control.FormatUptime(now.Sub(r.last.Time()))+" "+shortEvent(r.last), lastW, false))
 	}
 	if sel {
 		return styleSelected.Render(b.String())
@@ -343,7 +344,7 @@ func (m *Model) detail(now time.Time) []string {
 	if r.last != nil {
 		e := *r.last
 		e.Daemon = "" // named first on the line
-		first += fmt.Sprintf("  %s ago: %s", fmtDuration(now.Sub(r.last.Time())), eventText(e))
+		first += fmt.Sprintf("  %s ago: %s", control.FormatUptime(now.Sub(r.last.Time())), eventText(e))
 	}
 	var parts []string
 	if d := r.d; d.LastExit != nil && d.PID == 0 {
@@ -559,21 +560,6 @@ func pad(s string, w int, right bool) string {
 		return strings.Repeat(" ", n) + s
 	}
 	return s + strings.Repeat(" ", n)
-}
-
-// fmtDuration is a duration in at most 6 characters: 42s, 12m05s, 3h04m,
-// 2d03h.
-func fmtDuration(d time.Duration) string {
-	s := int64(max(0, d.Seconds()))
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	}
-	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }
 
 func fmtCPU(cpu map[int]float64, pid int) string {
