@@ -131,8 +131,8 @@ func newModel(t *testing.T, snap Snapshot) (*Model, *fakeSource) {
 	t.Helper()
 	f := newFake(snap)
 	m := New(t.Context(), Options{Source: f, Where: "/run/ringsup.sock",
-		Now:    func() time.Time { return t0 },
-		Sample: func([]int) sampleMsg { return sampleMsg{} }})
+		Now: func() time.Time { return t0 }})
+	m.sampleFn = func(map[int]bool, []int) sampleMsg { return sampleMsg{} }
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	m.Update(connectedMsg{snap: snap, stream: make(chan streamItem)})
 	return m, f

@@ -32,8 +32,6 @@ type Options struct {
 	Where string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Sample reads the CPU and memory of processes; nil reads /proc.
-	Sample func(pids []int) sampleMsg
 }
 
 // mode is what the screen shows.
@@ -108,10 +106,11 @@ type Model struct {
 	profiles []string
 	profCur  int
 
-	prev    sampleMsg
-	cpu     map[int]float64 // by pid of a group leader or supervisor
-	rss     map[int]int64
-	sampled bool
+	sampleFn func(groups map[int]bool, pids []int) sampleMsg // reads /proc
+	prev     sampleMsg
+	cpu      map[int]float64 // by pid of a group leader or supervisor
+	rss      map[int]int64
+	sampled  bool
 
 	refreshing int     // snapshots asked for and not in yet
 	replay     []Event // the daemon events since the first of them was asked for
@@ -127,10 +126,7 @@ func New(ctx context.Context, opt Options) *Model {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.Sample == nil {
-		opt.Sample = sampleProc
-	}
-	return &Model{opt: opt, ctx: ctx, rows: map[Ref]*row{}, pending: map[Ref]Verb{},
+	return &Model{opt: opt, ctx: ctx, sampleFn: new(procSampler).sample, rows: map[Ref]*row{}, pending: map[Ref]Verb{},
 		cpu: map[int]float64{}, rss: map[int]int64{}, width: 80, height: 24}
 }
 
@@ -267,20 +263,33 @@ func (m *Model) refresh() tea.Cmd {
 	}
 }
 
+// sampleLater samples the processes of the local daemons and supervisors
+// in a second.
 func (m *Model) sampleLater() tea.Cmd {
-	sample := m.opt.Sample
-	pids := m.supervisorPIDs()
-	return tea.Tick(sampleEvery, func(time.Time) tea.Msg { return sample(pids) })
-}
-
-func (m *Model) supervisorPIDs() []int {
+	sample := m.sampleFn
 	var pids []int
+	groups := map[int]bool{}
 	for _, n := range m.nodes {
 		if n.Local && n.PID > 0 {
 			pids = append(pids, n.PID)
 		}
 	}
-	return pids
+	for _, r := range m.rows {
+		if r.d.PID != 0 && m.isLocal(r.ref) {
+			groups[r.d.PID] = true
+		}
+	}
+	return tea.Tick(sampleEvery, func(time.Time) tea.Msg { return sample(groups, pids) })
+}
+
+// isLocal says the daemon runs on this machine.
+func (m *Model) isLocal(ref Ref) bool {
+	for _, n := range m.nodes {
+		if n.Local && (ref.Node == "" || ref.Node == n.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Update applies msg to the view.
@@ -579,15 +588,13 @@ func (m *Model) sample(s sampleMsg) {
 			m.cpu[pid] = float64(u.Ticks-p.Ticks) / clockTicks / dt * 100
 		}
 	}
-	local := map[string]bool{}
 	for _, n := range m.nodes {
 		if n.Local {
-			local[n.Name] = true
 			lookup(n.PID, s.Procs, m.prev.Procs)
 		}
 	}
 	for _, r := range m.rows {
-		if r.d.PID != 0 && (local[r.ref.Node] || (r.ref.Node == "" && len(local) > 0)) {
+		if r.d.PID != 0 && m.isLocal(r.ref) {
 			// Each daemon leads its own process group.
 			lookup(r.d.PID, s.Groups, m.prev.Groups)
 		}

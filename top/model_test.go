@@ -194,18 +194,18 @@ func TestEventsPaneFilters(t *testing.T) {
 	m.Update(eventsMsg{[]Event{custom}})
 	press(m, "e")
 	s := screen(m)
-	for _, want := range []string{"events (3)", "DAEMON_EXITED web exit_code=1", "DAEMON_STARTED worker pid=4400", `SELFPLAY_COMPLETED worker data={"games":64}`} {
+	for _, want := range []string{"events since the view opened (3)", "DAEMON_EXITED web exit_code=1", "DAEMON_STARTED worker pid=4400", `SELFPLAY_COMPLETED worker data={"games":64}`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the events pane lacks %q:\n%s", want, s)
 		}
 	}
 	press(m, "/", "w", "o", "r", "k", "enter")
 	s = screen(m)
-	if !strings.Contains(s, "events (2 of 3, filter /work)") || strings.Contains(s, "DAEMON_EXITED web") {
+	if !strings.Contains(s, "events since the view opened (2 of 3, filter /work)") || strings.Contains(s, "DAEMON_EXITED web") {
 		t.Errorf("filter /work:\n%s", s)
 	}
 	press(m, "esc")
-	if !strings.Contains(screen(m), "events (3)") {
+	if !strings.Contains(screen(m), "events since the view opened (3)") {
 		t.Errorf("Esc did not clear the filter:\n%s", screen(m))
 	}
 	press(m, "esc")
@@ -290,7 +290,7 @@ func TestDaemonCrashes(t *testing.T) {
 	failed := event(supervisor.DaemonFailed, "web", 4)
 	failed.Error = "exited with code 2; no restarts left"
 	feed(m, failed)
-	if !strings.Contains(line(m, "web "), "failed") || !strings.Contains(screen(m), "error: exited with code 2; no restarts left") {
+	if !strings.Contains(line(m, "web "), "failed") || !strings.Contains(screen(m), "last error: exited with code 2; no restarts left") {
 		t.Errorf("web failed:\n%s", screen(m))
 	}
 	if !strings.Contains(screen(m), "2 failed") {
@@ -455,5 +455,8 @@ func TestOneshotDone(t *testing.T) {
 	m.Update(batch[1]())
 	if l := line(m, "old"); !regexp.MustCompile(`old +done +- `).MatchString(l) {
 		t.Errorf("old = %q, want done", l)
+	}
+	if !strings.Contains(screen(m), "1 done · 2 running · 1 failed") {
+		t.Errorf("the counts do not say done:\n%s", screen(m))
 	}
 }

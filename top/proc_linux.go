@@ -2,6 +2,7 @@ package top
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"slices"
 	"strconv"
@@ -29,13 +30,31 @@ type sampleMsg struct {
 	Procs  map[int]usage
 }
 
-// sampleProc reads /proc/*/stat once. It is the only place the view reads
-// /proc, once a second while it is open. With a thousand processes its
-// cost is the system calls, so it makes no more than it must: the
-// directory is read with getdents into one buffer, and each stat file is
-// opened relative to it.
-func sampleProc(pids []int) sampleMsg {
+// procSampler reads the CPU and memory of process groups from /proc.
+// One goroutine uses it at a time.
+type procSampler struct {
+	// foreign holds the process group of the processes last seen in no
+	// group of interest. They are skipped while their group is still of
+	// no interest, and read again every rescanEvery passes, in case a pid
+	// was reused or a process changed groups.
+	foreign map[int]int
+	passes  int
+}
+
+// rescanEvery is how often a sampler reads every process again.
+const rescanEvery = 10
+
+// sample reads /proc once: the usage of the process groups in groups, and
+// of the processes in pids. It is the only place the view reads /proc,
+// once a second while it is open. With thousands of processes its cost is
+// the system calls, so it makes no more than it must: the directory is
+// read with getdents into one buffer, each stat file is opened relative to
+// it, and processes of other groups are skipped until the next rescan.
+func (ps *procSampler) sample(groups map[int]bool, pids []int) sampleMsg {
 	s := sampleMsg{At: time.Now(), Groups: map[int]usage{}, Procs: map[int]usage{}}
+	rescan := ps.passes%rescanEvery == 0 || ps.foreign == nil
+	ps.passes++
+	seen := make(map[int]int, len(ps.foreign))
 	proc, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return s
@@ -52,7 +71,7 @@ func sampleProc(pids []int) sampleMsg {
 		}
 		for b := dents[:n]; len(b) > 0; {
 			// struct linux_dirent64: ino, off, reclen (2 bytes), type, name.
-			reclen := int(b[16]) | int(b[17])<<8
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
 			name := b[19:reclen]
 			b = b[reclen:]
 			pid := 0
@@ -69,21 +88,31 @@ func sampleProc(pids []int) sampleMsg {
 			if pid <= 0 {
 				continue // not a process
 			}
+			if pg, ok := ps.foreign[pid]; ok && !rescan && !groups[pg] {
+				seen[pid] = pg
+				continue
+			}
 			path = strconv.AppendInt(path[:0], int64(pid), 10)
 			path = append(path, "/stat"...)
 			pgrp, u, ok := readStat(proc, string(path), stat, page)
 			if !ok {
 				continue // exited meanwhile, or not readable
 			}
-			g := s.Groups[pgrp]
-			g.Ticks += u.Ticks
-			g.RSS += u.RSS
-			s.Groups[pgrp] = g
-			if slices.Contains(pids, pid) {
+			mine := slices.Contains(pids, pid)
+			if mine {
 				s.Procs[pid] = u
+			}
+			if groups[pgrp] {
+				g := s.Groups[pgrp]
+				g.Ticks += u.Ticks
+				g.RSS += u.RSS
+				s.Groups[pgrp] = g
+			} else if !mine {
+				seen[pid] = pgrp
 			}
 		}
 	}
+	ps.foreign = seen
 	return s
 }
 

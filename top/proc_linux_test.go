@@ -19,23 +19,35 @@ func TestParseStat(t *testing.T) {
 }
 
 // TestSampleProc reads the real /proc: this test's own process group and
-// process are in it, with some memory.
+// process are in it, with some memory; a group of no interest is left
+// out, and read again once it is of interest.
 func TestSampleProc(t *testing.T) {
-	pid := os.Getpid()
-	s := sampleProc([]int{pid})
+	pid, pgrp := os.Getpid(), syscall.Getpgrp()
+	var ps procSampler
+	s := ps.sample(map[int]bool{pgrp: true}, []int{pid})
 	if s.Procs[pid].RSS <= 0 {
 		t.Errorf("RSS of this process = %d", s.Procs[pid].RSS)
 	}
-	if g := s.Groups[syscall.Getpgrp()]; g.RSS < s.Procs[pid].RSS {
+	if g := s.Groups[pgrp]; g.RSS < s.Procs[pid].RSS {
 		t.Errorf("RSS of its group = %d, less than the process's %d", g.RSS, s.Procs[pid].RSS)
+	}
+	if s := ps.sample(nil, nil); len(s.Groups) != 0 {
+		t.Errorf("groups of no interest were read: %v", s.Groups)
+	}
+	if s := ps.sample(map[int]bool{pgrp: true}, nil); s.Groups[pgrp].RSS <= 0 {
+		t.Errorf("the group, of interest again, is not read: %v", s.Groups)
 	}
 }
 
-// BenchmarkSampleProc is one pass over /proc, as the view makes once a
-// second; its cost grows with the processes on the machine.
+// BenchmarkSampleProc is the pass over /proc the view makes once a second,
+// for the group of this process, after the first pass; its cost grows
+// with the processes on the machine.
 func BenchmarkSampleProc(b *testing.B) {
+	var ps procSampler
+	groups := map[int]bool{syscall.Getpgrp(): true}
 	pids := []int{os.Getpid()}
+	ps.sample(groups, pids)
 	for b.Loop() {
-		sampleProc(pids)
+		ps.sample(groups, pids)
 	}
 }

@@ -130,8 +130,12 @@ func (m *Model) header() []string {
 		}
 	}
 	counts := make([]int, len(supervisor.States()))
+	done := 0
 	for _, r := range m.rows {
-		if int(r.d.State) < len(counts) {
+		switch {
+		case r.d.Done && r.d.State == supervisor.Stopped:
+			done++
+		case int(r.d.State) < len(counts):
 			counts[r.d.State]++
 		}
 	}
@@ -139,6 +143,9 @@ func (m *Model) header() []string {
 	for _, st := range supervisor.States() {
 		if counts[st] > 0 {
 			cs = append(cs, stateStyles[st].Render(fmt.Sprintf("%d %v", counts[st], st)))
+		}
+		if st == supervisor.Stopped && done > 0 {
+			cs = append(cs, stateStyles[st].Render(fmt.Sprintf("%d done", done)))
 		}
 	}
 	if len(cs) == 0 {
@@ -354,7 +361,7 @@ func (m *Model) detail(now time.Time) []string {
 		parts = append(parts, fmt.Sprintf("backoff %.1fs", r.d.BackoffS))
 	}
 	if r.d.LastError != "" {
-		parts = append(parts, styleError.Render("error: "+r.d.LastError))
+		parts = append(parts, styleError.Render("last error: "+r.d.LastError))
 	}
 	if r.d.Owner != "" {
 		parts = append(parts, "singleton held by "+r.d.Owner)
@@ -440,7 +447,7 @@ func (m *Model) filteredEvents() []string {
 func (m *Model) eventsView() []string {
 	lines := m.header()
 	evs := m.filteredEvents()
-	title := fmt.Sprintf("events (%d", len(evs))
+	title := fmt.Sprintf("events since the view opened (%d", len(evs))
 	if m.evFind != "" {
 		title += fmt.Sprintf(" of %d, filter /%s", len(m.events), m.evFind)
 	}
