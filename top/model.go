@@ -106,7 +106,8 @@ type Model struct {
 	profiles []string
 	profCur  int
 
-	sampleFn func(groups map[int]bool, pids []int) sampleMsg // reads /proc
+	sampler  *procSampler
+	sampleFn func(groups map[int]bool, pids []int) sampleMsg // sampler.sample, but in tests
 	prev     sampleMsg
 	cpu      map[int]float64 // by pid of a group leader or supervisor
 	rss      map[int]int64
@@ -126,7 +127,8 @@ func New(ctx context.Context, opt Options) *Model {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Model{opt: opt, ctx: ctx, sampleFn: new(procSampler).sample, rows: map[Ref]*row{}, pending: map[Ref]Verb{},
+	ps := new(procSampler)
+	return &Model{opt: opt, ctx: ctx, sampler: ps, sampleFn: ps.sample, rows: map[Ref]*row{}, pending: map[Ref]Verb{},
 		cpu: map[int]float64{}, rss: map[int]int64{}, width: 80, height: 24}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,8 +32,14 @@ type sampleMsg struct {
 }
 
 // procSampler reads the CPU and memory of process groups from /proc.
-// One goroutine uses it at a time.
+// Its methods may be called from any goroutine.
 type procSampler struct {
+	mu sync.Mutex
+	// files holds the stat files kept open, by pid, of the processes in
+	// groups of interest: read again with pread, they spare an open and a
+	// close, and the kernel's lookup of the path.
+	files  map[int]int
+	closed bool
 	// foreign holds the process group of the processes last seen in no
 	// group of interest. They are skipped while their group is still of
 	// no interest, and read again every rescanEvery passes, in case a pid
@@ -44,17 +51,46 @@ type procSampler struct {
 // rescanEvery is how often a sampler reads every process again.
 const rescanEvery = 10
 
+// maxOpenStats bounds the stat files a sampler keeps open.
+const maxOpenStats = 4096
+
+// close closes the files the sampler keeps open; it opens no more.
+func (ps *procSampler) close() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, fd := range ps.files {
+		unix.Close(fd)
+	}
+	ps.files = nil
+	ps.closed = true
+}
+
 // sample reads /proc once: the usage of the process groups in groups, and
 // of the processes in pids. It is the only place the view reads /proc,
 // once a second while it is open. With thousands of processes its cost is
 // the system calls, so it makes no more than it must: the directory is
 // read with getdents into one buffer, each stat file is opened relative to
-// it, and processes of other groups are skipped until the next rescan.
+// it and kept open while its process is of interest, and processes of
+// other groups are skipped until the next rescan.
 func (ps *procSampler) sample(groups map[int]bool, pids []int) sampleMsg {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	s := sampleMsg{At: time.Now(), Groups: map[int]usage{}, Procs: map[int]usage{}}
+	if ps.closed {
+		return s
+	}
 	rescan := ps.passes%rescanEvery == 0 || ps.foreign == nil
 	ps.passes++
 	seen := make(map[int]int, len(ps.foreign))
+	files := make(map[int]int, len(ps.files))
+	defer func() {
+		for pid, fd := range ps.files {
+			if _, ok := files[pid]; !ok {
+				unix.Close(fd) // gone, or of no interest now
+			}
+		}
+		ps.files = files
+	}()
 	proc, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return s
@@ -92,13 +128,25 @@ func (ps *procSampler) sample(groups map[int]bool, pids []int) sampleMsg {
 				seen[pid] = pg
 				continue
 			}
-			path = strconv.AppendInt(path[:0], int64(pid), 10)
-			path = append(path, "/stat"...)
-			pgrp, u, ok := readStat(proc, string(path), stat, page)
+			fd, ok := ps.files[pid]
 			if !ok {
-				continue // exited meanwhile, or not readable
+				path = strconv.AppendInt(path[:0], int64(pid), 10)
+				path = append(path, "/stat"...)
+				if fd, err = unix.Openat(proc, string(path), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+					continue // exited meanwhile, or not readable
+				}
 			}
+			pgrp, u, ok := readStat(fd, stat, page)
 			mine := slices.Contains(pids, pid)
+			if ok && (mine || groups[pgrp]) && len(files) < maxOpenStats {
+				files[pid] = fd
+			} else {
+				unix.Close(fd)
+				delete(ps.files, pid)
+			}
+			if !ok {
+				continue // exited meanwhile: a dead process's file says ESRCH
+			}
 			if mine {
 				s.Procs[pid] = u
 			}
@@ -116,15 +164,10 @@ func (ps *procSampler) sample(groups map[int]bool, pids []int) sampleMsg {
 	return s
 }
 
-// readStat returns the process group and usage in the stat file at path,
-// relative to the directory dir.
-func readStat(dir int, path string, buf []byte, page int64) (pgrp int, u usage, ok bool) {
-	fd, err := unix.Openat(dir, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, u, false
-	}
-	n, err := unix.Read(fd, buf)
-	unix.Close(fd)
+// readStat returns the process group and usage in the stat file open as
+// fd.
+func readStat(fd int, buf []byte, page int64) (pgrp int, u usage, ok bool) {
+	n, err := unix.Pread(fd, buf, 0)
 	if err != nil || n <= 0 {
 		return 0, u, false
 	}

@@ -4,6 +4,11 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringrift/ringsup/procexec"
 )
 
 func TestParseStat(t *testing.T) {
@@ -36,6 +41,59 @@ func TestSampleProc(t *testing.T) {
 	}
 	if s := ps.sample(map[int]bool{pgrp: true}, nil); s.Groups[pgrp].RSS <= 0 {
 		t.Errorf("the group, of interest again, is not read: %v", s.Groups)
+	}
+	// Read again through the files it keeps open.
+	if s := ps.sample(map[int]bool{pgrp: true}, nil); s.Groups[pgrp].RSS <= 0 || len(ps.files) == 0 {
+		t.Errorf("second read: %v, %d files open", s.Groups, len(ps.files))
+	}
+	ps.close()
+	if s := ps.sample(map[int]bool{pgrp: true}, nil); len(s.Groups) != 0 || ps.files != nil {
+		t.Errorf("a closed sampler read %v", s.Groups)
+	}
+}
+
+// TestSampleDeadProcess: the stat file kept open for a process that exits
+// is closed, and its pid is no longer counted.
+func TestSampleDeadProcess(t *testing.T) {
+	var ps procSampler
+	defer ps.close()
+	sp := procexec.NewSpawner()
+	defer sp.Close()
+	p, err := sp.Spawn(procexec.Spec{Argv: []string{"sleep", "60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := p.PID
+	groups := map[int]bool{pid: true}
+	if s := ps.sample(groups, nil); s.Groups[pid].RSS <= 0 {
+		t.Fatalf("the new group is not read: %v", s.Groups)
+	}
+	fd := ps.files[pid]
+	p.Signal(syscall.SIGKILL)
+	// Reaped: its pid is gone from /proc, as it is once the supervisor
+	// reaps a daemon.
+	deadline := time.Now().Add(30 * time.Second)
+	for gone := false; !gone; {
+		if time.Now().After(deadline) {
+			t.Fatal("the killed sleep was not reaped in 30s")
+		}
+		exits, err := procexec.Reap()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range exits {
+			gone = gone || x.PID == pid
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s := ps.sample(groups, nil); len(s.Groups) != 0 {
+		t.Errorf("a dead group is read: %v", s.Groups)
+	}
+	if _, open := ps.files[pid]; open {
+		t.Error("the dead process's file is still kept")
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+		t.Errorf("fd %d is still open", fd)
 	}
 }
 

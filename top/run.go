@@ -39,6 +39,7 @@ func Run(ctx context.Context, opt Options, in, out *os.File) error {
 	m := New(ctx, opt)
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithFPS(fps))
 	_, err := p.Run()
+	m.sampler.close()
 	quiet := errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrInterrupted)
 	if err != nil && (errors.Is(err, tea.ErrProgramPanic) || !quiet) {
 		return fmt.Errorf("cannot run the view: %w", err)
