@@ -149,8 +149,12 @@ type (
 		snap   Snapshot
 		stream <-chan streamItem
 	}
-	// snapshotMsg is a snapshot taken to refresh the view.
-	snapshotMsg struct{ snap Snapshot }
+	// snapshotMsg is a snapshot taken to refresh the view, or why there
+	// is none.
+	snapshotMsg struct {
+		snap Snapshot
+		err  error
+	}
 	// lostMsg says the source could not be reached.
 	lostMsg struct{ err error }
 	// eventsMsg is the events that came since the last one.
@@ -258,10 +262,7 @@ func (m *Model) refresh() tea.Cmd {
 	ctx, src := m.ctx, m.opt.Source
 	return func() tea.Msg {
 		snap, err := src.Snapshot(ctx)
-		if err != nil {
-			return lostMsg{err}
-		}
-		return snapshotMsg{snap}
+		return snapshotMsg{snap, err}
 	}
 }
 
@@ -313,8 +314,20 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.setSnapshot(msg.snap)
 		return next(m.stream)
 	case snapshotMsg:
-		m.setSnapshot(msg.snap)
 		m.refreshing--
+		if msg.err != nil {
+			// The stream, not a refresh, tells whether the supervisor
+			// went away: a shutdown refuses requests before it ends the
+			// stream.
+			if m.refreshing == 0 {
+				m.replay = nil
+			}
+			if !errors.Is(msg.err, context.Canceled) {
+				m.say(true, "cannot refresh the status: %v", msg.err)
+			}
+			return nil
+		}
+		m.setSnapshot(msg.snap)
 		// The events that came while the snapshot was on its way may be
 		// newer than it: apply them again.
 		for _, e := range m.replay {

@@ -460,3 +460,19 @@ func TestOneshotDone(t *testing.T) {
 		t.Errorf("the counts do not say done:\n%s", screen(m))
 	}
 }
+
+// TestRefreshRefusedAtShutdown: a shutdown stops the daemons (a stop with
+// code 0 makes the view refresh) and refuses requests before it ends the
+// stream; the refused refresh used to end the view as "lost".
+func TestRefreshRefusedAtShutdown(t *testing.T) {
+	m, _ := newModel(t, node())
+	m.refreshing++
+	m.Update(snapshotMsg{err: errors.New("supervisor is not running")})
+	if m.Gone() != nil || !strings.Contains(screen(m), "cannot refresh the status: supervisor is not running") {
+		t.Errorf("Gone() = %v:\n%s", m.Gone(), screen(m))
+	}
+	m.Update(streamEndMsg{io.EOF})
+	if !errors.Is(m.Gone(), ErrShutdown) {
+		t.Errorf("Gone() = %v, want ErrShutdown", m.Gone())
+	}
+}

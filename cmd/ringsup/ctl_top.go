@@ -17,6 +17,9 @@ func ctlTopCommand() *cli.Command {
 		Usage:     "a live full-screen view of the daemons, steered from the keyboard (? in it lists the keys)",
 		UsageText: "ringsup ctl top",
 		Action: ctlAction(func(c *cli.Context, client *control.Client) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("top takes no names (have %q): / in the view filters by name", c.Args().First())
+			}
 			in, _ := c.App.Reader.(*os.File)
 			out, _ := c.App.Writer.(*os.File)
 			if in == nil || out == nil {

@@ -183,4 +183,7 @@ func TestCtlTopNeedsTerminal(t *testing.T) {
 	if want := "ringsup ctl: top needs a terminal (for scripts: ctl status --json, ctl events)"; msg != want {
 		t.Errorf("ctl top on a pipe: %q, want %q", msg, want)
 	}
+	if msg := ctlFails(t, dir, "top", "worker"); msg != `ringsup ctl: top takes no names (have "worker"): / in the view filters by name` {
+		t.Errorf("ctl top worker: %q", msg)
+	}
 }
