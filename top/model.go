@@ -75,6 +75,7 @@ type Model struct {
 	nodes   []Node // header facts, daemons left out
 	rows    map[Ref]*row
 	order   []Ref       // rows sorted by node, then name
+	sorted  []*row      // the rows in that order
 	lines   []tableLine // the table's lines; nil when they must be made again
 	cursor  Ref         // the selected daemon
 	offset  int         // first line of the table shown
@@ -106,12 +107,13 @@ type Model struct {
 	profiles []string
 	profCur  int
 
-	sampler  *procSampler
-	sampleFn func(groups map[int]bool, pids []int) sampleMsg // sampler.sample, but in tests
-	prev     sampleMsg
-	cpu      map[int]float64 // by pid of a group leader or supervisor
-	rss      map[int]int64
-	sampled  bool
+	stateCells map[stateKey]string // see stateCell
+	sampler    *procSampler
+	sampleFn   func(groups map[int]bool, pids []int) sampleMsg // sampler.sample, but in tests
+	prev       sampleMsg
+	cpu        map[int]float64 // by pid of a group leader or supervisor
+	rss        map[int]int64
+	sampled    bool
 
 	refreshing int     // snapshots asked for and not in yet
 	replay     []Event // the daemon events since the first of them was asked for
@@ -128,7 +130,7 @@ func New(ctx context.Context, opt Options) *Model {
 		opt.Now = time.Now
 	}
 	ps := new(procSampler)
-	return &Model{opt: opt, ctx: ctx, sampler: ps, sampleFn: ps.sample, rows: map[Ref]*row{}, pending: map[Ref]Verb{},
+	return &Model{opt: opt, ctx: ctx, sampler: ps, stateCells: map[stateKey]string{}, sampleFn: ps.sample, rows: map[Ref]*row{}, pending: map[Ref]Verb{},
 		cpu: map[int]float64{}, rss: map[int]int64{}, width: 80, height: 24}
 }
 
@@ -477,6 +479,10 @@ func (m *Model) sortRows() {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+	m.sorted = m.sorted[:0]
+	for _, ref := range m.order {
+		m.sorted = append(m.sorted, m.rows[ref])
+	}
 	if _, ok := m.rows[m.cursor]; !ok {
 		m.moveCursor(0)
 	}

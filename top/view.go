@@ -94,7 +94,7 @@ func (m *Model) View() tea.View {
 		lines = m.tableView()
 	}
 	for i, l := range lines {
-		lines[i] = ansi.Truncate(l, m.width, "…")
+		lines[i] = truncate(l, m.width)
 	}
 	for len(lines) < m.height {
 		lines = append(lines, "")
@@ -131,7 +131,7 @@ func (m *Model) header() []string {
 	}
 	counts := make([]int, len(supervisor.States()))
 	done := 0
-	for _, r := range m.rows {
+	for _, r := range m.sorted {
 		switch {
 		case r.d.Done && r.d.State == supervisor.Stopped:
 			done++
@@ -254,8 +254,8 @@ func (m *Model) widths() (fixed []int, name, last int) {
 	used := 2
 	longest := 4
 	stateW := len("STATE")
-	for ref, r := range m.rows {
-		longest = max(longest, len(ref.Name))
+	for _, r := range m.sorted {
+		longest = max(longest, len(r.ref.Name))
 		if r.d.Owner != "" || r.d.State == supervisor.ImportFailed || r.d.State == supervisor.Restarting {
 			stateW = max(stateW, len(stateText(r.d)))
 		}
@@ -325,9 +325,11 @@ func (m *Model) rowLine(r *row, widths []int, nameW, lastW int, now time.Time) s
 	}
 	b.WriteString(pad(r.ref.Name, nameW, false))
 	for i, c := range columns {
-		cell := pad(cells[i], widths[i], c.right)
+		var cell string
 		if i == 0 && !sel {
-			cell = stateStyles[d.State].Render(cell)
+			cell = m.stateCell(d, widths[0])
+		} else {
+			cell = pad(cells[i], widths[i], c.right)
 		}
 		b.WriteString(" " + cell)
 	}
@@ -338,6 +340,27 @@ func (m *Model) rowLine(r *row, widths []int, nameW, lastW int, now time.Time) s
 		return styleSelected.Render(b.String())
 	}
 	return b.String()
+}
+
+// stateCell is the STATE cell of d, coloured; the cells are kept, as there
+// are few of them.
+func (m *Model) stateCell(d Daemon, w int) string {
+	key := stateKey{stateText(d), d.State, w}
+	c, ok := m.stateCells[key]
+	if !ok {
+		c = stateStyles[d.State].Render(pad(key.text, w, false))
+		if len(m.stateCells) > 1000 {
+			clear(m.stateCells)
+		}
+		m.stateCells[key] = c
+	}
+	return c
+}
+
+type stateKey struct {
+	text  string
+	state supervisor.State
+	width int
 }
 
 // detail is the two lines under the table about the selected daemon: its
@@ -556,10 +579,34 @@ func highlight(s, find string) string {
 	return strings.Join(parts, styleMatch.Render(find))
 }
 
+// truncate cuts s to width w, marking the cut with "…". Plain ASCII,
+// most of what the view draws, is measured by its length.
+func truncate(s string, w int) string {
+	if len(s) <= w && isPlain(s) {
+		return s
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// isPlain says s is printable ASCII, one cell a byte.
+func isPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // pad pads or cuts s to width w, on the left when right is set.
 func pad(s string, w int, right bool) string {
-	s = ansi.Truncate(s, w, "…")
-	n := w - ansi.StringWidth(s)
+	s = truncate(s, w)
+	var n int
+	if isPlain(s) {
+		n = w - len(s)
+	} else {
+		n = w - ansi.StringWidth(s)
+	}
 	if n <= 0 {
 		return s
 	}
