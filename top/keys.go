@@ -164,23 +164,34 @@ func (m *Model) eventsKey(s string) tea.Cmd {
 			return nil
 		}
 		m.mode = tableMode
-	case "up", "k":
-		m.evOff++
-	case "down", "j":
-		m.evOff--
-	case "pgup":
-		m.evOff += m.paneHeight()
-	case "pgdown":
-		m.evOff -= m.paneHeight()
-	case "end", "G":
-		m.evOff = 0
 	case "/":
 		m.prompt, m.input = eventFilterPrompt, m.evFind
 	case "?":
 		m.mode = helpMode
+	default:
+		m.scroll(s, &m.evOff, len(m.events))
 	}
-	m.evOff = max(0, min(m.evOff, len(m.filteredEvents())-1))
+	m.evOff = max(0, min(m.evOff, len(m.filteredEvents())-m.paneHeight()))
 	return nil
+}
+
+// scroll moves a pane's offset from its end (its newest line) by the
+// scrolling key s, if it is one, in a pane of n lines.
+func (m *Model) scroll(s string, off *int, n int) {
+	switch s {
+	case "up", "k":
+		*off++
+	case "down", "j":
+		*off--
+	case "pgup":
+		*off += m.paneHeight()
+	case "pgdown":
+		*off -= m.paneHeight()
+	case "home", "g":
+		*off = n
+	case "end", "G":
+		*off = 0
+	}
 }
 
 func (m *Model) profilesKey(s string) tea.Cmd {
@@ -212,18 +223,6 @@ func (m *Model) logsKey(s string) tea.Cmd {
 	case "esc":
 		m.closeLog()
 		m.mode = tableMode
-	case "up", "k":
-		m.logOff++
-	case "down", "j":
-		m.logOff--
-	case "pgup":
-		m.logOff += m.paneHeight()
-	case "pgdown":
-		m.logOff -= m.paneHeight()
-	case "home", "g":
-		m.logOff = len(m.logLines)
-	case "end", "G":
-		m.logOff = 0
 	case "/":
 		m.prompt, m.input = logSearchPrompt, m.logFind
 	case "n":
@@ -232,6 +231,8 @@ func (m *Model) logsKey(s string) tea.Cmd {
 		m.findLog(m.logFind, 1, false)
 	case "?":
 		m.mode = helpMode
+	default:
+		m.scroll(s, &m.logOff, len(m.logLines))
 	}
 	m.clampLog()
 	return nil

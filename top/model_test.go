@@ -476,3 +476,35 @@ func TestRefreshRefusedAtShutdown(t *testing.T) {
 		t.Errorf("Gone() = %v, want ErrShutdown", m.Gone())
 	}
 }
+
+func TestEventsPaneScrolls(t *testing.T) {
+	m, _ := newModel(t, node())
+	var evs []Event
+	for i := range 50 {
+		e := event(supervisor.DaemonStarted, "web", float64(i))
+		e.PID = 6000 + i
+		evs = append(evs, e)
+	}
+	feed(m, evs...)
+	press(m, "e")
+	if !strings.Contains(screen(m), "pid=6049") || strings.Contains(screen(m), "pid=6000") {
+		t.Fatalf("the pane does not show the newest events:\n%s", screen(m))
+	}
+	for _, step := range []struct {
+		key        string
+		back       int
+		has, hasnt string
+	}{
+		{"k", 1, "pid=6048", "pid=6049"},
+		{"pgup", 1 + m.paneHeight(), "pid=6029", "pid=6030"},
+		{"g", 50 - m.paneHeight(), "pid=6000", "pid=6019"}, // the first page
+		{"j", 49 - m.paneHeight(), "pid=6001", "pid=6000"},
+		{"G", 0, "pid=6049", "pid=6000"},
+	} {
+		press(m, step.key)
+		s := screen(m)
+		if m.evOff != step.back || !strings.Contains(s, step.has) || strings.Contains(s, step.hasnt) {
+			t.Errorf("after %s: %d back, want %d; has %s, not %s:\n%s", step.key, m.evOff, step.back, step.has, step.hasnt, s)
+		}
+	}
+}
