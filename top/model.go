@@ -333,7 +333,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		// The events that came while the snapshot was on its way may be
 		// newer than it: apply them again.
 		for _, e := range m.replay {
-			if r := m.rows[Ref{Node: e.Node, Name: e.Daemon}]; r != nil {
+			if r := m.rows[m.ref(e)]; r != nil {
 				m.step(r, e)
 			}
 		}
@@ -502,7 +502,7 @@ func (m *Model) apply(events []Event) {
 		if e.Daemon == "" {
 			continue
 		}
-		ref := Ref{Node: e.Node, Name: e.Daemon}
+		ref := m.ref(e)
 		r := m.rows[ref]
 		if r == nil {
 			// A daemon the view has not seen yet: a reload added it.
@@ -521,6 +521,15 @@ func (m *Model) apply(events []Event) {
 	if n := len(m.events) - maxEvents; n > maxEvents/2 {
 		m.events = slices.Delete(m.events, 0, n)
 	}
+}
+
+// ref returns the row of a daemon event. Rows name their node only when
+// there are several: the events of a one-node cluster name it too.
+func (m *Model) ref(e Event) Ref {
+	if len(m.nodes) > 1 {
+		return Ref{Node: e.Node, Name: e.Daemon}
+	}
+	return Ref{Name: e.Daemon}
 }
 
 // step applies one event to a row, and reports the outcome of an action

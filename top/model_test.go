@@ -508,3 +508,15 @@ func TestEventsPaneScrolls(t *testing.T) {
 		}
 	}
 }
+
+// TestOneNodeCluster: the events of a cluster source name their node;
+// with one node, the rows do not, and the events still reach them.
+func TestOneNodeCluster(t *testing.T) {
+	m, _ := newModel(t, node())
+	e := event(supervisor.DaemonStarted, "web", 1)
+	e.Node, e.PID = "gpu-07", 7777
+	feed(m, e)
+	if l := line(m, "web"); !regexp.MustCompile(`web +running +7777`).MatchString(l) || len(m.rows) != 4 {
+		t.Errorf("web = %q, %d rows", l, len(m.rows))
+	}
+}
