@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -109,6 +111,7 @@ type Model struct {
 
 	stateCells map[stateKey]string // see stateCell
 	sampler    *procSampler
+	want       atomic.Pointer[wanted] // read by the sampling command
 	sampleFn   func(groups map[int]bool, pids []int) sampleMsg // sampler.sample, but in tests
 	prev       sampleMsg
 	cpu        map[int]float64 // by pid of a group leader or supervisor
@@ -141,6 +144,7 @@ func (m *Model) Gone() error { return m.gone }
 
 // Init connects to the source and starts sampling.
 func (m *Model) Init() tea.Cmd {
+	m.setWanted()
 	return tea.Batch(m.connect(), m.sampleLater())
 }
 
@@ -271,20 +275,39 @@ func (m *Model) refresh() tea.Cmd {
 // sampleLater samples the processes of the local daemons and supervisors
 // in a second.
 func (m *Model) sampleLater() tea.Cmd {
-	sample := m.sampleFn
-	var pids []int
-	groups := map[int]bool{}
+	sample, want := m.sampleFn, &m.want
+	return tea.Tick(sampleEvery, func(time.Time) tea.Msg {
+		w := want.Load()
+		return sample(w.groups, w.pids)
+	})
+}
+
+// wanted is what the next sample reads: the process groups of the daemons
+// on screen (their leaders' pids) and the supervisors' pids. Reading only
+// what is shown keeps the pass over /proc small with thousands of daemons.
+type wanted struct {
+	groups map[int]bool
+	pids   []int
+}
+
+// setWanted records what the next sample reads, after each update.
+func (m *Model) setWanted() {
+	w := &wanted{groups: map[int]bool{}}
 	for _, n := range m.nodes {
 		if n.Local && n.PID > 0 {
-			pids = append(pids, n.PID)
+			w.pids = append(w.pids, n.PID)
 		}
 	}
-	for _, r := range m.rows {
-		if r.d.PID != 0 && m.isLocal(r.ref) {
-			groups[r.d.PID] = true
+	lines := m.tableLines()
+	for _, l := range lines[min(m.offset, len(lines)):min(m.offset+m.tableHeight(), len(lines))] {
+		if r := m.rows[l.ref]; r != nil && r.d.PID != 0 && m.isLocal(r.ref) {
+			w.groups[r.d.PID] = true
 		}
 	}
-	return tea.Tick(sampleEvery, func(time.Time) tea.Msg { return sample(groups, pids) })
+	if old := m.want.Load(); old != nil && maps.Equal(old.groups, w.groups) && slices.Equal(old.pids, w.pids) {
+		return
+	}
+	m.want.Store(w)
 }
 
 // isLocal says the daemon runs on this machine.
@@ -301,6 +324,7 @@ func (m *Model) isLocal(ref Ref) bool {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
 	m.fixOffset()
+	m.setWanted()
 	return m, cmd
 }
 

@@ -520,3 +520,22 @@ func TestOneNodeCluster(t *testing.T) {
 		t.Errorf("web = %q, %d rows", l, len(m.rows))
 	}
 }
+
+// TestSamplesWhatIsShown: the next sample reads the groups of the daemons
+// on screen and the supervisor, and follows the scrolling.
+func TestSamplesWhatIsShown(t *testing.T) {
+	snap := node()
+	for i := range 100 {
+		snap.Nodes[0].Daemons[fmt.Sprintf("d%03d", i)] = Daemon{DaemonStatus: supervisor.DaemonStatus{State: supervisor.Running, PID: 10000 + i}}
+	}
+	m, _ := newModel(t, snap)
+	w := m.want.Load()
+	if len(w.groups) != m.tableHeight()-1 || !w.groups[10000] || w.groups[10099] || !slices.Equal(w.pids, []int{4242}) {
+		t.Errorf("wanted %d groups (10000: %v, 10099: %v), pids %v; want the %d on screen with a pid (batch has none) and 4242",
+			len(w.groups), w.groups[10000], w.groups[10099], w.pids, m.tableHeight()-1)
+	}
+	press(m, "G")
+	if w := m.want.Load(); !w.groups[4302] || w.groups[10000] {
+		t.Errorf("after G: worker (4302) wanted %v, d000 wanted %v", w.groups[4302], w.groups[10000])
+	}
+}

@@ -49,7 +49,7 @@ type procSampler struct {
 }
 
 // rescanEvery is how often a sampler reads every process again.
-const rescanEvery = 10
+const rescanEvery = 30
 
 // maxOpenStats bounds the stat files a sampler keeps open.
 const maxOpenStats = 4096

@@ -59,7 +59,7 @@ const helpText = `Keys
   q  Ctrl-C     quit
 
 CPU% and RSS are of each daemon's whole process group, read from /proc
-once a second while this view is open.
+once a second, for the daemons on screen, while this view is open.
 
 Any key closes this help.`
 
