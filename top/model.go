@@ -111,7 +111,7 @@ type Model struct {
 
 	stateCells map[stateKey]string // see stateCell
 	sampler    *procSampler
-	want       atomic.Pointer[wanted] // read by the sampling command
+	want       atomic.Pointer[wanted]                          // read by the sampling command
 	sampleFn   func(groups map[int]bool, pids []int) sampleMsg // sampler.sample, but in tests
 	prev       sampleMsg
 	cpu        map[int]float64 // by pid of a group leader or supervisor

@@ -1,12 +1,11 @@
 package top
 
 import (
+	"fmt"
 	"os"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ringrift/ringsup/procexec"
 )
@@ -92,8 +91,9 @@ func TestSampleDeadProcess(t *testing.T) {
 	if _, open := ps.files[pid]; open {
 		t.Error("the dead process's file is still kept")
 	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
-		t.Errorf("fd %d is still open", fd)
+	// The fd's number may have been taken again since: look at its file.
+	if link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && link == fmt.Sprintf("/proc/%d/stat", pid) {
+		t.Errorf("fd %d is still open on %s", fd, link)
 	}
 }
 
