@@ -341,28 +341,21 @@ func (cl *Client) Shutdown(ctx context.Context) error {
 // or the supervisor shuts down (nil). A client that falls behind is dropped
 // by the supervisor: that is a *RemoteError.
 func (cl *Client) Events(ctx context.Context, fn func(json.RawMessage) error) error {
-	c, _, err := cl.call(ctx, Request{V: Version, Cmd: CmdEvents})
+	s, err := cl.Subscribe(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	defer s.Close()
 	for {
-		rp, err := c.read()
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, io.EOF):
-			return errors.New("the supervisor closed the event stream")
-		case err != nil:
-			return err
-		case !rp.OK:
-			return &RemoteError{Msg: rp.Error}
-		case rp.End != "":
+		e, err := s.Next()
+		if errors.Is(err, io.EOF) {
 			return nil
-		case len(rp.Event) > 0:
-			if err := fn(rp.Event); err != nil {
-				return err
-			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
 		}
 	}
 }

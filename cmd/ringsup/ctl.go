@@ -23,6 +23,7 @@ func ctlCommands() []*cli.Command {
 		ctlRestartCommand(),
 		ctlLogsCommand(),
 		ctlEventsCommand(),
+		ctlTopCommand(),
 		ctlReloadCommand(),
 		ctlProfileCommand(),
 		ctlScaleCommand(),
@@ -34,7 +35,7 @@ func ctlCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ctl",
 		Usage:     "control a running supervisor through its socket",
-		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|reload|profile|scale|shutdown ...",
+		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|top|reload|profile|scale|shutdown ...",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "socket",

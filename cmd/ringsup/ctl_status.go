@@ -93,16 +93,4 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 
 // formatUptime writes d with its two largest units: 42s, 5m03s, 2h07m,
 // 3d04h.
-func formatUptime(d time.Duration) string {
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	default:
-		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
-	}
-}
+func formatUptime(d time.Duration) string { return control.FormatUptime(d) }
