@@ -64,8 +64,16 @@ func TestSampleDeadProcess(t *testing.T) {
 	}
 	pid := p.PID
 	groups := map[int]bool{pid: true}
-	if s := ps.sample(groups, nil); s.Groups[pid].RSS <= 0 {
-		t.Fatalf("the new group is not read: %v", s.Groups)
+	// Right after exec the process has touched no page yet (RSS 0):
+	// sample until it has.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		s := ps.sample(groups, nil)
+		if s.Groups[pid].RSS > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new group is not read in 30s: %v", s.Groups)
+		}
 	}
 	fd := ps.files[pid]
 	p.Signal(syscall.SIGKILL)
