@@ -37,6 +37,8 @@ type Config struct {
 	Daemons map[string]*Daemon
 	// Hooks lists the [[hooks]] in file order.
 	Hooks []Hook
+	// Cluster holds the [cluster] settings; nil without the table.
+	Cluster *Cluster
 }
 
 // Supervisor holds the supervisor-wide settings of the [supervisor] table.
