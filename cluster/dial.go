@@ -101,3 +101,46 @@ func unreachable(cli *clientv3.Client, err error) error {
 	}
 	return err
 }
+
+// DialFirst returns a client of the first of c's endpoints to answer a
+// read within the dial timeout: a member that hangs (SIGSTOP, a frozen
+// machine) keeps its connections open, and a client that spreads its
+// requests over every endpoint would wait on it.
+func DialFirst(ctx context.Context, c *config.Cluster, keys Keys) (*clientv3.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.DialTimeout)
+	defer cancel()
+	type answer struct {
+		cli *clientv3.Client
+		err error
+	}
+	answers := make(chan answer, len(c.Endpoints))
+	for _, ep := range c.Endpoints {
+		go func() {
+			cli, err := Dial(c, []string{ep})
+			if err == nil {
+				if _, err = cli.Get(ctx, keys.Node("-"), clientv3.WithCountOnly()); err != nil {
+					cli.Close()
+				}
+			}
+			answers <- answer{cli, err}
+		}()
+	}
+	var first *clientv3.Client
+	var last error
+	for range c.Endpoints {
+		a := <-answers
+		switch {
+		case a.err != nil:
+			last = a.err
+		case first == nil:
+			first = a.cli
+			cancel() // the others give up
+		default:
+			a.cli.Close()
+		}
+	}
+	if first == nil {
+		return nil, &UnreachableError{Endpoints: c.Endpoints, Err: last}
+	}
+	return first, nil
+}

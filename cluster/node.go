@@ -206,8 +206,8 @@ func (n *Node) Lease() Lease {
 }
 
 // Close releases what New took, for a node whose Run was never called.
+// Its subscription to the supervisor's events goes with the supervisor.
 func (n *Node) Close() {
-	n.unsubscribe()
 	n.cli.Close()
 	n.renew.close()
 }
@@ -341,6 +341,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.publish(ctx)
 	wg.Wait()
 	n.leave()
+	n.unsubscribe()
 	n.Close()
 	return nil
 }

@@ -31,14 +31,6 @@ type NodeState struct {
 	Daemons map[string]json.RawMessage `json:"daemons"`
 }
 
-// Reachable checks that etcd answers a read within ctx.
-func Reachable(ctx context.Context, cli *clientv3.Client, keys Keys) error {
-	if _, err := cli.Get(ctx, keys.Node("-"), clientv3.WithCountOnly()); err != nil {
-		return &UnreachableError{Endpoints: cli.Endpoints(), Err: err}
-	}
-	return nil
-}
-
 // Read reads every node, member and daemon status of the cluster at one
 // revision, in pages.
 func Read(ctx context.Context, cli *clientv3.Client, keys Keys) (*State, error) {

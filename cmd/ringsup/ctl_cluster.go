@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,18 +38,12 @@ func ctlClusterAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cli, err := cluster.Dial(cc, nil)
+	keys := cluster.Keys{Prefix: cc.Prefix}
+	cli, err := cluster.DialFirst(c.Context, cc, keys)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
-	keys := cluster.Keys{Prefix: cc.Prefix}
-	ctx, cancel := context.WithTimeout(c.Context, cc.DialTimeout)
-	err = cluster.Reachable(ctx, cli, keys)
-	cancel()
-	if err != nil {
-		return err
-	}
 	switch name := c.Command.Name; name {
 	case "status":
 		return ctlClusterStatus(c, cli, keys)

@@ -164,7 +164,7 @@ func tail(b []byte, n int) []byte {
 
 // Healthy reports whether the member answers /health with true.
 func (m *Member) Healthy() bool {
-	cl := http.Client{Timeout: time.Second}
+	cl := http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := cl.Get("http://" + m.Endpoint + "/health")
 	if err != nil {
 		return false
