@@ -267,4 +267,3 @@ func TestClusterDuplicateNodeRefused(t *testing.T) {
 	}
 	first.stop(t)
 }
-
