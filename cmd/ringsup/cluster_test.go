@@ -267,3 +267,74 @@ func TestClusterDuplicateNodeRefused(t *testing.T) {
 	}
 	first.stop(t)
 }
+
+// TestClusterRemoteControlAndEvents: tests 8 and 9. A restart sent from
+// n1's config restarts the daemon on n2; a dead node's request times out
+// with a clear message; `ctl --cluster events` shows the events of every
+// node, each with node and daemon_type.
+func TestClusterRemoteControlAndEvents(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	eps := etcd.Endpoints()
+	var nodes []*clusterNode
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("n%d", i)
+		nodes = append(nodes, startNode(t, name, nodeConfig(eps, name, "", sleeper)))
+	}
+	cfg := nodes[0].config
+	events := startCtl(t, nodes[0].dir, "--config", cfg, "--cluster", "events")
+
+	// Every node gets a remote restart; its events come back through etcd.
+	for _, n := range nodes {
+		pidFile := filepath.Join(n.dir, "selfplay.pid")
+		old := readPID(t, pidFile)
+		if _, err := clusterCtl(cfg, "restart", n.name+"/selfplay"); err != nil {
+			t.Fatalf("ctl --cluster restart %s/selfplay: %v", n.name, err)
+		}
+		eventually(t, 10*time.Second, n.name+"/selfplay restarted with a new pid", func() bool {
+			b, _ := os.ReadFile(pidFile)
+			return strings.HasSuffix(string(b), "\n") && strings.TrimSpace(string(b)) != fmt.Sprint(old)
+		})
+	}
+	seen := make(map[string]bool)
+	eventually(t, 10*time.Second, "ctl --cluster events shows a DAEMON_STARTED of selfplay from each node", func() bool {
+		for _, line := range strings.Split(events.stdout.String(), "\n") {
+			var e struct {
+				Type   string `json:"type"`
+				Node   string `json:"node"`
+				Daemon string `json:"daemon_type"`
+			}
+			if json.Unmarshal([]byte(line), &e) == nil && e.Type == "DAEMON_STARTED" && e.Daemon == "selfplay" {
+				seen[e.Node] = true
+			}
+		}
+		return len(seen) == 3
+	})
+	syscall.Kill(events.pid, syscall.SIGTERM)
+	events.wait(t, 10*time.Second)
+
+	// Errors read as local ctl's.
+	if _, err := clusterCtl(cfg, "restart", "n2/nope"); err == nil || err.Error() != `ringsup ctl: unknown daemon "nope"` {
+		t.Errorf("restart of an unknown daemon: %v", err)
+	}
+	if _, err := clusterCtl(cfg, "restart", "n9/web"); err == nil || err.Error() != `ringsup ctl: unknown node "n9"` {
+		t.Errorf("restart on an unknown node: %v", err)
+	}
+	if _, err := clusterCtl(cfg, "status", "n1/nope"); err == nil || !strings.Contains(err.Error(), `unknown daemon "nope"`) {
+		t.Errorf("status of an unknown daemon: %v", err)
+	}
+
+	// A node that died does not answer: the request times out.
+	syscall.Kill(nodes[2].pid, syscall.SIGKILL)
+	waitExit(t, nodes[2].pid, 10*time.Second)
+	start := time.Now()
+	_, err := clusterCtl(cfg, "--cluster-timeout", "1s", "restart", "n3/web")
+	if err == nil || !strings.Contains(err.Error(), `node "n3" did not answer within 1s`) {
+		t.Errorf("restart on a dead node: %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("restart on a dead node took %v, want about 1s", d)
+	}
+	for _, n := range nodes[:2] {
+		n.stop(t)
+	}
+}
