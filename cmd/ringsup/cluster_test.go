@@ -265,6 +265,16 @@ func TestClusterDuplicateNodeRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "web.pid")); err == nil {
 		t.Error("the refused ringsup started a daemon")
 	}
+
+	// [cluster] cannot change in a reload: it is refused, naming the key.
+	os.WriteFile(first.config, []byte(nodeConfig(etcd.Endpoints(), "n9", "", sleeper)), 0o644)
+	msg := ctlFails(t, first.dir, "--config", first.config, "reload")
+	if !strings.Contains(msg, "cluster.node changed; restart ringsup to apply it") {
+		t.Errorf("reload of a new node name: %q", msg)
+	}
+	if st, err := clusterState(t, first.config); err != nil || !st.Nodes["n1"].Up || st.Nodes["n9"].Up {
+		t.Errorf("after the refused reload: %v, %v; want n1 up and no n9", st, err)
+	}
 	first.stop(t)
 }
 
