@@ -18,6 +18,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ringsup-cluster.XXXXXX")
 pids=""
 cleanup() {
 	trap - EXIT
+	[ -z "${sleeper:-}" ] || kill "$sleeper" 2>/dev/null || true
 	# The nodes first (they record themselves down and revoke their
 	# leases), then the etcd members.
 	for p in $node_pids; do kill -TERM "$p" 2>/dev/null || true; done
@@ -83,4 +84,9 @@ echo "Try, in another terminal (Ctrl-C here stops everything):"
 echo "  $ringsup ctl --config $tmp/n1/ringsup.toml --cluster events"
 echo "  $ringsup ctl --config $tmp/n1/ringsup.toml --cluster restart n2/selfplay"
 echo "  kill -9 <a node's pid>   # it shows down after its 4s lease"
-while :; do sleep 3600; done
+# wait returns when a trapped signal arrives; a foreground sleep would not.
+while :; do
+	sleep 3600 &
+	sleeper=$!
+	wait $sleeper || true
+done
