@@ -79,14 +79,14 @@ func (e *TakenError) Error() string {
 
 // NodeInfo is the value of nodes/<node>.
 type NodeInfo struct {
-	Version    string            `json:"version"`
-	PID        int               `json:"pid"`
-	Profile    string            `json:"profile"`
-	Labels     map[string]string `json:"labels"`
-	ConfigHash string            `json:"config_hash"`
-	StartedAt  time.Time         `json:"started_at"`
+	Version    string            `json:"version,omitzero"`
+	PID        int               `json:"pid,omitzero"`
+	Profile    string            `json:"profile,omitzero"`
+	Labels     map[string]string `json:"labels,omitzero"`
+	ConfigHash string            `json:"config_hash,omitzero"`
+	StartedAt  time.Time         `json:"started_at,omitzero"`
 	// Addr is the host name of the machine the node runs on.
-	Addr string `json:"addr"`
+	Addr string `json:"addr,omitzero"`
 }
 
 // MemberInfo is the value of members/<node>, which has no lease: it

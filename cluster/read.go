@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,7 +16,7 @@ import (
 )
 
 // pageSize is how many keys one read of a range returns at most.
-const pageSize = 2000
+const pageSize = 5000
 
 // State is the whole cluster as `ringsup ctl --cluster status --json`
 // prints it, read at one revision.
@@ -28,7 +31,7 @@ type NodeState struct {
 	Up bool `json:"up"`
 	NodeInfo
 	Member  *MemberInfo                `json:"member,omitempty"`
-	Daemons map[string]json.RawMessage `json:"daemons"`
+	Daemons map[string]json.RawMessage `json:"daemons,omitempty"`
 }
 
 // Read reads every node, member and daemon status of the cluster at one
@@ -202,4 +205,109 @@ func Events(ctx context.Context, cli *clientv3.Client, keys Keys, node string, s
 		return nil
 	}
 	return io.ErrUnexpectedEOF
+}
+
+// WriteJSON writes st as json.MarshalIndent would with two spaces, in a
+// single pass over the daemons' status objects: re-encoding 10,000 of
+// them through MarshalIndent costs more than reading them from etcd.
+func (st *State) WriteJSON(w io.Writer) error {
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "{\n  \"revision\": %d,\n  \"nodes\": {", st.Revision)
+	for i, name := range st.Names() {
+		ns := st.Nodes[name]
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		key, _ := json.Marshal(name)
+		fmt.Fprintf(&buf, "\n    %s: ", key)
+		// The node's own fields, then its daemons.
+		daemons := ns.Daemons
+		ns.Daemons = nil
+		head, err := json.MarshalIndent(ns, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		buf.Write(bytes.TrimSuffix(head, []byte("\n    }")))
+		buf.WriteString(",\n      \"daemons\": {")
+		for j, d := range slices.Sorted(maps.Keys(daemons)) {
+			if j > 0 {
+				buf.WriteByte(',')
+			}
+			dk, _ := json.Marshal(d)
+			fmt.Fprintf(&buf, "\n        %s: ", dk)
+			if !indentCompact(&buf, daemons[d], "        ") {
+				if err := json.Indent(&buf, daemons[d], "        ", "  "); err != nil {
+					return fmt.Errorf("cannot print the status of %s/%s: %w", name, d, err)
+				}
+			}
+		}
+		if len(daemons) > 0 {
+			buf.WriteString("\n      ")
+		}
+		buf.WriteString("}\n    }")
+	}
+	if len(st.Nodes) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("}\n}\n")
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// indentCompact appends src, valid JSON without whitespace outside its
+// strings (as json.Marshal writes it), indented as json.Indent would with
+// prefix and two spaces, and reports true; it appends nothing and reports
+// false when src is not valid JSON or has such whitespace. It is json.Indent
+// without the state machine, which checks every byte.
+func indentCompact(dst *bytes.Buffer, src []byte, prefix string) bool {
+	if !json.Valid(src) {
+		return false
+	}
+	start := dst.Len()
+	depth := 0
+	newline := func() {
+		dst.WriteByte('\n')
+		dst.WriteString(prefix)
+		for range depth {
+			dst.WriteString("  ")
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case '"':
+			j := i + 1
+			for ; j < len(src) && src[j] != '"'; j++ {
+				if src[j] == '\\' {
+					j++
+				}
+			}
+			dst.Write(src[i : j+1])
+			i = j
+		case '{', '[':
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst.Write(src[i : i+2])
+				i++
+				continue
+			}
+			dst.WriteByte(c)
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			dst.WriteByte(c)
+		case ',':
+			dst.WriteByte(c)
+			newline()
+		case ':':
+			dst.WriteString(": ")
+		case ' ', '\t', '\n', '\r':
+			dst.Truncate(start)
+			return false
+		default:
+			dst.WriteByte(c)
+		}
+	}
+	return true
 }

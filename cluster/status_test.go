@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -56,5 +57,59 @@ func TestBucket(t *testing.T) {
 	}
 	if n != 10 {
 		t.Errorf("a second later %d went through, want 10", n)
+	}
+}
+
+// TestWriteJSON: State.WriteJSON prints what json.MarshalIndent would.
+func TestWriteJSON(t *testing.T) {
+	st := &State{Revision: 7, Nodes: map[string]NodeState{
+		"n1": {Up: true, NodeInfo: NodeInfo{Version: "v1", PID: 3, Labels: map[string]string{"a": "b"}}, Daemons: map[string]json.RawMessage{
+			"web": json.RawMessage(`{"state":"running","pid":4,"last_exit":{"code":1,"signal":""}}`),
+			"db":  json.RawMessage(`{"state":"stopped","pid":0}`),
+		}},
+		"n2": {Member: &MemberInfo{Version: "v0"}, Daemons: map[string]json.RawMessage{}},
+	}}
+	var got bytes.Buffer
+	if err := st.WriteJSON(&got); err != nil {
+		t.Fatal(err)
+	}
+	// MarshalIndent's output, with daemons kept when empty.
+	type node struct {
+		NodeState
+		Daemons map[string]json.RawMessage `json:"daemons"`
+	}
+	want := struct {
+		Revision int64           `json:"revision"`
+		Nodes    map[string]node `json:"nodes"`
+	}{st.Revision, map[string]node{
+		"n1": {st.Nodes["n1"], st.Nodes["n1"].Daemons},
+		"n2": {st.Nodes["n2"], map[string]json.RawMessage{}},
+	}}
+	b, _ := json.MarshalIndent(want, "", "  ")
+	if got.String() != string(b)+"\n" {
+		t.Errorf("WriteJSON:\n%s\nwant:\n%s", got.String(), b)
+	}
+}
+
+func TestIndentCompact(t *testing.T) {
+	for _, src := range []string{
+		`{"a":[],"b":{},"c":[1,{"d":"x\"},:[ \\"}],"e":null,"f":-1.5e3,"g":true}`,
+		`[]`, `"s"`, `{"k":{"l":{"m":[[],[{}]]}}}`,
+	} {
+		var got, want bytes.Buffer
+		if !indentCompact(&got, []byte(src), "  ") {
+			t.Errorf("indentCompact(%s) refused it", src)
+			continue
+		}
+		json.Indent(&want, []byte(src), "  ", "  ")
+		if got.String() != want.String() {
+			t.Errorf("indentCompact(%s) =\n%s\nwant\n%s", src, got.String(), want.String())
+		}
+	}
+	for _, src := range []string{`{"a": 1}`, `{"a":`, `{"a":1}}`} {
+		var got bytes.Buffer
+		if indentCompact(&got, []byte(src), "") || got.Len() != 0 {
+			t.Errorf("indentCompact(%s) = %q, want refused", src, got.String())
+		}
 	}
 }

@@ -119,12 +119,7 @@ func ctlClusterStatus(c *cli.Context, cli *clientv3.Client, keys cluster.Keys) e
 		return err
 	}
 	if c.Bool("json") {
-		b, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = c.App.Writer.Write(append(b, '\n'))
-		return err
+		return st.WriteJSON(c.App.Writer)
 	}
 	return writeClusterTables(c, st)
 }
