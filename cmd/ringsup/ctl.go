@@ -136,6 +136,11 @@ func ctlAction(action func(*cli.Context, *control.Client) error) cli.ActionFunc 
 		if c.Bool("cluster") {
 			return ctlFail(c, ctlClusterAction(c))
 		}
+		for _, flag := range []string{"node", "since"} {
+			if c.IsSet(flag) {
+				return ctlFail(c, fmt.Errorf("--%s needs --cluster (ringsup ctl --cluster %s --%s ...)", flag, c.Command.Name, flag))
+			}
+		}
 		client, err := ctlClient(c)
 		if err != nil {
 			return ctlFail(c, err)
