@@ -41,11 +41,18 @@ func Read(ctx context.Context, cli *clientv3.Client, keys Keys) (*State, error) 
 	if err != nil {
 		return nil, err
 	}
-	members, _, err := rangePrefix(ctx, cli, keys.Members(), rev)
-	if err != nil {
+	// The members while the statuses, many more, come in.
+	var members []*mvccpb.KeyValue
+	merr := make(chan error, 1)
+	go func() {
+		var err error
+		members, _, err = rangePrefix(ctx, cli, keys.Members(), rev)
+		merr <- err
+	}()
+	statuses, _, err := rangePrefix(ctx, cli, keys.Statuses(), rev)
+	if err := <-merr; err != nil {
 		return nil, err
 	}
-	statuses, _, err := rangePrefix(ctx, cli, keys.Statuses(), rev)
 	if err != nil {
 		return nil, err
 	}

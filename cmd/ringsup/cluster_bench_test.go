@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,7 +74,8 @@ func (n *clusterNode) stopB(b *testing.B) {
 // BenchmarkCtlClusterStatus10000 measures `ringsup ctl --cluster status
 // --json` over 100 nodes of 100 daemons (10,000 status keys) in a 3-member
 // etcd: in-process, the whole command without process start-up; process,
-// the command as a new process until its output ends.
+// the command as a new process until its output ends: the test binary,
+// or the binary $RINGSUP_BENCH_BINARY names (scripts/build.sh's).
 func BenchmarkCtlClusterStatus10000(b *testing.B) {
 	const nodes, daemons = 100, 100
 	quickRaceExit(b)
@@ -120,7 +122,7 @@ func BenchmarkCtlClusterStatus10000(b *testing.B) {
 			out := &countWriter{}
 			start := time.Now()
 			p, err := spawner().Spawn(procexec.Spec{
-				Argv:   append([]string{os.Args[0]}, args...),
+				Argv:   append([]string{cmp.Or(os.Getenv("RINGSUP_BENCH_BINARY"), os.Args[0])}, args...),
 				Dir:    dir,
 				Env:    map[string]string{"RINGSUP_TEST_AS_MAIN": "1"},
 				Output: out,

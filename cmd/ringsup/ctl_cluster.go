@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +112,11 @@ func oneLine(err error) error {
 }
 
 func ctlClusterStatus(c *cli.Context, cli *clientv3.Client, keys cluster.Keys) error {
+	// A short command that reads every key of the cluster: collecting
+	// its garbage as it goes cost a quarter of its time over 10,000
+	// daemons. It collects only past 256 MiB.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(256 << 20))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	st, err := cluster.Read(c.Context, cli, keys)
 	if err != nil {
 		return err
