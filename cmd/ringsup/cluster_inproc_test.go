@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -73,10 +74,15 @@ func clusterGoroutines() []string {
 }
 
 // tcpSockets returns the inodes of the TCP sockets the process has open.
+// It reads the descriptor table of its own thread: /proc/self is the main
+// thread's, and a supervisor's spawner thread (the main thread, if it
+// was the one locked) has a table of its own.
 func tcpSockets(t *testing.T) []string {
 	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	inodes := make(map[string]bool)
-	for _, f := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
+	for _, f := range []string{"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"} {
 		fh, err := os.Open(f)
 		if err != nil {
 			continue
@@ -89,10 +95,10 @@ func tcpSockets(t *testing.T) []string {
 		}
 		fh.Close()
 	}
-	fds, _ := os.ReadDir("/proc/self/fd")
+	fds, _ := os.ReadDir("/proc/thread-self/fd")
 	var out []string
 	for _, fd := range fds {
-		link, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		link, err := os.Readlink(filepath.Join("/proc/thread-self/fd", fd.Name()))
 		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok && inodes[strings.TrimSuffix(inode, "]")] {
 			out = append(out, inode)
 		}

@@ -291,7 +291,13 @@ func TestClusterRemoteControlAndEvents(t *testing.T) {
 		nodes = append(nodes, startNode(t, name, nodeConfig(eps, name, "", sleeper)))
 	}
 	cfg := nodes[0].config
-	events := startCtl(t, nodes[0].dir, "--config", cfg, "--cluster", "events")
+	// From the revision before the restarts: the watch of a new process
+	// may start after them.
+	st, err := clusterState(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := startCtl(t, nodes[0].dir, "--config", cfg, "--cluster", "events", "--since", fmt.Sprint(st.Revision+1))
 
 	// Every node gets a remote restart; its events come back through etcd.
 	for _, n := range nodes {
@@ -337,12 +343,22 @@ func TestClusterRemoteControlAndEvents(t *testing.T) {
 	syscall.Kill(nodes[2].pid, syscall.SIGKILL)
 	waitExit(t, nodes[2].pid, 10*time.Second)
 	start := time.Now()
-	_, err := clusterCtl(cfg, "--cluster-timeout", "1s", "restart", "n3/web")
+	_, err = clusterCtl(cfg, "--cluster-timeout", "1s", "restart", "n3/web")
 	if err == nil || !strings.Contains(err.Error(), `node "n3" did not answer within 1s`) {
 		t.Errorf("restart on a dead node: %v, want a timeout", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("restart on a dead node took %v, want about 1s", d)
+	}
+	// etcd unreachable: one line naming the endpoints, within the dial
+	// timeout (2s).
+	start = time.Now()
+	_, err = clusterCtl(cfg, "--etcd", "127.0.0.1:1,127.0.0.1:2", "status")
+	if err == nil || err.Error() != "ringsup ctl: cannot reach etcd at 127.0.0.1:1, 127.0.0.1:2: context deadline exceeded" {
+		t.Errorf("status with etcd unreachable: %v", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("status with etcd unreachable took %v, want about the dial timeout, 2s", d)
 	}
 	for _, n := range nodes[:2] {
 		n.stop(t)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,32 @@ type Cluster struct {
 	Members []*Member
 }
 
+// spawnRequest asks the cluster's spawner thread to start a process.
+type spawnRequest struct {
+	argv  []string
+	attr  *os.ProcAttr
+	reply chan spawnReply
+}
+
+type spawnReply struct {
+	p   *os.Process
+	err error
+}
+
+// spawner starts the members' processes from one thread, locked and kept
+// until the cluster's end: a member gets SIGKILL (PR_SET_PDEATHSIG) when
+// the thread that started it exits, and the Go runtime ends a thread
+// when a goroutine locked to it returns; any thread could have become
+// such a goroutine's, such as a supervisor's spawner in an in-process
+// test.
+func spawner(requests <-chan spawnRequest) {
+	runtime.LockOSThread()
+	for r := range requests {
+		p, err := os.StartProcess(r.argv[0], r.argv, r.attr)
+		r.reply <- spawnReply{p, err}
+	}
+}
+
 // Member is one etcd process of a Cluster.
 type Member struct {
 	t testing.TB
@@ -39,6 +66,7 @@ type Member struct {
 	Endpoint string
 	args     []string
 	logFile  string
+	spawn    chan<- spawnRequest
 
 	mu   sync.Mutex
 	proc *os.Process
@@ -70,6 +98,8 @@ func Start(t testing.TB, n int) *Cluster {
 	bin := Binary(t)
 	dir := t.TempDir()
 	c := &Cluster{t: t}
+	spawn := make(chan spawnRequest)
+	go spawner(spawn)
 	var initial []string
 	type ports struct{ client, peer int }
 	ps := make([]ports, n)
@@ -83,6 +113,7 @@ func Start(t testing.TB, n int) *Cluster {
 		peer := fmt.Sprintf("http://127.0.0.1:%d", p.peer)
 		m := &Member{
 			t:        t,
+			spawn:    spawn,
 			Name:     name,
 			Endpoint: fmt.Sprintf("127.0.0.1:%d", p.client),
 			logFile:  filepath.Join(dir, name+".log"),
@@ -107,6 +138,7 @@ func Start(t testing.TB, n int) *Cluster {
 			m.Cont()
 			m.Kill()
 		}
+		close(spawn)
 	})
 	for _, m := range c.Members {
 		m.Restart()
@@ -237,10 +269,13 @@ func (m *Member) Restart() {
 		m.t.Fatal(err)
 	}
 	defer log.Close()
-	p, err := os.StartProcess(m.args[0], m.args, &os.ProcAttr{
+	reply := make(chan spawnReply)
+	m.spawn <- spawnRequest{argv: m.args, attr: &os.ProcAttr{
 		Files: []*os.File{nil, log, log},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
-	})
+	}, reply: reply}
+	r := <-reply
+	p, err := r.p, r.err
 	if err != nil {
 		m.t.Fatalf("cannot start etcd member %s: %v", m.Name, err)
 	}
