@@ -214,9 +214,22 @@ func (n *Node) Close() {
 
 // Register grants the node's lease and registers the node, within the
 // dial timeout. It returns a *TakenError when another live node has the
-// name, and an *UnreachableError when etcd does not answer (Run then
-// registers once it does).
+// name, and an *UnreachableError when etcd does not answer; on any error
+// but the first, the node logs that the cluster link is lost, and Run
+// registers once etcd answers.
 func (n *Node) Register(ctx context.Context) error {
+	err := n.register(ctx)
+	var taken *TakenError
+	switch {
+	case err == nil:
+		n.setLink(true, nil)
+	case !errors.As(err, &taken):
+		n.setLink(false, err)
+	}
+	return err
+}
+
+func (n *Node) register(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
 	defer cancel()
 	old := n.Lease()

@@ -78,7 +78,6 @@ func (n *Node) publish(ctx context.Context) {
 			switch {
 			case err == nil:
 				registerAt = time.Time{}
-				n.setLink(true, nil)
 				n.log.Info("node registered", "node", n.cfg.Node, "lease", int64(n.Lease().ID))
 				watch, stopWatch = n.watchCommands(ctx)
 			case errors.As(err, &taken):
@@ -86,7 +85,6 @@ func (n *Node) publish(ctx context.Context) {
 				registerAt = now.Add(n.cfg.TTL)
 				later(registerAt)
 			default:
-				n.setLink(false, err)
 				registerAt = now.Add(retryDelay + time.Duration(n.rand.Int64N(int64(time.Second))))
 				later(registerAt)
 			}
@@ -107,9 +105,7 @@ func (n *Node) publish(ctx context.Context) {
 				later(now.Add(time.Second))
 			}
 		}
-		if !now.Before(retryAt) || retryAt.IsZero() {
-			// nothing to wait for
-		} else {
+		if now.Before(retryAt) {
 			later(retryAt)
 		}
 		if n.isDirty() && registerAt.IsZero() {

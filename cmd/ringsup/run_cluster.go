@@ -40,7 +40,7 @@ func startCluster(c *cli.Context, cfg *config.Config, sup *supervisor.Supervisor
 		node.Close()
 		return nil, err
 	case err != nil:
-		log.Warn("cluster link lost; local daemons are not affected; registering once etcd answers", "error", err)
+		// The node said so, and registers once etcd answers.
 	default:
 		log.Info("node registered", "node", cfg.Cluster.Node, "prefix", cfg.Cluster.Prefix, "lease", int64(node.Lease().ID))
 	}
