@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/internal/etcdtest"
-	"github.com/ringrift/ringsup/procexec"
 	"github.com/ringrift/ringsup/supervisor"
 )
 
@@ -104,40 +101,7 @@ func BenchmarkCtlClusterStatus10000(b *testing.B) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf("[cluster]\nendpoints = %s\nnode = \"x\"\nprefix = %q\n", eps, testPrefix)), 0o644)
 	args := []string{"ctl", "--config", cfg, "--cluster", "status", "--json"}
 
-	b.Run("in-process", func(b *testing.B) {
-		var times []time.Duration
-		for b.Loop() {
-			start := time.Now()
-			err := run(b.Context(), append([]string{"ringsup"}, args...), io.Discard, io.Discard)
-			times = append(times, time.Since(start))
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportMedian(b, times)
-	})
-	b.Run("process", func(b *testing.B) {
-		var times []time.Duration
-		for b.Loop() {
-			out := &countWriter{}
-			start := time.Now()
-			p, err := spawner().Spawn(procexec.Spec{
-				Argv:   append([]string{cmp.Or(os.Getenv("RINGSUP_BENCH_BINARY"), os.Args[0])}, args...),
-				Dir:    dir,
-				Env:    map[string]string{"RINGSUP_TEST_AS_MAIN": "1"},
-				Output: out,
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			<-p.OutputDone()
-			times = append(times, time.Since(start))
-			if x := waitExit(b, p.PID, 10*time.Second); x.Code != 0 || out.n < nodes*daemons*100 {
-				b.Fatalf("ctl --cluster status --json: %v, %d bytes", x, out.n)
-			}
-		}
-		reportMedian(b, times)
-	})
+	benchCommand(b, dir, args, nodes*daemons*100)
 }
 
 func syscallKill(pid int) { _ = syscall.Kill(pid, syscall.SIGTERM) }
