@@ -42,6 +42,8 @@ type Config struct {
 	Templates map[string]*Daemon
 	// Hooks lists the [[hooks]] in file order.
 	Hooks []Hook
+	// Cluster holds the [cluster] settings; nil without the table.
+	Cluster *Cluster
 
 	// graph is the dependency graph of Daemons, built by Parse.
 	graph *depgraph.Graph

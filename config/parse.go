@@ -215,6 +215,9 @@ func (p *parser) config(raw map[string]any) *Config {
 	if v, ok := raw["hooks"]; ok {
 		c.Hooks = p.hooks(keyPath{"hooks"}, v)
 	}
+	if v, ok := raw["cluster"]; ok {
+		c.Cluster = p.cluster(v)
+	}
 	p.checkReferences(c, names)
 	return c
 }

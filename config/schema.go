@@ -52,6 +52,7 @@ func topFields() []field[Config] {
 		{key: "profiles", kind: kindTable},
 		{key: "daemons", kind: kindTable},
 		{key: "hooks", kind: kindTables},
+		{key: "cluster", kind: kindTable},
 	}
 }
 

@@ -168,6 +168,9 @@ func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, err
 	if env == nil {
 		env = make(map[string]string)
 	}
+	if c := s.cfg.Cluster; c != nil {
+		env["RINGSUP_NODE"] = c.Node
+	}
 	extra := make(map[int]*os.File)
 	pipe, err := s.prepareReadiness(d, env, extra)
 	if err != nil {

@@ -94,6 +94,10 @@ func (s *Supervisor) applyQueuedReload() {
 // applyReload makes cfg the running config and starts the transitions it
 // calls for; the loop's schedule carries them out.
 func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
+	if err := config.CheckReload(s.cfg, cfg); err != nil {
+		s.publishNow(Event{Type: ConfigReloadFailed, Error: err.Error()})
+		return ReloadSummary{}, err
+	}
 	diff := config.Compare(s.cfg, cfg)
 	for _, key := range diff.NeedRestart {
 		s.log.Warn("config setting changed but needs a restart of ringsup to apply", "key", "supervisor."+key)
