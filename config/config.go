@@ -181,6 +181,15 @@ type Daemon struct {
 	// time it arrived. Default: the [supervisor] value, itself false.
 	LogTimestamps bool
 
+	// Placement is where in a cluster the daemon runs: PlacementLocal
+	// (the default), on every node that runs it, or PlacementSingleton,
+	// on exactly one node at a time, elected through etcd. A singleton
+	// needs a [cluster] table.
+	Placement string
+	// PlacementLabels, for a singleton, are the [cluster] labels a node
+	// must have, every pair, to hold it; nil: any node.
+	PlacementLabels map[string]string
+
 	// Pos is where the daemon's name first appears in the file, normally in
 	// its [daemons.NAME] table header.
 	Pos Position

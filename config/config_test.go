@@ -105,6 +105,7 @@ func TestLoadValid(t *testing.T) {
 			"event_router": {
 				Name:          "event_router",
 				Type:          TypeDaemon,
+				Placement:     PlacementLocal,
 				Description:   "Routes data events between daemons",
 				Command:       []string{filepath.Join(dir, "bin/event-router"), "--port", "9000"},
 				AutoRestart:   true,
@@ -132,6 +133,7 @@ func TestLoadValid(t *testing.T) {
 			"selfplay": {
 				Name:          "selfplay",
 				Type:          TypeDaemon,
+				Placement:     PlacementLocal,
 				Command:       []string{"/bin/sh", "-c", "exec ./bin/selfplay --games 100"},
 				DependsOn:     []string{"event_router"},
 				AutoRestart:   false,
@@ -158,6 +160,7 @@ func TestLoadValid(t *testing.T) {
 			"training": {
 				Name:          "training",
 				Type:          TypeDaemon,
+				Placement:     PlacementLocal,
 				Command:       []string{"python3", "-m", "train"},
 				DependsOn:     []string{"selfplay", "event_router"},
 				AutoRestart:   true,
@@ -183,6 +186,7 @@ func TestLoadValid(t *testing.T) {
 			"gpu-monitor.v2": {
 				Name:        "gpu-monitor.v2",
 				Type:        TypeDaemon,
+				Placement:   PlacementLocal,
 				Command:     []string{"/usr/bin/nvidia-smi", "-l", "5"},
 				AutoRestart: true,
 				MaxRestarts: 5,

@@ -13,7 +13,8 @@ type Diff struct {
 	// Removed daemons are in the old config only.
 	Removed []string
 	// Runtime daemons changed how their process runs (command, env,
-	// working_dir, user, stop_signal, stop_timeout, ready): a running one must
+	// working_dir, user, stop_signal, stop_timeout, ready,
+	// placement, placement_labels): a running one must
 	// restart for the change to take effect.
 	Runtime []string
 	// Policy daemons changed only settings that apply in place (restart
@@ -78,6 +79,8 @@ func sameRuntime(a, b *Daemon) bool {
 		a.StopTimeout == b.StopTimeout &&
 		a.Ready == b.Ready &&
 		a.Type == b.Type &&
+		a.Placement == b.Placement &&
+		maps.Equal(a.PlacementLabels, b.PlacementLabels) &&
 		maps.Equal(a.Rlimits, b.Rlimits) &&
 		(a.Umask == nil) == (b.Umask == nil) && (a.Umask == nil || *a.Umask == *b.Umask)
 }

@@ -219,6 +219,7 @@ func (p *parser) config(raw map[string]any) *Config {
 		c.Cluster = p.cluster(v)
 	}
 	p.checkReferences(c, names)
+	p.checkPlacement(c, names)
 	return c
 }
 

@@ -105,6 +105,8 @@ func daemonFields() []field[Daemon] {
 		{"log_max_files", kindInt, false, atLeast(0), func(d *Daemon, v any) { d.LogMaxFiles = v.(int) }},
 		{"log_timestamps", kindBool, false, nil, func(d *Daemon, v any) { d.LogTimestamps = v.(bool) }},
 		{"instances", kindInt, false, between(1, MaxInstances), func(d *Daemon, v any) { d.Instances = v.(int) }},
+		{"placement", kindString, false, oneOf(PlacementLocal, PlacementSingleton), func(d *Daemon, v any) { d.Placement = v.(string) }},
+		{"placement_labels", kindStringMap, false, nil, func(d *Daemon, v any) { d.PlacementLabels = v.(map[string]string) }},
 		{key: "health", kind: kindTable},
 	}
 }
@@ -157,6 +159,7 @@ func defaultDaemon(name, dir string, s *Supervisor) *Daemon {
 		Name:          name,
 		Template:      name,
 		Type:          TypeDaemon,
+		Placement:     PlacementLocal,
 		AutoRestart:   true,
 		MaxRestarts:   5,
 		BackoffMin:    s.BackoffMin,
