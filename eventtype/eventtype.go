@@ -16,6 +16,10 @@ const (
 	ConfigReloaded     = "CONFIG_RELOADED"
 	ConfigReloadFailed = "CONFIG_RELOAD_FAILED"
 	ProfileChanged     = "PROFILE_CHANGED"
+	// SingletonAcquired and SingletonLost: a node took or gave up a
+	// singleton daemon (cluster mode).
+	SingletonAcquired = "SINGLETON_ACQUIRED"
+	SingletonLost     = "SINGLETON_LOST"
 )
 
 // All returns every event type, in the order of SPEC.md.
@@ -24,5 +28,6 @@ func All() []string {
 		DaemonStarted, DaemonStopped, DaemonExited, DaemonRestarting,
 		DaemonFailed, DaemonImportFailed, DaemonHealthy, DaemonUnhealthy,
 		ConfigReloaded, ConfigReloadFailed, ProfileChanged,
+		SingletonAcquired, SingletonLost,
 	}
 }

@@ -42,7 +42,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 		// The leader is gone; whatever is left of its group goes with it.
 		s.groups.killGroup(d.name, a.pid)
 	case actEmit:
-		s.publishFor(d, a.event)
+		s.publishFor(d, s.withNode(a.event))
 	case actCascade:
 		for _, dep := range s.dependentsOf(d) {
 			if dep.rec.PID != 0 {
@@ -55,6 +55,10 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 		s.healthStopped(d, now)
 	case actKillLeftovers:
 		s.groups.killLeftovers(d.name)
+	case actFence:
+		s.askFence(d)
+	case actWithdraw:
+		s.withdraw(d, a)
 	}
 }
 

@@ -226,6 +226,10 @@ type DaemonStatus struct {
 	// group (setsid) and outlived it; they are killed when it is stopped
 	// for good and at shutdown.
 	Leftovers []int `json:"leftovers,omitempty"`
+	// Singleton is set on a singleton daemon (placement = "singleton"):
+	// the node that holds it and its fence token, as this node last
+	// heard from etcd.
+	Singleton *SingletonStatus `json:"singleton,omitempty"`
 }
 
 // ExitStatus is how a daemon's process last ended: a code, or the name of
@@ -290,7 +294,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 		ds := DaemonStatus{
 			Daemon:       d.cfg.Template,
 			Instance:     instanceOf(d),
-			State:        d.rec.State,
+			State:        shownState(d),
 			PID:          d.rec.PID,
 			RestartCount: d.rec.RestartCount,
 			LastError:    d.rec.LastError,
@@ -301,6 +305,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
 		}
 		ds.Done = d.rec.Done
+		ds.Singleton = singletonStatus(d)
 		ds.Leftovers = slices.Clone(s.groups.leftoversOf(d.name))
 		if d.rec.State == Restarting {
 			ds.BackoffS = max(0, d.rec.Deadline.Sub(now).Seconds())

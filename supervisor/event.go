@@ -63,6 +63,11 @@ type Event struct {
 	// Error is set on DAEMON_FAILED, DAEMON_IMPORT_FAILED and
 	// CONFIG_RELOAD_FAILED, and on DAEMON_STOPPED when a dependency failed.
 	Error string `json:"error,omitempty"`
+	// Node and Fence are set on SINGLETON_ACQUIRED: the node that holds
+	// the singleton and its fence token. Reason is set on SINGLETON_LOST.
+	Node   string `json:"node,omitempty"`
+	Fence  *int64 `json:"fence,omitempty"`
+	Reason string `json:"reason,omitempty"`
 
 	// The daemons a reload changed, on CONFIG_RELOADED: its four lists
 	// are inlined in the JSON (added, removed, restarted, updated).

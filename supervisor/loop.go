@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ringrift/ringsup/config"
@@ -102,6 +103,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.drainProbeResults()
 		case n := <-s.notify.notices:
 			s.noticeReceived(n)
+		case v := <-s.place.verdicts:
+			s.verdict(v)
 		case <-ctxDone:
 			ctxDone = nil
 			s.shutdown()
@@ -170,6 +173,9 @@ func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, err
 	}
 	if c := s.cfg.Cluster; c != nil {
 		env["RINGSUP_NODE"] = c.Node
+		if d.pol.Singleton {
+			env["RINGSUP_FENCE_TOKEN"] = strconv.FormatInt(d.rec.Fence, 10)
+		}
 	}
 	extra := make(map[int]*os.File)
 	pipe, err := s.prepareReadiness(d, env, extra)

@@ -55,6 +55,12 @@ const (
 	inStopDue
 	// inKill: SIGKILL its process group now and keep it down (Kill).
 	inKill
+	// inFenceGranted: a singleton's fence passed (input.fence is its
+	// token): this node holds it, and may spawn it once.
+	inFenceGranted
+	// inFenceLost: a singleton's node lease is about to expire, or has
+	// (input.why): stop its copy before another node can hold it.
+	inFenceLost
 )
 
 var inputNames = [...]string{
@@ -62,7 +68,8 @@ var inputNames = [...]string{
 	inSpawnFailed: "spawn_failed", inSpawnError: "spawn_error", inExit: "exit",
 	inStop: "stop", inRestart: "restart", inDeadline: "deadline",
 	inDepFailed: "dep_failed", inReady: "ready", inUnhealthy: "unhealthy",
-	inStopDue: "stop_due", inKill: "kill",
+	inStopDue: "stop_due", inKill: "kill", inFenceGranted: "fence_granted",
+	inFenceLost: "fence_lost",
 }
 
 func (k inputKind) String() string { return inputNames[k] }
@@ -71,7 +78,7 @@ func (k inputKind) String() string { return inputNames[k] }
 func allInputs() []inputKind {
 	return []inputKind{inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError,
 		inExit, inStop, inRestart, inDeadline, inDepFailed, inReady, inUnhealthy,
-		inStopDue, inKill}
+		inStopDue, inKill, inFenceGranted, inFenceLost}
 }
 
 // stopReason says what a stopping daemon does once its process is gone.
@@ -97,6 +104,10 @@ type input struct {
 	err    error
 	reason stopReason
 	force  bool
+	// fence is the token of inFenceGranted; why is the reason of
+	// inFenceLost (a SINGLETON_LOST reason).
+	fence int64
+	why   string
 }
 
 // record is the part of a daemon's state the state machine decides on.
@@ -119,6 +130,13 @@ type record struct {
 	// and inKill, in any state.
 	StopDue   bool
 	DueReason stopReason
+	// A singleton's placement (fence.go). Fence is the token of the
+	// fence this node holds, 0 when it holds none; Granted says that a
+	// fence passed for the next spawn, which uses it up; Fencing says
+	// that the node asked for one and waits.
+	Fence   int64
+	Granted bool
+	Fencing bool
 }
 
 // policy is a daemon's restart and stop configuration.
@@ -137,6 +155,9 @@ type policy struct {
 	Jitter float64
 	// Oneshot: the daemon is done, not crashed, when it exits 0.
 	Oneshot bool
+	// Singleton: the daemon runs on one node of the cluster at a time,
+	// and only after a fence passed (fence.go).
+	Singleton bool
 }
 
 // actionKind is something the loop must do for a daemon.
@@ -167,12 +188,19 @@ const (
 	// actKillLeftovers: it came to rest stopped; SIGKILL the processes
 	// that escaped its process group (leftover.go).
 	actKillLeftovers
+	// actFence: a singleton is to spawn; ask the cluster for a fence,
+	// which comes back as inFenceGranted.
+	actFence
+	// actWithdraw: a singleton came to rest down with no process; give
+	// up its candidacy, and publish action.event (SINGLETON_LOST) when it
+	// has a type.
+	actWithdraw
 )
 
 var actionNames = [...]string{
 	actSpawn: "spawn", actSignal: "signal", actKillGroup: "kill_group", actEmit: "emit",
 	actCascade: "cascade", actHealthStart: "health_start", actHealthStop: "health_stop",
-	actKillLeftovers: "kill_leftovers",
+	actKillLeftovers: "kill_leftovers", actFence: "fence", actWithdraw: "withdraw",
 }
 
 func (k actionKind) String() string { return actionNames[k] }
@@ -205,6 +233,8 @@ func step(r record, p policy, in input, now time.Time) (record, []action) {
 		return r, nil
 	case inStart, inRestart, inStop:
 		r.StopDue = false
+	case inFenceGranted, inFenceLost:
+		return stepFence(r, p, in, now)
 	}
 	var next record
 	var acts []action
@@ -224,6 +254,9 @@ func step(r record, p policy, in input, now time.Time) (record, []action) {
 	}
 	if next.State == Stopped && r.State != Stopped {
 		acts = append(acts, action{kind: actKillLeftovers})
+	}
+	if p.Singleton {
+		next, acts = placed(r, next, acts)
 	}
 	return next, acts
 }
@@ -245,8 +278,10 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 		}
 		r.State, r.LastError, r.Done = Starting, "", false
 	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inStop,
-		inDeadline, inDepFailed, inReady, inUnhealthy, inStopDue, inKill:
-		// Nothing to do: no process and nothing wanted.
+		inDeadline, inDepFailed, inReady, inUnhealthy, inStopDue, inKill,
+		inFenceGranted, inFenceLost:
+		// Nothing to do: no process and nothing wanted. (The fences are
+		// stepFence's.)
 	}
 	return r, nil
 }
@@ -256,8 +291,16 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 func stepStarting(r record, p policy, in input, now time.Time) (record, []action) {
 	switch in.kind {
 	case inDepsReady:
-		if r.PID == 0 {
+		switch {
+		case r.PID != 0:
+		case !p.Singleton:
 			return r, []action{{kind: actSpawn}}
+		case r.Granted:
+			r.Granted = false
+			return r, []action{{kind: actSpawn}}
+		case !r.Fencing:
+			r.Fencing = true
+			return r, []action{{kind: actFence}}
 		}
 	case inSpawned:
 		if r.PID != 0 {
@@ -320,8 +363,8 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 	case inDeadline:
 		// Starting has no deadline of its own; readiness is timed by the
 		// health checks, which send inUnhealthy.
-	case inStart, inStopDue:
-		// Already on its way up; inStopDue is step's.
+	case inStart, inStopDue, inFenceGranted, inFenceLost:
+		// Already on its way up; inStopDue and the fences are step's.
 	}
 	return r, nil
 }
@@ -377,8 +420,9 @@ func stepRunning(r record, p policy, in input, now time.Time) (record, []action)
 		return r, []action{{kind: actHealthStop}, {kind: actCascade}}
 	case inKill:
 		return killNow(r)
-	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inStopDue:
-		// Already running; a dependency's failure reaches a running daemon
+	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inStopDue,
+		inFenceGranted, inFenceLost:
+		// Already running (the fences are stepFence's); a dependency's failure reaches a running daemon
 		// as a cascade stop instead.
 	}
 	return r, nil
@@ -432,8 +476,9 @@ func stepStopping(r record, p policy, in input, now time.Time) (record, []action
 		// What it does once down is left as it was.
 		r.Killed, r.Deadline = true, time.Time{}
 		return r, []action{{kind: actSignal, sig: syscall.SIGKILL}}
-	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inUnhealthy, inStopDue:
-		// Going down already.
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inUnhealthy, inStopDue,
+		inFenceGranted, inFenceLost:
+		// Going down already (the fences are stepFence's).
 	}
 	return r, nil
 }
@@ -459,8 +504,9 @@ func stepRestarting(r record, _ policy, in input, now time.Time) (record, []acti
 	case inDepFailed:
 		r.State, r.Deadline, r.LastError = Stopped, time.Time{}, in.err.Error()
 		return r, []action{emit(Event{Type: DaemonStopped, Error: r.LastError})}
-	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inReady, inUnhealthy, inStopDue, inKill:
-		// No process; waiting for the delay. A kill leaves it to the stop
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inReady, inUnhealthy, inStopDue, inKill,
+		inFenceGranted, inFenceLost:
+		// No process; waiting for the delay (the fences are stepFence's). A kill leaves it to the stop
 		// due since the shutdown.
 	}
 	return r, nil

@@ -111,7 +111,8 @@ type Supervisor struct {
 	scales map[string]scaled
 
 	requests chan request
-	done     chan struct{} // closed when Run returns
+	done     chan struct{}  // closed when Run returns
+	place    *PlacementLink // singletons' fences (fence.go)
 
 }
 
@@ -131,6 +132,7 @@ type daemon struct {
 	outOpts logfile.Options      // the settings out was made with
 	health  healthState
 	pipe    *health.ReadyPipe // the readiness pipe of its process (ready = "fd:N")
+	owner   SingletonStatus   // a singleton's holder, as the cluster last said
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -165,6 +167,7 @@ func New(opts Options) (*Supervisor, error) {
 		requests: make(chan request),
 		done:     make(chan struct{}),
 	}
+	s.place = newPlacementLink(s.done)
 	if err := s.install(cfg, nil); err != nil {
 		return nil, err
 	}
@@ -230,6 +233,7 @@ func policyOf(d *config.Daemon) policy {
 		NeedsReady:  d.Health != nil || d.Ready != "",
 		Jitter:      d.BackoffJitter,
 		Oneshot:     d.Type == config.TypeOneshot,
+		Singleton:   d.Singleton(),
 	}
 }
 

@@ -1,0 +1,269 @@
+package supervisor
+
+import (
+	"sync"
+	"time"
+
+	"github.com/ringrift/ringsup/eventtype"
+)
+
+// This file holds a singleton's placement: the part of step that fences
+// (stepFence, placed), and the link through which the loop asks the
+// cluster for fences and hears its verdicts. The cluster's side (the
+// candidacy, the election, the fence transaction, the deadline) is
+// package cluster's; the loop never waits on it.
+
+// The events of a singleton's placement.
+const (
+	// SingletonAcquired: the node holds the singleton with a new fence
+	// token (Node, Fence).
+	SingletonAcquired EventType = eventtype.SingletonAcquired
+	// SingletonLost: the node's copy stopped, or is stopping, and the
+	// node no longer holds the singleton (Reason: one of the Lost*).
+	SingletonLost EventType = eventtype.SingletonLost
+)
+
+// The reasons of SINGLETON_LOST.
+const (
+	LostLease      = "lease"      // the node's lease may expire before the copy could stop
+	LostShutdown   = "shutdown"   // the supervisor shuts down; the next node takes over at once
+	LostStopped    = "stopped"    // stopped by `ctl stop`, a reload or the profile
+	LostFailed     = "failed"     // the copy ended failed; the node keeps it so that it does not roam
+	LostIneligible = "ineligible" // the node's labels no longer match placement_labels
+)
+
+// stepFence is step for the two fence inputs, in every state. A grant is
+// taken only by a singleton waiting for one; a loss stops a live copy at
+// once (the stop deadline then falls before the lease's), or brings a
+// stop under way forward, and forgets the fence.
+func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
+	if !p.Singleton {
+		return r, nil
+	}
+	switch in.kind {
+	case inFenceGranted:
+		if r.State != Starting || r.PID != 0 || !r.Fencing {
+			return r, nil // no longer waiting: the next spawn asks again
+		}
+		r.Fencing, r.Granted = false, true
+		var acts []action
+		if in.fence != r.Fence {
+			fence := in.fence
+			acts = append(acts, emit(Event{Type: SingletonAcquired, Fence: &fence}))
+		}
+		r.Fence = in.fence
+		return r, acts
+	case inFenceLost:
+		if r.Fence == 0 && !r.Granted {
+			return r, nil
+		}
+		r.Fence, r.Granted = 0, false
+		acts := []action{emit(Event{Type: SingletonLost, Reason: in.why})}
+		switch r.State {
+		case Running, Starting:
+			if r.PID == 0 {
+				break
+			}
+			// Started again once a fence passes again: on this node if
+			// its lease was renewed in time, else wherever one passes.
+			var more []action
+			r, more = beginStop(r, p, startAgain, now)
+			r.StopDue = false
+			acts = append(acts, more...)
+		case Stopping:
+			if by := now.Add(p.StopTimeout); !r.Killed && (r.Deadline.IsZero() || r.Deadline.After(by)) {
+				r.Deadline = by
+			}
+		case Stopped, Failed, ImportFailed, Restarting:
+			// No process.
+		}
+		return r, acts
+	}
+	return r, nil
+}
+
+// placed finishes step for a singleton that went from prev to next: only
+// a daemon that is starting waits for or holds a fence, and one that
+// comes to rest stopped withdraws its candidacy. (One that ends failed
+// keeps it, so that a crash loop does not roam from node to node.)
+func placed(prev, next record, acts []action) (record, []action) {
+	if next.State != Starting {
+		next.Fencing, next.Granted = false, false
+	}
+	down := func(s State) bool { return s == Stopped || s == Failed || s == ImportFailed }
+	if !down(next.State) || down(prev.State) {
+		return next, acts
+	}
+	a := action{kind: actWithdraw}
+	if next.State != Stopped {
+		a.kind = actEmit // keeps its candidacy
+	}
+	if next.Fence != 0 {
+		reason := LostStopped
+		if next.State != Stopped {
+			reason = LostFailed
+		}
+		a.event = Event{Type: SingletonLost, Reason: reason}
+		next.Fence = 0
+	}
+	if a.kind == actWithdraw || a.event.Type != "" {
+		acts = append(acts, a)
+	}
+	return next, acts
+}
+
+// FenceRequest is what the loop asks of the cluster for a singleton.
+type FenceRequest struct {
+	Daemon string
+	// Campaign: the daemon is to spawn; send a VerdictGranted once a
+	// fence passes. Otherwise the daemon is down: withdraw its candidacy.
+	Campaign bool
+	// StopTimeout is the daemon's stop_timeout: a fence passes only
+	// before D − StopTimeout − 0.25s, and a held one is lost there.
+	StopTimeout time.Duration
+}
+
+// VerdictKind is what a Verdict says.
+type VerdictKind int
+
+const (
+	// VerdictGranted: a fence passed for Daemon with token Fence.
+	VerdictGranted VerdictKind = iota
+	// VerdictLost: the node's lease is about to expire or has (Reason);
+	// the copy must stop now.
+	VerdictLost
+	// VerdictOwner: the holder of Daemon is Owner with Fence ("" and 0:
+	// none), as etcd last said.
+	VerdictOwner
+)
+
+// Verdict is what the cluster tells the loop about a singleton.
+type Verdict struct {
+	Kind   VerdictKind
+	Daemon string
+	Fence  int64
+	Owner  string
+	Reason string
+}
+
+// PlacementLink carries fence requests from the loop to the cluster, and
+// verdicts back. The loop never blocks on it: requests wait in a mailbox
+// the cluster takes from when Wake fires.
+type PlacementLink struct {
+	mu       sync.Mutex
+	pending  []FenceRequest
+	wake     chan struct{}
+	verdicts chan Verdict
+	done     <-chan struct{}
+}
+
+func newPlacementLink(done <-chan struct{}) *PlacementLink {
+	return &PlacementLink{wake: make(chan struct{}, 1), verdicts: make(chan Verdict), done: done}
+}
+
+// Wake receives when requests are waiting.
+func (l *PlacementLink) Wake() <-chan struct{} { return l.wake }
+
+// Take returns the requests waiting, oldest first.
+func (l *PlacementLink) Take() []FenceRequest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	reqs := l.pending
+	l.pending = nil
+	return reqs
+}
+
+// Send hands v to the loop, and reports false when the supervisor is no
+// longer running.
+func (l *PlacementLink) Send(v Verdict) bool {
+	select {
+	case l.verdicts <- v:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *PlacementLink) ask(r FenceRequest) {
+	l.mu.Lock()
+	l.pending = append(l.pending, r)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Placement returns the link the cluster takes the singletons' fence
+// requests from and sends its verdicts to.
+func (s *Supervisor) Placement() *PlacementLink { return s.place }
+
+// SingletonStatus is where a singleton runs, as its node last heard.
+type SingletonStatus struct {
+	Owner string `json:"owner"`
+	Fence int64  `json:"fence"`
+}
+
+// askFence carries out actFence: a node whose labels do not match the
+// daemon's placement_labels never asks, and its daemon waits, shown
+// stopped.
+func (s *Supervisor) askFence(d *daemon) {
+	if c := s.cfg.Cluster; c == nil || !d.cfg.Eligible(c.Labels) {
+		return
+	}
+	s.place.ask(FenceRequest{Daemon: d.name, Campaign: true, StopTimeout: d.cfg.StopTimeout})
+}
+
+// withdraw carries out actWithdraw.
+func (s *Supervisor) withdraw(d *daemon, a action) {
+	s.place.ask(FenceRequest{Daemon: d.name})
+	if a.event.Type != "" {
+		if s.shuttingDown {
+			a.event.Reason = LostShutdown
+		}
+		s.publishFor(d, a.event)
+	}
+}
+
+// verdict applies what the cluster said about a singleton.
+func (s *Supervisor) verdict(v Verdict) {
+	d := s.daemons[v.Daemon]
+	if d == nil || !d.pol.Singleton {
+		return
+	}
+	switch v.Kind {
+	case VerdictGranted:
+		s.apply(d, input{kind: inFenceGranted, fence: v.Fence})
+	case VerdictLost:
+		s.apply(d, input{kind: inFenceLost, why: v.Reason})
+	case VerdictOwner:
+		d.owner = SingletonStatus{Owner: v.Owner, Fence: v.Fence}
+	}
+}
+
+// singletonStatus returns the status of d's placement, nil for a daemon
+// that is not a singleton.
+func singletonStatus(d *daemon) *SingletonStatus {
+	if !d.pol.Singleton {
+		return nil
+	}
+	st := d.owner
+	return &st
+}
+
+// shownState is the state status shows for d: a singleton waiting for a
+// fence, with no process, is stopped on this node.
+func shownState(d *daemon) State {
+	if d.pol.Singleton && d.rec.State == Starting && d.rec.PID == 0 && !d.rec.Granted {
+		return Stopped
+	}
+	return d.rec.State
+}
+
+// withNode fills in the node of SINGLETON_ACQUIRED.
+func (s *Supervisor) withNode(e Event) Event {
+	if e.Type == SingletonAcquired && s.cfg.Cluster != nil {
+		e.Node = s.cfg.Cluster.Node
+	}
+	return e
+}
