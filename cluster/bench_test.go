@@ -31,10 +31,12 @@ func newFakeSupervisor(n int) *fakeSupervisor {
 }
 
 func (f *fakeSupervisor) Subscribe() (<-chan supervisor.Event, func()) { return f.events, func() {} }
-func (f *fakeSupervisor) Start(...string) error                        { return nil }
-func (f *fakeSupervisor) Stop(...string) error                         { return nil }
-func (f *fakeSupervisor) Restart(bool, ...string) error                { return nil }
-func (f *fakeSupervisor) Done() <-chan struct{}                        { return f.done }
+
+func (f *fakeSupervisor) Placement() *supervisor.PlacementLink { return nil }
+func (f *fakeSupervisor) Start(...string) error                { return nil }
+func (f *fakeSupervisor) Stop(...string) error                 { return nil }
+func (f *fakeSupervisor) Restart(bool, ...string) error        { return nil }
+func (f *fakeSupervisor) Done() <-chan struct{}                { return f.done }
 
 func (f *fakeSupervisor) Status(...string) (supervisor.Status, error) {
 	f.mu.Lock()

@@ -27,6 +27,8 @@ type Supervisor interface {
 	Stop(names ...string) error
 	Restart(force bool, names ...string) error
 	Done() <-chan struct{}
+	// Placement links the node to the singletons' fences; nil: none.
+	Placement() *supervisor.PlacementLink
 }
 
 // Options configure a Node.
@@ -342,10 +344,14 @@ func (n *Node) setLink(ok bool, err error) {
 // after the supervisor's Run has returned.
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		n.intake(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		n.place(ctx)
 	}()
 	go func() {
 		defer wg.Done()

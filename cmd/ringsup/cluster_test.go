@@ -105,6 +105,10 @@ type daemonInfo struct {
 	LastExit *struct {
 		Signal string `json:"signal"`
 	} `json:"last_exit"`
+	Singleton *struct {
+		Owner string `json:"owner"`
+		Fence int64  `json:"fence"`
+	} `json:"singleton"`
 }
 
 func daemonOf(st *cluster.State, node, daemon string) (daemonInfo, bool) {

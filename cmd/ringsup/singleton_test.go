@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringrift/ringsup/internal/etcdtest"
+)
+
+// singletonTTL is the node lease of the singleton tests: the issue's 4s.
+const singletonTTL = 4 * time.Second
+
+// faultRuns is how many times each fault scenario runs in the test.
+const faultRuns = 5
+
+// singletonConfig is a node's config with the trainer singleton, which
+// appends "node fence pid unix-ns" to ticks every 20 ms, and the crasher
+// singleton, which records its node and exits 1 at once. Only nodes
+// labelled gpu = "a100" may hold either.
+func singletonConfig(endpoints []string, name, gpu, dir string) string {
+	ticks := filepath.Join(dir, "ticks")
+	crashes := filepath.Join(dir, "crashes")
+	cfg := nodeConfig(endpoints, name, fmt.Sprintf("labels = { gpu = %q }", gpu), fmt.Sprintf(`
+[daemons.trainer]
+command = 'while :; do echo "$RINGSUP_NODE $RINGSUP_FENCE_TOKEN $$ $(date +%%s%%N)" >> %s; sleep 0.02; done'
+placement = "singleton"
+placement_labels = { gpu = "a100" }
+stop_timeout = "1s"
+backoff_min = "100ms"
+
+[daemons.crasher]
+command = 'echo "$RINGSUP_NODE" >> %s; exit 1'
+placement = "singleton"
+placement_labels = { gpu = "a100" }
+stop_timeout = "1s"
+backoff_min = "100ms"
+max_restarts = 2
+`, ticks, crashes))
+	return strings.Replace(cfg, `ttl = "3s"`, fmt.Sprintf("ttl = %q", singletonTTL), 1)
+}
+
+// copyRun is one copy of the trainer as its ticks show it.
+type copyRun struct {
+	node        string
+	fence       int64
+	pid         int
+	first, last time.Time
+}
+
+// readCopies reads the tick file: the copies in the order they started.
+func readCopies(t *testing.T, path string) []copyRun {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	byPID := make(map[int]*copyRun)
+	var order []*copyRun
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) != 4 {
+			continue // a line cut by a SIGKILL
+		}
+		fence, _ := strconv.ParseInt(fs[1], 10, 64)
+		pid, _ := strconv.Atoi(fs[2])
+		ns, err := strconv.ParseInt(fs[3], 10, 64)
+		if err != nil {
+			continue
+		}
+		at := time.Unix(0, ns)
+		c := byPID[pid]
+		if c == nil {
+			c = &copyRun{node: fs[0], fence: fence, pid: pid, first: at}
+			byPID[pid] = c
+			order = append(order, c)
+		}
+		c.last = at
+	}
+	out := make([]copyRun, len(order))
+	for i, c := range order {
+		out[i] = *c
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].first.Before(out[j].first) })
+	return out
+}
+
+// checkNoOverlap fails the test when two copies' tick ranges overlap, and
+// when a later holder's fence token is not greater than an earlier one's.
+func checkNoOverlap(t *testing.T, copies []copyRun) {
+	t.Helper()
+	for i := 1; i < len(copies); i++ {
+		a, b := copies[i-1], copies[i]
+		if !a.last.Before(b.first) {
+			t.Errorf("two copies at once: %s (pid %d) ticked until %s, %s (pid %d) from %s",
+				a.node, a.pid, a.last.Format("15:04:05.000"), b.node, b.pid, b.first.Format("15:04:05.000"))
+		}
+		if a.node != b.node && b.fence <= a.fence {
+			t.Errorf("RINGSUP_FENCE_TOKEN went from %d (%s) to %d (%s): not increasing", a.fence, a.node, b.fence, b.node)
+		}
+	}
+}
+
+// TestSingletonFailover: the singleton tests 1, 2 and 8 of the issue, with
+// 3 etcd members and 3 nodes, n3 of them not eligible. The holder's
+// ringsup is SIGKILLed faultRuns times (the new copy runs within TTL + 1s
+// of the old one's last tick) and stopped with SIGTERM faultRuns times (a
+// handover within 1s); no two copies ever tick at once, the fence token
+// rises at each failover, n3 never runs it, and the crash-looping
+// singleton ends failed on one node without roaming.
+func TestSingletonFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 3 etcd members and fails over 10 times")
+	}
+	etcd := etcdtest.Start(t, 3)
+	eps := etcd.Endpoints()
+	shared := t.TempDir()
+	ticks := filepath.Join(shared, "ticks")
+	nodes := map[string]*clusterNode{}
+	start := func(name string) {
+		gpu := "a100"
+		if name == "n3" {
+			gpu = "none"
+		}
+		nodes[name] = startNode(t, name, singletonConfig(eps, name, gpu, shared))
+	}
+	for _, name := range []string{"n1", "n2", "n3"} {
+		start(name)
+	}
+	holder := func(after int) copyRun {
+		var c copyRun
+		eventually(t, 30*time.Second, "a new copy ticks", func() bool {
+			cs := readCopies(t, ticks)
+			if len(cs) <= after {
+				return false
+			}
+			c = cs[len(cs)-1]
+			return c.last.Sub(c.first) > 100*time.Millisecond
+		})
+		return c
+	}
+	cur := holder(0)
+
+	// The crash loop: it ends failed on the node that held it first; the
+	// other nodes see that node as its owner and do not run it.
+	var failedOn string
+	eventually(t, 30*time.Second, "the crasher ends failed, the others see its owner", func() bool {
+		st, err := clusterState(t, nodes["n1"].config)
+		if err != nil {
+			return false
+		}
+		failedOn = ""
+		for _, n := range []string{"n1", "n2"} {
+			if d, ok := daemonOf(st, n, "crasher"); ok && d.State == "failed" {
+				failedOn = n
+			}
+		}
+		if failedOn == "" {
+			return false
+		}
+		for _, n := range []string{"n1", "n2", "n3"} {
+			d, _ := daemonOf(st, n, "crasher")
+			if n != failedOn && (d.State != "stopped" || d.Singleton == nil || d.Singleton.Owner != failedOn) {
+				return false
+			}
+		}
+		return true
+	})
+	crashes, _ := os.ReadFile(filepath.Join(shared, "crashes"))
+	if ran := strings.Fields(string(crashes)); len(ran) != 3 || ran[0] != failedOn || ran[1] != failedOn || ran[2] != failedOn {
+		t.Errorf("the crash-looping singleton (max_restarts 2) ran on %v, want 3 times on %s only", ran, failedOn)
+	}
+
+	var kills, handovers []time.Duration
+	for i := 0; i < 2*faultRuns; i++ {
+		n := nodes[cur.node]
+		copies := len(readCopies(t, ticks))
+		graceful := i%2 == 1
+		if graceful {
+			n.stop(t)
+		} else {
+			syscall.Kill(n.pid, syscall.SIGKILL)
+			waitExit(t, n.pid, 10*time.Second)
+		}
+		next := holder(copies)
+		all := readCopies(t, ticks)
+		old := all[copies-1]
+		gap := next.first.Sub(old.last)
+		if graceful {
+			handovers = append(handovers, gap)
+			if gap > time.Second {
+				t.Errorf("graceful handover %s -> %s took %v, want <= 1s", old.node, next.node, gap)
+			}
+		} else {
+			kills = append(kills, gap)
+			if gap > singletonTTL+time.Second {
+				t.Errorf("failover after SIGKILL %s -> %s took %v, want <= TTL + 1s", old.node, next.node, gap)
+			}
+		}
+		if next.node == cur.node || next.node == "n3" {
+			t.Errorf("the singleton moved from %s to %s", cur.node, next.node)
+		}
+		start(cur.node)
+		cur = next
+	}
+	t.Logf("failover after SIGKILL of the holder: %v", kills)
+	t.Logf("handover on SIGTERM of the holder: %v", handovers)
+	checkNoOverlap(t, readCopies(t, ticks))
+
+	for _, n := range nodes {
+		n.stop(t)
+	}
+}
