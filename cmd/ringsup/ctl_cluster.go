@@ -156,7 +156,7 @@ func writeClusterTables(c *cli.Context, st *cluster.State) error {
 	}
 	fmt.Fprintln(bw)
 	tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tDAEMON\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH")
+	fmt.Fprintln(tw, "NODE\tDAEMON\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tOWNER")
 	for _, name := range st.Names() {
 		ds := st.Nodes[name].Daemons
 		for _, d := range slices.Sorted(maps.Keys(ds)) {
@@ -165,7 +165,7 @@ func writeClusterTables(c *cli.Context, st *cluster.State) error {
 				Since float64 `json:"since"`
 			}
 			if err := json.Unmarshal(ds[d], &s); err != nil {
-				fmt.Fprintf(tw, "%s\t%s\t?\t-\t-\t-\t-\n", name, d)
+				fmt.Fprintf(tw, "%s\t%s\t?\t-\t-\t-\t-\t-\n", name, d)
 				continue
 			}
 			pid, uptime, state := "-", "-", s.State.String()
@@ -178,7 +178,7 @@ func writeClusterTables(c *cli.Context, st *cluster.State) error {
 			if s.Done {
 				state = "done"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", name, d, state, pid, uptime, s.RestartCount, s.Health)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, d, state, pid, uptime, s.RestartCount, s.Health, dash(ownerOf(s.DaemonStatus)))
 		}
 	}
 	if err := tw.Flush(); err != nil {

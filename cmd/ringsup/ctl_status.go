@@ -44,10 +44,22 @@ func ctlStatusAction(c *cli.Context, client *control.Client) error {
 	return writeStatusTable(c.App.Writer, st)
 }
 
+// ownerOf returns the node that holds a singleton, "none", or "" for a
+// daemon that is not a singleton.
+func ownerOf(d supervisor.DaemonStatus) string {
+	switch {
+	case d.Singleton == nil:
+		return ""
+	case d.Singleton.Owner == "":
+		return "none"
+	}
+	return d.Singleton.Owner
+}
+
 // writeStatusTable prints st as an aligned table, one daemon a line, sorted
 // by name. STATE is "done" for a oneshot daemon that completed. INFO is the
 // last error, or else how the daemon last exited, after the time left
-// before a pending restart.
+// before a pending restart and, for a singleton, "owner: NODE".
 func writeStatusTable(w io.Writer, st supervisor.Status) error {
 	// tabwriter writes cell by cell: one write(2) for the table, not
 	// thousands.
@@ -82,6 +94,9 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 		}
 		if d.State == supervisor.Restarting && d.BackoffS > 0 {
 			info = fmt.Sprintf("restart in %.1fs; %s", d.BackoffS, info)
+		}
+		if o := ownerOf(d); o != "" {
+			info = strings.TrimSuffix("owner: "+o+"; "+info, "; ")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, state, pid, uptime, d.RestartCount, d.Health, info)
 	}

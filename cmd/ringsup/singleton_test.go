@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,6 +155,19 @@ func TestSingletonFailover(t *testing.T) {
 		return c
 	}
 	cur := holder(0)
+
+	// Every node shows where the singleton runs: INFO of ctl status, the
+	// OWNER column of ctl --cluster status.
+	eventually(t, 10*time.Second, "n3 shows the owner", func() bool {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"ringsup", "ctl", "--config", nodes["n3"].config, "status"}, &out, &errOut)
+		return err == nil && regexp.MustCompile(`trainer +stopped .*owner: `+cur.node).MatchString(out.String())
+	})
+	eventually(t, 10*time.Second, "ctl --cluster status shows the owner", func() bool {
+		out, err := clusterCtl(nodes["n3"].config, "status")
+		return err == nil && regexp.MustCompile(`(?m)^n3 +trainer +stopped .* `+cur.node+`$`).MatchString(out) &&
+			regexp.MustCompile(`(?m)^`+cur.node+` +trainer +running .* `+cur.node+`$`).MatchString(out)
+	})
 
 	// The crash loop: it ends failed on the node that held it first; the
 	// other nodes see that node as its owner and do not run it.
