@@ -67,6 +67,7 @@ type candidate struct {
 	stop  time.Duration    // the daemon's stop_timeout
 	want  bool             // the daemon waits for a fence
 	held  bool             // a fence passed and was not lost since
+	sentD time.Duration    // the lease deadline the loop last heard, while held
 }
 
 // placer runs the singletons of one node.
@@ -113,7 +114,14 @@ func (p *placer) watch(ctx context.Context) {
 		lease, now := p.n.Lease(), Now()
 		p.mu.Lock()
 		for name, c := range p.cands {
-			if !c.held || (lease.ID == c.lease && now < lease.Deadline-c.stop-fenceMargin) {
+			if !c.held {
+				continue
+			}
+			if lease.ID == c.lease && now < lease.Deadline-c.stop-fenceMargin {
+				if lease.Deadline != c.sentD {
+					c.sentD = lease.Deadline
+					p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictDeadline, Daemon: name, Deadline: lease.Deadline})
+				}
 				continue
 			}
 			c.held = false
@@ -285,8 +293,8 @@ func (p *placer) fence(ctx context.Context, daemon string, lease Lease) error {
 		}
 		return nil
 	}
-	c.want, c.held = false, true
-	p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictGranted, Daemon: daemon, Fence: rev})
+	c.want, c.held, c.sentD = false, true, cur.Deadline
+	p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictGranted, Daemon: daemon, Fence: rev, Deadline: cur.Deadline})
 	return nil
 }
 

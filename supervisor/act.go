@@ -41,6 +41,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	case actKillGroup:
 		// The leader is gone; whatever is left of its group goes with it.
 		s.groups.killGroup(d.name, a.pid)
+		s.releaseGuard(d)
 	case actEmit:
 		s.publishFor(d, s.withNode(a.event))
 	case actCascade:

@@ -1,10 +1,13 @@
 package supervisor
 
 import (
+	"os"
 	"sync"
 	"time"
 
 	"github.com/ringrift/ringsup/eventtype"
+	"github.com/ringrift/ringsup/guard"
+	"github.com/ringrift/ringsup/procexec"
 )
 
 // This file holds a singleton's placement: the part of step that fences
@@ -135,6 +138,9 @@ const (
 	// VerdictOwner: the holder of Daemon is Owner with Fence ("" and 0:
 	// none), as etcd last said.
 	VerdictOwner
+	// VerdictDeadline: the node lease's deadline D moved to Deadline
+	// while the node holds Daemon; its guard is told.
+	VerdictDeadline
 )
 
 // Verdict is what the cluster tells the loop about a singleton.
@@ -144,6 +150,9 @@ type Verdict struct {
 	Fence  int64
 	Owner  string
 	Reason string
+	// Deadline is D, on CLOCK_BOOTTIME, with VerdictGranted and
+	// VerdictDeadline: the copy's guard kills its group there.
+	Deadline time.Duration
 }
 
 // PlacementLink carries fence requests from the loop to the cluster, and
@@ -233,7 +242,11 @@ func (s *Supervisor) verdict(v Verdict) {
 	}
 	switch v.Kind {
 	case VerdictGranted:
+		d.leaseDeadline = v.Deadline
 		s.apply(d, input{kind: inFenceGranted, fence: v.Fence})
+	case VerdictDeadline:
+		d.leaseDeadline = v.Deadline
+		s.feedGuard(d, guard.Line(v.Deadline))
 	case VerdictLost:
 		s.apply(d, input{kind: inFenceLost, why: v.Reason})
 	case VerdictOwner:
@@ -266,4 +279,46 @@ func (s *Supervisor) withNode(e Event) Event {
 		e.Node = s.cfg.Cluster.Node
 	}
 	return e
+}
+
+// startGuard starts the guard of a singleton's copy, just spawned as
+// process group pid, and gives it D: past D, the guard SIGKILLs the
+// group even if the supervisor is frozen. Without a guard (it could not
+// start) the copy still runs: the loop's own stop keeps the guarantee
+// while the supervisor is not frozen.
+func (s *Supervisor) startGuard(d *daemon, pid int) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		s.log.Error("cannot start the singleton's guard", "daemon", d.name, "error", err)
+		return
+	}
+	defer r.Close()
+	if _, err := s.rt.Spawn(procexec.Spec{Argv: guard.Argv(pid), Stdin: r}); err != nil {
+		w.Close()
+		s.log.Error("cannot start the singleton's guard", "daemon", d.name, "error", err)
+		return
+	}
+	d.guard = w
+	s.feedGuard(d, guard.Line(d.leaseDeadline))
+}
+
+// feedGuard writes line to d's guard, if it has one. The pipe never
+// fills: the guard reads every line as it comes.
+func (s *Supervisor) feedGuard(d *daemon, line string) {
+	if d.guard == nil {
+		return
+	}
+	if _, err := d.guard.WriteString(line); err != nil {
+		s.log.Warn("cannot reach the singleton's guard", "daemon", d.name, "error", err)
+	}
+}
+
+// releaseGuard lets d's guard go: its copy is gone.
+func (s *Supervisor) releaseGuard(d *daemon) {
+	if d.guard == nil {
+		return
+	}
+	s.feedGuard(d, guard.Release)
+	d.guard.Close()
+	d.guard = nil
 }

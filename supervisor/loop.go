@@ -155,6 +155,9 @@ func (s *Supervisor) spawnQueued() bool {
 			s.apply(d, input{kind: inSpawnError, err: err})
 		default:
 			s.byPID[pid] = d
+			if d.pol.Singleton {
+				s.startGuard(d, pid)
+			}
 			s.apply(d, input{kind: inSpawned, pid: pid})
 			if pipes[i] != nil {
 				s.readyStarted(d, pipes[i])

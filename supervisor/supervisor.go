@@ -36,7 +36,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -133,6 +135,10 @@ type daemon struct {
 	health  healthState
 	pipe    *health.ReadyPipe // the readiness pipe of its process (ready = "fd:N")
 	owner   SingletonStatus   // a singleton's holder, as the cluster last said
+	// A singleton's guard (fence.go): the write end of its pipe while its
+	// copy runs, and the lease deadline D last heard.
+	guard         *os.File
+	leaseDeadline time.Duration
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts

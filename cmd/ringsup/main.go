@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/ringrift/ringsup/guard"
 	"github.com/ringrift/ringsup/procexec"
 )
 
 func main() {
 	procexec.MaybeTrampoline()
+	guard.MaybeRun()
 	err := run(context.Background(), os.Args, os.Stdout, os.Stderr)
 	if err != nil {
 		var quiet *exitError

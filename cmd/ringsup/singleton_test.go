@@ -116,11 +116,12 @@ func checkNoOverlap(t *testing.T, copies []copyRun) {
 	}
 }
 
-// TestSingletonFailover: the singleton tests 1, 2 and 8 of the issue, with
+// TestSingletonFailover: the singleton tests 1, 2, 4 and 8 of the issue, with
 // 3 etcd members and 3 nodes, n3 of them not eligible. The holder's
 // ringsup is SIGKILLed faultRuns times (the new copy runs within TTL + 1s
 // of the old one's last tick) and stopped with SIGTERM faultRuns times (a
-// handover within 1s); no two copies ever tick at once, the fence token
+// handover within 1s), and frozen with SIGSTOP for 3×TTL faultRuns times
+// (its guard ends the copy by D); no two copies ever tick at once, the fence token
 // rises at each failover, n3 never runs it, and the crash-looping
 // singleton ends failed on one node without roaming.
 func TestSingletonFailover(t *testing.T) {
@@ -233,6 +234,42 @@ func TestSingletonFailover(t *testing.T) {
 	}
 	t.Logf("failover after SIGKILL of the holder: %v", kills)
 	t.Logf("handover on SIGTERM of the holder: %v", handovers)
+
+	// Test 4: the holder's ringsup frozen for 3×TTL. Its guard kills the
+	// copy by D (at most TTL after the freeze); on SIGCONT it emits
+	// SINGLETON_LOST and does not start the copy again, as its fence
+	// cannot pass.
+	var frozen []time.Duration
+	for i := 0; i < faultRuns; i++ {
+		n := nodes[cur.node]
+		copies := len(readCopies(t, ticks))
+		lost := strings.Count(n.output.String(), "event=SINGLETON_LOST daemon=trainer")
+		syscall.Kill(n.pid, syscall.SIGSTOP)
+		stoppedAt := time.Now()
+		next := holder(copies)
+		old := readCopies(t, ticks)[copies-1]
+		if old.last.Sub(stoppedAt) > singletonTTL {
+			t.Errorf("the frozen holder's copy ticked %v after the freeze, past D", old.last.Sub(stoppedAt))
+		}
+		frozen = append(frozen, next.first.Sub(old.last))
+		eventually(t, 4*singletonTTL, "3×TTL since the freeze", func() bool { return time.Since(stoppedAt) > 3*singletonTTL })
+		syscall.Kill(n.pid, syscall.SIGCONT)
+		eventually(t, 10*time.Second, cur.node+" emits SINGLETON_LOST and shows the new owner", func() bool {
+			if strings.Count(n.output.String(), "event=SINGLETON_LOST daemon=trainer") <= lost {
+				return false
+			}
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), []string{"ringsup", "ctl", "--config", n.config, "status"}, &out, &errOut)
+			return err == nil && regexp.MustCompile(`trainer +stopped .*owner: `+next.node).MatchString(out.String())
+		})
+		for _, c := range readCopies(t, ticks)[copies:] {
+			if c.node == cur.node {
+				t.Errorf("%s started a copy again after SIGCONT", cur.node)
+			}
+		}
+		cur = next
+	}
+	t.Logf("failover with the holder's ringsup frozen (SIGSTOP): %v", frozen)
 	checkNoOverlap(t, readCopies(t, ticks))
 
 	for _, n := range nodes {

@@ -1,0 +1,20 @@
+// Package boottime reads CLOCK_BOOTTIME, the clock of the cluster's lease
+// deadlines, for the cluster node and the singleton guard.
+package boottime
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Now reads CLOCK_BOOTTIME: a monotonic clock that also counts the time
+// the machine was suspended, so that a deadline on it is never late after
+// a resume.
+func Now() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		panic("boottime: CLOCK_BOOTTIME: " + err.Error()) // Linux has had it since 2.6.39
+	}
+	return time.Duration(ts.Nano())
+}
