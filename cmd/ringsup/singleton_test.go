@@ -24,11 +24,23 @@ const singletonTTL = 4 * time.Second
 // faultRuns is how many times each fault scenario runs in the test.
 const faultRuns = 5
 
+// faultTTL is the node lease of TestSingletonEtcdFaults. The test's etcd
+// members have a 2s election timeout (for a loaded machine), so a lost
+// leader leaves the lease unrenewable for one election or more: 2-4s,
+// and on this loaded machine up to 7s seen, longer than the 2.75s a 4s
+// TTL with a 1s stop_timeout leaves before the copy must stop. The
+// singleton then (correctly) stops and restarts on the same node; with
+// 12s it rides the election out.
+const faultTTL = 12 * time.Second
+
+// etcdElectionTimeout is the election timeout of the test's members.
+const etcdElectionTimeout = 2 * time.Second
+
 // singletonConfig is a node's config with the trainer singleton, which
 // appends "node fence pid unix-ns" to ticks every 20 ms, and the crasher
 // singleton, which records its node and exits 1 at once. Only nodes
 // labelled gpu = "a100" may hold either.
-func singletonConfig(endpoints []string, name, gpu, dir string) string {
+func singletonConfig(endpoints []string, name, gpu, dir string, ttl time.Duration) string {
 	ticks := filepath.Join(dir, "ticks")
 	crashes := filepath.Join(dir, "crashes")
 	cfg := nodeConfig(endpoints, name, fmt.Sprintf("labels = { gpu = %q }", gpu), fmt.Sprintf(`
@@ -47,7 +59,7 @@ stop_timeout = "1s"
 backoff_min = "100ms"
 max_restarts = 2
 `, ticks, crashes))
-	return strings.Replace(cfg, `ttl = "3s"`, fmt.Sprintf("ttl = %q", singletonTTL), 1)
+	return strings.Replace(cfg, `ttl = "3s"`, fmt.Sprintf("ttl = %q", ttl), 1)
 }
 
 // copyRun is one copy of the trainer as its ticks show it.
@@ -138,7 +150,7 @@ func TestSingletonFailover(t *testing.T) {
 		if name == "n3" {
 			gpu = "none"
 		}
-		nodes[name] = startNode(t, name, singletonConfig(eps, name, gpu, shared))
+		nodes[name] = startNode(t, name, singletonConfig(eps, name, gpu, shared, singletonTTL))
 	}
 	for _, name := range []string{"n1", "n2", "n3"} {
 		start(name)
@@ -272,6 +284,101 @@ func TestSingletonFailover(t *testing.T) {
 	t.Logf("failover with the holder's ringsup frozen (SIGSTOP): %v", frozen)
 	checkNoOverlap(t, readCopies(t, ticks))
 
+	for _, n := range nodes {
+		n.stop(t)
+	}
+}
+
+// TestSingletonEtcdFaults: the singleton tests 5 and 7 of the issue, with a TTL of
+// faultTTL. When
+// the etcd leader is SIGKILLed, then SIGSTOPped, then a follower
+// SIGSTOPped, each for TTL + 2s, the singleton neither moves nor restarts.
+// When 2 of 3 members are killed for 30 s, the copy stops by D, no node
+// starts one, and one holder runs within TTL + 5 s of quorum's return.
+func TestSingletonEtcdFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 3 etcd members and keeps 2 of them down for 30s")
+	}
+	etcd := etcdtest.Start(t, 3)
+	eps := etcd.Endpoints()
+	shared := t.TempDir()
+	ticks := filepath.Join(shared, "ticks")
+	var nodes []*clusterNode
+	for _, name := range []string{"n1", "n2"} {
+		nodes = append(nodes, startNode(t, name, singletonConfig(eps, name, "a100", shared, faultTTL)))
+	}
+	ticking := func(after int) copyRun {
+		var c copyRun
+		eventually(t, 30*time.Second, "a copy ticks", func() bool {
+			cs := readCopies(t, ticks)
+			if len(cs) <= after {
+				return false
+			}
+			c = cs[len(cs)-1]
+			return time.Since(c.last) < time.Second && c.last.Sub(c.first) > 100*time.Millisecond
+		})
+		return c
+	}
+	first := ticking(0)
+	hold := func(what string) {
+		t.Helper()
+		end := time.Now().Add(faultTTL + 2*time.Second)
+		eventually(t, 2*faultTTL, what+" for TTL + 2s", func() bool { return time.Now().After(end) })
+		cs := readCopies(t, ticks)
+		if len(cs) != 1 || time.Since(cs[0].last) > time.Second {
+			t.Fatalf("%s: the singleton moved or restarted: copies %+v", what, cs)
+		}
+	}
+	leader := etcd.Leader()
+	leader.Kill()
+	hold("etcd leader " + leader.Name + " killed")
+	leader.Restart()
+	etcd.WaitHealthy(60 * time.Second)
+	leader = etcd.Leader()
+	leader.Stop()
+	hold("etcd leader " + leader.Name + " stopped")
+	leader.Cont()
+	etcd.WaitHealthy(60 * time.Second)
+	leader = etcd.Leader()
+	var follower *etcdtest.Member
+	for _, m := range etcd.Members {
+		if m != leader {
+			follower = m
+		}
+	}
+	follower.Stop()
+	hold("etcd follower " + follower.Name + " stopped")
+	follower.Cont()
+	etcd.WaitHealthy(60 * time.Second)
+
+	// Quorum lost for 30 s.
+	etcd.Members[1].Kill()
+	etcd.Members[2].Kill()
+	lost := time.Now()
+	eventually(t, 40*time.Second, "30s without quorum", func() bool {
+		cs := readCopies(t, ticks)
+		if len(cs) != 1 {
+			t.Fatalf("a copy started without quorum: %+v", cs)
+		}
+		return time.Since(lost) > 30*time.Second
+	})
+	// The last renewal etcd acknowledged can come after the kill: the
+	// leader answers keep-alives alone until it steps down, one election
+	// timeout later. D is at most TTL after that.
+	if last := readCopies(t, ticks)[0].last; last.Sub(lost) > faultTTL+etcdElectionTimeout {
+		t.Errorf("the copy ticked %v after quorum was lost, past the latest D", last.Sub(lost))
+	}
+	etcd.Members[1].Restart()
+	etcd.Members[2].Restart()
+	etcd.WaitHealthy(60 * time.Second)
+	back := time.Now()
+	again := ticking(1)
+	if d := again.first.Sub(back); d > faultTTL+5*time.Second {
+		t.Errorf("a holder ran %v after quorum returned, want <= TTL + 5s", d)
+	}
+	t.Logf("with quorum lost: the copy stopped %v after the kill; a holder (%s, was %s) ran %v after quorum returned",
+		readCopies(t, ticks)[0].last.Sub(lost).Round(time.Millisecond), again.node, first.node, again.first.Sub(back).Round(time.Millisecond))
+	checkNoOverlap(t, readCopies(t, ticks))
 	for _, n := range nodes {
 		n.stop(t)
 	}
