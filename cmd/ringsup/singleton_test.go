@@ -112,6 +112,22 @@ func readCopies(t *testing.T, path string) []copyRun {
 	return out
 }
 
+// waitCopy waits until the tick file shows more than after copies, the
+// last one ticking for 100 ms and still ticking, and returns it.
+func waitCopy(t *testing.T, ticks string, after int) copyRun {
+	t.Helper()
+	var c copyRun
+	eventually(t, 30*time.Second, "a new copy ticks", func() bool {
+		cs := readCopies(t, ticks)
+		if len(cs) <= after {
+			return false
+		}
+		c = cs[len(cs)-1]
+		return time.Since(c.last) < time.Second && c.last.Sub(c.first) > 100*time.Millisecond
+	})
+	return c
+}
+
 // checkNoOverlap fails the test when two copies' tick ranges overlap, and
 // when a later holder's fence token is not greater than an earlier one's.
 func checkNoOverlap(t *testing.T, copies []copyRun) {
@@ -155,18 +171,7 @@ func TestSingletonFailover(t *testing.T) {
 	for _, name := range []string{"n1", "n2", "n3"} {
 		start(name)
 	}
-	holder := func(after int) copyRun {
-		var c copyRun
-		eventually(t, 30*time.Second, "a new copy ticks", func() bool {
-			cs := readCopies(t, ticks)
-			if len(cs) <= after {
-				return false
-			}
-			c = cs[len(cs)-1]
-			return c.last.Sub(c.first) > 100*time.Millisecond
-		})
-		return c
-	}
+	holder := func(after int) copyRun { return waitCopy(t, ticks, after) }
 	cur := holder(0)
 
 	// Every node shows where the singleton runs: INFO of ctl status, the
@@ -307,18 +312,7 @@ func TestSingletonEtcdFaults(t *testing.T) {
 	for _, name := range []string{"n1", "n2"} {
 		nodes = append(nodes, startNode(t, name, singletonConfig(eps, name, "a100", shared, faultTTL)))
 	}
-	ticking := func(after int) copyRun {
-		var c copyRun
-		eventually(t, 30*time.Second, "a copy ticks", func() bool {
-			cs := readCopies(t, ticks)
-			if len(cs) <= after {
-				return false
-			}
-			c = cs[len(cs)-1]
-			return time.Since(c.last) < time.Second && c.last.Sub(c.first) > 100*time.Millisecond
-		})
-		return c
-	}
+	ticking := func(after int) copyRun { return waitCopy(t, ticks, after) }
 	first := ticking(0)
 	hold := func(what string) {
 		t.Helper()
