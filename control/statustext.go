@@ -119,6 +119,13 @@ func appendDaemonText(b []byte, d supervisor.DaemonStatus) ([]byte, error) {
 		}
 		b = append(b, "\n      ]"...)
 	}
+	if s := d.Singleton; s != nil { // omitempty
+		b = append(b, ",\n      \"singleton\": {\n        \"owner\": "...)
+		b = appendJSONString(b, s.Owner)
+		b = append(b, ",\n        \"fence\": "...)
+		b = strconv.AppendInt(b, s.Fence, 10)
+		b = append(b, "\n      }"...)
+	}
 	return append(b, "\n    }"...), nil
 }
 

@@ -29,6 +29,8 @@ var statusTextCases = map[string]supervisor.Status{
 		"e": {State: supervisor.ImportFailed, LastError: `exec: "./x": not found`},
 		"f": {State: supervisor.Restarting, BackoffS: 0.25, RestartCount: 7},
 		"g": {State: supervisor.State(99), Done: true, Leftovers: []int{12, 13}},
+		"h": {State: supervisor.Stopped, Singleton: &supervisor.SingletonStatus{Owner: "n2", Fence: 123}},
+		"i": {State: supervisor.Running, Singleton: &supervisor.SingletonStatus{}},
 	}},
 	"odd strings": {Profile: "<&>\"\\\b\f\n\r\t\x00\x1f\x7f", Config: "é\u2028\u2029\xff\xfe\U0001F600", Daemons: map[string]supervisor.DaemonStatus{
 		"\xff": {Health: "\u2028"}, "<b>": {HealthError: "a\x01b"}, "": {},
