@@ -8,8 +8,12 @@
 // The supervisor starts the guard through procexec with a pipe as its
 // standard input, and writes one line per deadline: D in nanoseconds of
 // CLOCK_BOOTTIME. A line "0" releases the guard (the copy is gone): it
-// exits without killing. At end of input without a release (the
-// supervisor died) it still kills at the last D.
+// exits without killing. At end of input without a release the supervisor
+// died (only it holds the pipe's write end), and the guard kills the
+// group at once: a copy must not outlive its supervisor, and the
+// processes the copy started would (Pdeathsig reaches only its leader).
+// The guard itself clears the Pdeathsig procexec gave it, so that it
+// outlives the supervisor for that.
 package guard
 
 import (
@@ -21,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ringrift/ringsup/internal/boottime"
 )
@@ -53,12 +59,15 @@ func MaybeRun() {
 		fmt.Fprintf(os.Stderr, "ringsup guard: bad process group %q\n", os.Args[2])
 		os.Exit(2)
 	}
-	os.Exit(run(os.Stdin, pgid, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) }))
+	// Outlive the supervisor, to kill the group when it dies.
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	os.Exit(run(os.Stdin, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) }))
 }
 
 // run reads deadlines from in and calls kill once the clock passes the
-// last one; it returns 0 when released or after killing.
-func run(in io.Reader, pgid int, kill func()) int {
+// last one, or at once when in ends without a release; it returns 0 when
+// released or after killing.
+func run(in io.Reader, kill func()) int {
 	type msg struct {
 		d       time.Duration
 		release bool
@@ -85,10 +94,9 @@ func run(in io.Reader, pgid int, kill func()) int {
 			switch {
 			case m.release:
 				return 0
-			case m.eof && deadline == 0:
-				return 0 // never armed
 			case m.eof:
-				// The supervisor is gone: keep the last deadline.
+				kill() // the supervisor is gone
+				return 0
 			default:
 				deadline = m.d
 			}

@@ -2,51 +2,65 @@ package guard
 
 import (
 	"io"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringrift/ringsup/internal/boottime"
 )
 
-// TestRun: the guard kills at the last deadline it was given, also after
-// its input ends, and not at all once released.
+// TestRun: the guard kills at the last deadline it was given, at once
+// when its input ends without a release, and not at all once released.
 func TestRun(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		lines func(now time.Duration) string
+		lines func(now time.Duration) []string
+		end   bool // close the input after the lines
 		kills bool
+		// before: the kill must not come before this long after start.
+		before time.Duration
 	}{
-		{"extended, then past", func(now time.Duration) string {
-			return Line(now+time.Hour) + Line(now+50*time.Millisecond)
-		}, true},
-		{"released", func(now time.Duration) string { return Line(now+50*time.Millisecond) + Release }, false},
-		{"never armed", func(time.Duration) string { return "" }, false},
+		{"extended, then past", func(now time.Duration) []string {
+			return []string{Line(now + time.Hour), Line(now + 50*time.Millisecond)}
+		}, false, true, 50 * time.Millisecond},
+		{"released", func(now time.Duration) []string { return []string{Line(now + time.Hour), Release} }, false, false, 0},
+		{"supervisor gone", func(now time.Duration) []string { return []string{Line(now + time.Hour)} }, true, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			killed := false
+			killed := make(chan struct{})
 			start := boottime.Now()
-			in := io.Reader(strings.NewReader(tc.lines(start)))
-			if tc.name == "released" {
-				// The release must come before the deadline: read it
-				// only once the deadline line is in.
-				pr, pw := io.Pipe()
-				go func() {
-					pw.Write([]byte(Line(start + time.Hour)))
-					pw.Write([]byte(Release))
+			pr, pw := io.Pipe()
+			go func() {
+				for _, l := range tc.lines(start) {
+					pw.Write([]byte(l))
+				}
+				if tc.end {
 					pw.Close()
-				}()
-				in = pr
+				}
+			}()
+			done := make(chan int)
+			go func() { done <- run(pr, func() { close(killed) }) }()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("exit %d", code)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the guard neither killed nor exited")
 			}
-			if code := run(in, 12345, func() { killed = true }); code != 0 {
-				t.Errorf("exit %d", code)
+			select {
+			case <-killed:
+				if !tc.kills {
+					t.Error("killed, want released")
+				}
+				if boottime.Now() < start+tc.before {
+					t.Error("killed before the deadline")
+				}
+			default:
+				if tc.kills {
+					t.Error("not killed")
+				}
 			}
-			if killed != tc.kills {
-				t.Errorf("killed = %v, want %v", killed, tc.kills)
-			}
-			if killed && boottime.Now() < start+50*time.Millisecond {
-				t.Error("killed before the deadline")
-			}
+			pw.Close()
 		})
 	}
 }

@@ -36,8 +36,10 @@ const faultTTL = 12 * time.Second
 // etcdElectionTimeout is the election timeout of the test's members.
 const etcdElectionTimeout = 2 * time.Second
 
-// singletonConfig is a node's config with the trainer singleton, which
-// appends "node fence pid unix-ns" to ticks every 20 ms, and the crasher
+// singletonConfig is a node's config with the trainer singleton, whose
+// process starts a child that appends "node fence pid unix-ns" to ticks
+// every 20 ms (so that the copy outlives its leader unless its group is
+// killed: Pdeathsig reaches only the leader), and the crasher
 // singleton, which records its node and exits 1 at once. Only nodes
 // labelled gpu = "a100" may hold either.
 func singletonConfig(endpoints []string, name, gpu, dir string, ttl time.Duration) string {
@@ -45,7 +47,7 @@ func singletonConfig(endpoints []string, name, gpu, dir string, ttl time.Duratio
 	crashes := filepath.Join(dir, "crashes")
 	cfg := nodeConfig(endpoints, name, fmt.Sprintf("labels = { gpu = %q }", gpu), fmt.Sprintf(`
 [daemons.trainer]
-command = 'while :; do echo "$RINGSUP_NODE $RINGSUP_FENCE_TOKEN $$ $(date +%%s%%N)" >> %s; sleep 0.02; done'
+command = '(while :; do echo "$RINGSUP_NODE $RINGSUP_FENCE_TOKEN $$ $(date +%%s%%N)" >> %s; sleep 0.02; done) & wait'
 placement = "singleton"
 placement_labels = { gpu = "a100" }
 stop_timeout = "1s"
