@@ -17,4 +17,10 @@
 //	events/<node>            the node's last event, on the lease
 //	commands/<node>/<id>     a request to the node, on the sender's lease
 //	results/<node>/<id>      its answer, on the sender's lease
+//	singleton/<daemon>/<lease>  a candidate for a singleton, on its node's lease
+//	singleton/<daemon>/owner    the holder's node and fence token, no lease
+//
+// Singleton daemons (singleton.go) are the exception to "only through the
+// public methods": the node answers the supervisor's fence requests
+// through its PlacementLink, whose verdicts reach the supervisor's loop.
 package cluster
