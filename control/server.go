@@ -73,6 +73,7 @@ type Server struct {
 	log   hclog.Logger
 	sup   *supervisor.Supervisor
 	ln    *net.UnixListener
+	lock  *os.File // the flock beside the socket, released by Close
 	uid   int
 	slots chan struct{} // one token per connection being served
 	quit  chan struct{} // closed by Close
@@ -107,7 +108,7 @@ func Listen(opts Options) (*Server, error) {
 		return nil, errors.New("cannot listen: no supervisor or no socket path")
 	}
 	opts.setDefaults()
-	ln, err := listen(opts.Path)
+	ln, lock, err := listen(opts.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +117,7 @@ func Listen(opts Options) (*Server, error) {
 		log:   opts.Logger,
 		sup:   opts.Supervisor,
 		ln:    ln,
+		lock:  lock,
 		uid:   os.Geteuid(),
 		slots: make(chan struct{}, opts.MaxClients),
 		quit:  make(chan struct{}),
@@ -143,6 +145,7 @@ func (s *Server) Close() error {
 		s.closed = true
 		s.mu.Unlock()
 		s.closeErr = s.ln.Close() // removes the socket file
+		s.lock.Close()            // then lets the next supervisor in
 		close(s.quit)
 		// Event streams end with a line saying why. A client that does not
 		// read holds its stream in a write; closing its connection after a
