@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 )
 
@@ -56,20 +57,37 @@ func (s *Server) logs(conn *net.UnixConn, req Request) {
 	// and a follower waits for the file to appear.
 	t := &tailer{path: path, f: f}
 	defer t.close()
+	missing := lines
 	if f != nil {
 		fi, err := f.Stat()
 		if err == nil {
-			t.off, err = tailOffset(f, fi.Size(), lines)
+			t.off, missing, err = tailLines(f, fi.Size(), lines)
 		}
 		if err != nil {
 			s.send(conn, errorResponse(fmt.Errorf("cannot read the log of %q: %w", name, err)))
 			return
 		}
 	}
+	// Fewer lines than asked for: the rest are in the rotated files.
+	older, err := olderLines(path, missing)
+	defer func() {
+		for _, p := range older {
+			p.f.Close()
+		}
+	}()
+	if err != nil {
+		s.send(conn, errorResponse(fmt.Errorf("cannot read the log of %q: %w", name, err)))
+		return
+	}
 	if s.send(conn, Response{V: Version, OK: true}) != nil {
 		return
 	}
 	w := deadlineWriter{conn: conn, timeout: s.opts.WriteTimeout}
+	for _, p := range older {
+		if _, err := io.Copy(w, io.NewSectionReader(p.f, p.off, p.size-p.off)); err != nil {
+			return
+		}
+	}
 	if err := t.copy(w); err != nil || !req.Follow {
 		return
 	}
@@ -150,13 +168,57 @@ func openLog(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }
 
+// maxRotatedFiles bounds how many rotated files olderLines looks into.
+const maxRotatedFiles = 1000
+
+// logPart is the end of a rotated log file, from off to size.
+type logPart struct {
+	f         *os.File
+	off, size int64
+}
+
+// olderLines returns the last n lines found in the rotated files beside
+// path (path.1, the newest, path.2, ...), oldest first, looking no further
+// than the first file missing.
+func olderLines(path string, n int) ([]logPart, error) {
+	var parts []logPart
+	for i := 1; n > 0 && i <= maxRotatedFiles; i++ {
+		f, err := openLog(fmt.Sprintf("%s.%d", path, i))
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return parts, unwrapErrno(err)
+		}
+		p := logPart{f: f}
+		fi, err := f.Stat()
+		if err == nil {
+			p.size = fi.Size()
+			p.off, n, err = tailLines(f, p.size, n)
+		}
+		parts = append(parts, p)
+		if err != nil {
+			return parts, err
+		}
+	}
+	slices.Reverse(parts)
+	return parts, nil
+}
+
 // tailOffset returns the offset in r (of the given size) where its last n
 // lines begin. It reads backwards from the end, tailBlock bytes at a time,
 // only as far as those lines go. A last line without a newline counts as a
 // line.
 func tailOffset(r io.ReaderAt, size int64, n int) (int64, error) {
+	off, _, err := tailLines(r, size, n)
+	return off, err
+}
+
+// tailLines is tailOffset that also returns how many of the n lines r did
+// not have.
+func tailLines(r io.ReaderAt, size int64, n int) (off int64, missing int, err error) {
 	if n <= 0 {
-		return size, nil
+		return size, 0, nil
 	}
 	buf := make([]byte, tailBlock)
 	end := size
@@ -167,7 +229,7 @@ func tailOffset(r io.ReaderAt, size int64, n int) (int64, error) {
 		start := max(0, end-tailBlock)
 		b := buf[:end-start]
 		if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
+			return 0, 0, err
 		}
 		if skipLast {
 			skipLast = false
@@ -182,11 +244,14 @@ func tailOffset(r io.ReaderAt, size int64, n int) (int64, error) {
 			}
 			n--
 			if n == 0 {
-				return start + int64(i) + 1, nil
+				return start + int64(i) + 1, 0, nil
 			}
 			b = b[:i]
 		}
 		end = start
 	}
-	return 0, nil
+	if size > 0 {
+		n-- // the first line, which no newline comes before
+	}
+	return 0, n, nil
 }
