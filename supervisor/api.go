@@ -115,10 +115,7 @@ func (s *Supervisor) stopWithDependents(d *daemon) {
 // its running dependents stop first, then d, and all start again. force
 // resets the restart count and is what lets a failed daemon start.
 func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
-	for _, dep := range s.dependenciesOf(d) {
-		dep.stopPending = false
-		s.apply(dep, input{kind: inStart})
-	}
+	s.startDependencies(d)
 	d.stopPending = false
 	s.apply(d, input{kind: inRestart, force: force})
 	if d.rec.PID != 0 {
@@ -133,12 +130,22 @@ func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
 
 // startWithDependencies wants d up, and with it everything it depends on.
 func (s *Supervisor) startWithDependencies(d *daemon) {
-	for _, dep := range s.dependenciesOf(d) {
-		dep.stopPending = false
-		s.apply(dep, input{kind: inStart})
-	}
+	s.startDependencies(d)
 	d.stopPending = false
 	s.apply(d, input{kind: inStart})
+}
+
+// startDependencies wants up every daemon d depends on that is not ready
+// for it. A done oneshot is a satisfied dependency, like a systemd unit with
+// RemainAfterExit=yes: it runs again only when named itself, or when a
+// reload changes it.
+func (s *Supervisor) startDependencies(d *daemon) {
+	for _, dep := range s.dependenciesOf(d) {
+		dep.stopPending = false
+		if !dep.satisfies() {
+			s.apply(dep, input{kind: inStart})
+		}
+	}
 }
 
 // stopNow marks d to stop and stay down; it stops once its dependents are.

@@ -148,6 +148,11 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 		case (d.rec.State == Failed || d.rec.State == ImportFailed) && s.active[name]:
 			s.apply(d, input{kind: inRestart, force: true})
 			sum.Restarted = append(sum.Restarted, name)
+		case d.rec.Done && s.active[name]:
+			// A done oneshot that changed runs again; its running
+			// dependents keep running.
+			s.apply(d, input{kind: inStart})
+			sum.Restarted = append(sum.Restarted, name)
 		default:
 			sum.Updated = append(sum.Updated, name)
 		}
