@@ -280,10 +280,12 @@ func (s *Supervisor) probeDone(d *daemon, incarnation uint64, err error, now tim
 	}
 	if err == nil {
 		h.failures, h.lastErr = 0, ""
-		s.setHealth(d, healthHealthy, "")
+		// A daemon gated on its check is started (DAEMON_STARTED) before
+		// it is reported healthy.
 		if !h.ready && d.cfg.Ready == "" {
 			s.markReady(d)
 		}
+		s.setHealth(d, healthHealthy, "")
 		return
 	}
 	h.lastErr = err.Error()

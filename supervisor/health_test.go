@@ -45,9 +45,14 @@ func TestDependentWaitsForReadiness(t *testing.T) {
 		if got := h.rt.takeLog(); len(got) != 0 {
 			t.Fatalf("while db is not ready: %q", got)
 		}
+		h.drain()
 		h.rt.setProbe("db", 0, false)
 		sleep(time.Second)
 		h.wantState("db", Running)
+		// DAEMON_HEALTHY used to come before DAEMON_STARTED.
+		if got, want := eventTypes(h.drain()), []string{"DAEMON_STARTED db", "DAEMON_HEALTHY db", "DAEMON_STARTED app"}; !slices.Equal(got, want) {
+			t.Fatalf("events when db is ready = %q, want %q", got, want)
+		}
 		if st := h.status("db"); st.Health != "healthy" || st.HealthError != "" {
 			t.Fatalf("db after a passing probe: %+v", st)
 		}

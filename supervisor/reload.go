@@ -159,8 +159,6 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 	}
 	s.applyMembership(wasActive)
 	slices.Sort(sum.Updated)
-	s.log.Info("config reloaded", "added", len(sum.Added), "removed", len(sum.Removed),
-		"restarted", len(sum.Restarted), "updated", len(sum.Updated))
 	s.publishNow(Event{Type: ConfigReloaded, ReloadSummary: &sum})
 	return sum, nil
 }

@@ -1,6 +1,9 @@
 package supervisor
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // subscriber is one reader of the event stream.
 type subscriber struct {
@@ -135,6 +138,17 @@ func (s *Supervisor) logEvent(e Event) {
 	}
 	if e.Error != "" {
 		args = append(args, "error", e.Error)
+	}
+	if sum := e.ReloadSummary; sum != nil {
+		// The one line that says what a reload does, before it does it.
+		for _, kv := range []struct {
+			key   string
+			names []string
+		}{{"added", sum.Added}, {"removed", sum.Removed}, {"restarted", sum.Restarted}, {"updated", sum.Updated}} {
+			if len(kv.names) > 0 {
+				args = append(args, kv.key, strings.Join(kv.names, ","))
+			}
+		}
 	}
 	switch e.Type {
 	case DaemonFailed, DaemonImportFailed, ConfigReloadFailed:

@@ -17,7 +17,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app := &cli.App{
 		Name:                 "ringsup",
 		Usage:                "supervise the daemons of a node",
-		UsageText:            "ringsup [--config FILE] [--profile NAME] [flags]\n   ringsup check|graph|version",
+		UsageText:            "ringsup [--config FILE] [--profile NAME] [flags]\nringsup check|graph|ctl|completion|man|version ...",
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,

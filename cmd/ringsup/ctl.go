@@ -54,10 +54,15 @@ func ctlCommand() *cli.Command {
 	}
 }
 
-func ctlNames() string {
+func ctlNames() string { return commandNames(ctlCommands()) }
+
+// commandNames lists the names of cmds, as in "(have: ...)".
+func commandNames(cmds []*cli.Command) string {
 	var names []string
-	for _, cmd := range ctlCommands() {
-		names = append(names, cmd.Name)
+	for _, cmd := range cmds {
+		if !cmd.Hidden {
+			names = append(names, cmd.Name)
+		}
 	}
 	return strings.Join(names, ", ")
 }

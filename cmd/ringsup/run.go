@@ -32,7 +32,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-dir", Usage: "`DIR` for daemon logs (default: [supervisor] log_dir)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
-		&cli.BoolFlag{Name: "echo", Usage: "also print daemon output, prefixed with its name (default: when stdout is a terminal)"},
+		&cli.BoolFlag{Name: "echo", Usage: "also print daemon output, prefixed with its name", DefaultText: "when stdout is a terminal"},
 	}
 }
 
@@ -41,7 +41,7 @@ func runFlags() []cli.Flag {
 // config file reload it; SIGUSR1 reopens the log files.
 func runAction(c *cli.Context) error {
 	if c.Args().Present() {
-		return fmt.Errorf("unknown command %q (have: check, graph, ctl, version)", c.Args().First())
+		return fmt.Errorf("unknown command %q (have: %s)", c.Args().First(), commandNames(c.App.Commands))
 	}
 	if _, err := newLogger(io.Discard, c.String("log-level"), c.String("log-format")); err != nil {
 		return err
@@ -115,7 +115,7 @@ func runAction(c *cli.Context) error {
 			defer w.Close()
 			go func() {
 				for range w.Changes() {
-					logger.Info("config file changed; reloading", "config", cfg.Path)
+					logger.Debug("config file changed; reloading", "config", cfg.Path)
 					requestReload(reloads)
 				}
 			}()
@@ -167,13 +167,11 @@ func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, log hclog.Log
 		case <-sup.Done():
 			return
 		case <-reloads:
-			sum, err := sup.Reload()
-			if err != nil {
-				log.Error("reload failed; the running config is unchanged", "error", err.Error())
-				continue
+			// The supervisor logs the outcome, CONFIG_RELOADED or
+			// CONFIG_RELOAD_FAILED, as one line.
+			if _, err := sup.Reload(); err != nil {
+				log.Debug("reload failed; the running config is unchanged", "error", err.Error())
 			}
-			log.Info("reloaded", "added", sum.Added, "removed", sum.Removed,
-				"restarted", sum.Restarted, "updated", sum.Updated)
 		}
 	}
 }
@@ -191,7 +189,7 @@ func handleSignals(signals <-chan os.Signal, sup *supervisor.Supervisor, reloads
 		case sig := <-signals:
 			switch {
 			case sig == syscall.SIGHUP:
-				log.Info("SIGHUP: reloading")
+				log.Debug("SIGHUP: reloading")
 				requestReload(reloads)
 			case sig == syscall.SIGUSR1:
 				log.Info("SIGUSR1: reopening log files")
