@@ -20,7 +20,12 @@ import (
 // the test stops ringsup at its end.
 func runNode(t *testing.T, cfg string) (string, *ringsupProc) {
 	t.Helper()
-	dir := t.TempDir()
+	return runNodeIn(t, t.TempDir(), cfg)
+}
+
+// runNodeIn is runNode in dir.
+func runNodeIn(t *testing.T, dir, cfg string) (string, *ringsupProc) {
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "ringsup.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

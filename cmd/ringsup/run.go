@@ -106,7 +106,12 @@ func runAction(c *cli.Context) error {
 	}
 
 	reloads := make(chan struct{}, 1)
-	go reloader(reloads, sup, logger.Named("reload"))
+	var envs *envWatch
+	if cfg.Supervisor.Watch {
+		envs = newEnvWatch(reloads, logger.Named("watch"))
+		envs.sync(envFiles(cfg))
+	}
+	go reloader(reloads, sup, cfg.Path, envs, logger.Named("reload"))
 	if cfg.Supervisor.Watch {
 		w, err := watch.New(cfg.Path, watch.Options{Logger: logger.Named("watch")})
 		if err != nil {
@@ -160,8 +165,12 @@ func requestReload(reloads chan<- struct{}) {
 }
 
 // reloader applies reload requests one at a time, off the signal handler,
-// since a reload may wait for a cascade to end.
-func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, log hclog.Logger) {
+// since a reload may wait for a cascade to end. After a reload it watches
+// the env files of the config now running (envs may be nil: no watching).
+func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, path string, envs *envWatch, log hclog.Logger) {
+	if envs != nil {
+		defer envs.close()
+	}
 	for {
 		select {
 		case <-sup.Done():
@@ -171,6 +180,14 @@ func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, log hclog.Log
 			// CONFIG_RELOAD_FAILED, as one line.
 			if _, err := sup.Reload(); err != nil {
 				log.Debug("reload failed; the running config is unchanged", "error", err.Error())
+				continue
+			}
+			if envs != nil {
+				// The file as applied, read again: a list of env files
+				// is small next to a reload.
+				if cfg, err := config.Load(path); err == nil {
+					envs.sync(envFiles(cfg))
+				}
 			}
 		}
 	}
