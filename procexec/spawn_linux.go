@@ -312,6 +312,15 @@ func prepare(spec Spec, env *envBase) (*plan, error) {
 			p.files = append(p.files, int(fd))
 		}
 	}
+	if len(spec.Rlimits) > 0 {
+		uid := -1
+		if c := p.sys.Credential; c != nil {
+			uid = int(c.Uid)
+		}
+		if err := checkRlimits(spec.Rlimits, uid); err != nil {
+			return fail(ExecBadRlimit, err)
+		}
+	}
 	if len(spec.Rlimits) > 0 || spec.Umask != nil {
 		p.argv = trampolineArgv(spec, p.path)
 		p.path = "/proc/self/exe"

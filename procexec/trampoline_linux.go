@@ -80,7 +80,7 @@ func trampoline(args []string) error {
 			// stops Go from restoring the limit it found at start-up when
 			// it executes the command.
 			if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: cur, Max: max}); err != nil {
-				return fmt.Errorf("cannot set %s to %d: %w", RlimitName(res), cur, err)
+				return &RlimitError{Name: RlimitName(res), Value: cur, Err: err}
 			}
 		}
 	}
