@@ -204,7 +204,37 @@ func (cl *Client) StatusJSON(ctx context.Context, names ...string) (json.RawMess
 // sends StatusJSON, it is indented here). On an error in the middle of the
 // text, w has received its start.
 func (cl *Client) StatusText(ctx context.Context, w io.Writer, names ...string) error {
-	c, rp, err := cl.call(ctx, Request{V: Version, Cmd: CmdStatus, Names: names, Text: true})
+	return cl.statusText(ctx, w, Request{V: Version, Cmd: CmdStatus, Names: names, Text: true},
+		func(out *bytes.Buffer, raw json.RawMessage) error {
+			if err := json.Indent(out, raw, "", "  "); err != nil {
+				return err
+			}
+			return out.WriteByte('\n')
+		})
+}
+
+// StatusTable writes the status of the named daemons, or all of them, to
+// w as the `ctl status` table, its STATE column coloured when color is
+// set. The supervisor renders it, so nothing is decoded here (from a
+// supervisor that predates this, which sends StatusJSON, it is rendered
+// here).
+func (cl *Client) StatusTable(ctx context.Context, w io.Writer, color bool, names ...string) error {
+	return cl.statusText(ctx, w, Request{V: Version, Cmd: CmdStatus, Names: names, Table: true, Color: color},
+		func(out *bytes.Buffer, raw json.RawMessage) error {
+			var st supervisor.Status
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return err
+			}
+			out.Write(appendStatusTable(nil, st, color))
+			return nil
+		})
+}
+
+// statusText sends req, a status request for text, and copies the text
+// to w; from a supervisor that answers with the status object instead,
+// fallback renders that.
+func (cl *Client) statusText(ctx context.Context, w io.Writer, req Request, fallback func(*bytes.Buffer, json.RawMessage) error) error {
+	c, rp, err := cl.call(ctx, req)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the supervisor closed the connection without answering")
@@ -214,10 +244,9 @@ func (cl *Client) StatusText(ctx context.Context, w io.Writer, names ...string) 
 	defer c.close()
 	if len(rp.Status) > 0 {
 		var out bytes.Buffer
-		if err := json.Indent(&out, rp.Status, "", "  "); err != nil {
+		if err := fallback(&out, rp.Status); err != nil {
 			return fmt.Errorf("cannot decode the status: %w", err)
 		}
-		out.WriteByte('\n')
 		_, err := out.WriteTo(w)
 		return err
 	}

@@ -54,6 +54,11 @@ type Request struct {
 	// prints it (indented JSON and a newline), after the answer line
 	// rather than in it; the answer line says its Length.
 	Text bool `json:"text,omitempty"`
+	// Table asks a status request for the status as the `ctl status`
+	// table, sent as Text is; Color colours its STATE column for a
+	// terminal.
+	Table bool `json:"table,omitempty"`
+	Color bool `json:"color,omitempty"`
 }
 
 // appendRequest appends req as json.Marshal encodes it, without the
@@ -90,6 +95,12 @@ func appendRequest(b []byte, req Request) []byte {
 	}
 	if req.Text {
 		b = append(b, `,"text":true`...)
+	}
+	if req.Table {
+		b = append(b, `,"table":true`...)
+	}
+	if req.Color {
+		b = append(b, `,"color":true`...)
 	}
 	return append(b, '}')
 }

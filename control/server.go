@@ -323,11 +323,11 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 			s.send(conn, errorResponse(err))
 			return
 		}
-		if !req.Text {
+		if !req.Text && !req.Table {
 			s.send(conn, Response{V: Version, OK: true, Status: &st})
 			return
 		}
-		s.sendStatusText(conn, st)
+		s.sendStatusText(conn, st, req)
 	case CmdStart, CmdStop, CmdRestart:
 		if len(req.Names) == 0 {
 			s.send(conn, errorResponse(fmt.Errorf("%s needs at least one daemon name", req.Cmd)))
@@ -450,9 +450,10 @@ func (s *Server) send(conn *net.UnixConn, r Response) error {
 	return err
 }
 
-// sendStatusText answers a status request with Text: the answer line with
-// the text's length, then the text, in one write within WriteTimeout.
-func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.Status) error {
+// sendStatusText answers a status request with Text or Table: the answer
+// line with the text's length, then the text, in one write within
+// WriteTimeout.
+func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.Status, req Request) error {
 	bp, _ := s.texts.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
@@ -462,7 +463,13 @@ func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.Status) error 
 			s.texts.Put(bp)
 		}
 	}()
-	text, err := appendStatusText((*bp)[:0], st)
+	var text []byte
+	var err error
+	if req.Table {
+		text = appendStatusTable((*bp)[:0], st, req.Color)
+	} else {
+		text, err = appendStatusText((*bp)[:0], st)
+	}
 	*bp = text
 	if err != nil {
 		// What encode answers when json.Marshal refuses a status.

@@ -16,7 +16,8 @@ import (
 )
 
 // BenchmarkCtlStatusJSON1000 runs ringsup with 1000 daemons and measures
-// `ringsup ctl status --json`: in-process, the whole command (flags,
+// `ringsup ctl status --json` (json) and `ringsup ctl status` (table):
+// in-process, the whole command (flags,
 // connect, request, answer, JSON indented to the output) without process
 // start-up; process, the command run as a new process, until its output
 // ends. Metric ms-median is the median.
@@ -45,8 +46,18 @@ func BenchmarkCtlStatusJSON1000(b *testing.B) {
 		}
 		return err == nil && running == daemons
 	})
-	args := []string{"ctl", "--socket", sock, "status", "--json"}
+	for _, format := range []string{"json", "table"} {
+		args := []string{"ctl", "--socket", sock, "status"}
+		if format == "json" {
+			args = append(args, "--json")
+		}
+		b.Run(format, func(b *testing.B) { benchCtl(b, dir, args, daemons*50) })
+	}
+}
 
+// benchCtl measures `ringsup args...`, which must print at least minOut
+// bytes, in-process and as a new process.
+func benchCtl(b *testing.B, dir string, args []string, minOut int) {
 	b.Run("in-process", func(b *testing.B) {
 		var times []time.Duration
 		for b.Loop() {
@@ -75,8 +86,8 @@ func BenchmarkCtlStatusJSON1000(b *testing.B) {
 			}
 			<-p.OutputDone() // the process has exited, or closed its output
 			times = append(times, time.Since(start))
-			if x := waitExit(b, p.PID, 10*time.Second); x.Code != 0 || out.n < daemons*100 {
-				b.Fatalf("ctl status --json: %v, %d bytes", x, out.n)
+			if x := waitExit(b, p.PID, 10*time.Second); x.Code != 0 || out.n < minOut {
+				b.Fatalf("%s: %v, %d bytes", strings.Join(args, " "), x, out.n)
 			}
 		}
 		reportMedian(b, times)
