@@ -59,6 +59,10 @@ type Request struct {
 	// terminal.
 	Table bool `json:"table,omitempty"`
 	Color bool `json:"color,omitempty"`
+	// Wait keeps a start, stop, restart, profile or reload request open
+	// after its answer: one Settled line per daemon as it settles, then
+	// End "settled".
+	Wait bool `json:"wait,omitempty"`
 }
 
 // appendRequest appends req as json.Marshal encodes it, without the
@@ -102,6 +106,9 @@ func appendRequest(b []byte, req Request) []byte {
 	if req.Color {
 		b = append(b, `,"color":true`...)
 	}
+	if req.Wait {
+		b = append(b, `,"wait":true`...)
+	}
 	return append(b, '}')
 }
 
@@ -124,21 +131,29 @@ type Response struct {
 	// Reload answers reload: the daemons it added, removed, restarted
 	// and updated.
 	Reload *supervisor.ReloadSummary `json:"reload,omitempty"`
+	// Waiting answers a request with Wait: the daemons it waits for.
+	Waiting []string `json:"waiting,omitempty"`
+	// Settled is one daemon's outcome, on the lines after the answer to
+	// a request with Wait.
+	Settled *supervisor.Settled `json:"settled,omitempty"`
 	// End is set on the last line of an events stream the server ended
-	// normally: "shutdown".
+	// normally: "shutdown"; and of a request with Wait: "settled" once
+	// every daemon settled, "shutdown" if the supervisor stopped first.
 	End string `json:"end,omitempty"`
 }
 
 // reply is a Response as a client reads it: the payloads stay raw JSON, so
 // a client passes on fields it does not know.
 type reply struct {
-	V      int             `json:"v"`
-	OK     bool            `json:"ok"`
-	Error  string          `json:"error"`
-	PID    int             `json:"pid"`
-	Status json.RawMessage `json:"status"`
-	Length int64           `json:"length"`
-	Event  json.RawMessage `json:"event"`
-	Reload json.RawMessage `json:"reload"`
-	End    string          `json:"end"`
+	V       int                 `json:"v"`
+	OK      bool                `json:"ok"`
+	Error   string              `json:"error"`
+	PID     int                 `json:"pid"`
+	Status  json.RawMessage     `json:"status"`
+	Length  int64               `json:"length"`
+	Event   json.RawMessage     `json:"event"`
+	Reload  json.RawMessage     `json:"reload"`
+	Waiting []string            `json:"waiting"`
+	Settled *supervisor.Settled `json:"settled"`
+	End     string              `json:"end"`
 }

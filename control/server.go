@@ -333,6 +333,20 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 			s.send(conn, errorResponse(fmt.Errorf("%s needs at least one daemon name", req.Cmd)))
 			return
 		}
+		if req.Wait {
+			var w *supervisor.Waiter
+			var err error
+			switch req.Cmd {
+			case CmdStart:
+				w, err = s.sup.StartWaiting(req.Names...)
+			case CmdStop:
+				w, err = s.sup.StopWaiting(req.Names...)
+			default:
+				w, err = s.sup.RestartWaiting(req.Force, req.Names...)
+			}
+			s.sendSettled(conn, Response{V: Version, OK: true}, w, err)
+			return
+		}
 		var err error
 		switch req.Cmd {
 		case CmdStart:
@@ -364,10 +378,20 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 			s.send(conn, errorResponse(err))
 			return
 		}
+		if req.Wait {
+			w, err := s.sup.Wait(reloadGoals(sum))
+			s.sendSettled(conn, Response{V: Version, OK: true, Reload: &sum}, w, err)
+			return
+		}
 		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
 	case CmdProfile:
 		if req.Profile == "" {
 			s.send(conn, errorResponse(errors.New("profile needs a profile name")))
+			return
+		}
+		if req.Wait {
+			w, err := s.sup.SetProfileWaiting(req.Profile)
+			s.sendSettled(conn, Response{V: Version, OK: true}, w, err)
 			return
 		}
 		s.send(conn, errorResponse(s.sup.SetProfile(req.Profile)))

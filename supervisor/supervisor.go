@@ -112,8 +112,10 @@ type Supervisor struct {
 	hookLog   *logfile.Writer
 
 	shuttingDown bool
-	timer        *time.Timer
-	reloads      []*reloadRequest // waiting until no transition is under way
+	// waiters are the waiting operations' reports (settle.go).
+	waiters []*Waiter
+	timer   *time.Timer
+	reloads []*reloadRequest // waiting until no transition is under way
 
 	requests chan request
 	done     chan struct{} // closed when Run returns
@@ -266,6 +268,7 @@ func policyOf(d *config.Daemon) policy {
 // supervising at all. Run may be called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
+	defer s.closeWaiters()
 	s.takeEarlySubscribers()
 	defer s.closeSubscribers()
 	defer s.flushEvents() // before the subscribers are closed
@@ -322,6 +325,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		}
 		s.flushEvents()
+		s.checkWaiters()
 		timerC := s.armTimer()
 		select {
 		case req := <-s.requests:

@@ -239,7 +239,12 @@ func TestCtlStopStartRestart(t *testing.T) {
 	if msg := ctlFails(t, dir, "start", "broken"); !strings.Contains(msg, "--force") {
 		t.Errorf("start broken: %q, want a refusal that names --force", msg)
 	}
-	ctlOK(t, dir, "restart", "--force", "broken")
+	// --force lets it start again; it cannot, and says so.
+	out, errOut, code := ctl(t, dir, "restart", "--force", "broken")
+	if code != 1 || errOut != "ringsup ctl: 1 of 1 did not reach their goal: broken (import_failed)\n" ||
+		!strings.HasPrefix(out, "broken: import_failed: cannot start \"broken\": cannot execute") {
+		t.Errorf("restart --force broken: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 
 	for _, args := range [][]string{{"start"}, {"stop"}, {"restart", "--force"}} {
 		if msg := ctlFails(t, dir, args...); !strings.Contains(msg, "needs at least one daemon name") {

@@ -693,7 +693,7 @@ env = { TOKEN = %q }
 	seen["ctl status --json"] = ctlOK(t, dir, "status", "--json")
 	seen["ctl status"] = ctlOK(t, dir, "status")
 	write(t, filepath.Join(dir, "ringsup.toml"), cfg("hunter3"))
-	seen["ctl reload"] = ctlOK(t, dir, "reload")
+	seen["ctl reload"] = ctlOK(t, dir, "reload", "--no-block")
 	eventually(t, 10*time.Second, "vault gets the new secret", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "vault.env"))
 		return string(b) == "hunter3\n"
