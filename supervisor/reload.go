@@ -37,7 +37,9 @@ var ErrShuttingDown = errors.New("shutting down")
 // The file is parsed in the caller's goroutine. A reload that arrives while
 // daemons are stopping (a cascade, another reload) waits until they are
 // down; reloads are applied one at a time, in order.
-func (s *Supervisor) Reload() (ReloadSummary, error) {
+func (s *Supervisor) Reload() (sum ReloadSummary, err error) {
+	done := s.reloading()
+	defer func() { done(err) }()
 	cfg, err := config.Load(s.path)
 	if err != nil {
 		if cerr := s.call(&reloadFailedRequest{err: err}); cerr != nil {

@@ -53,6 +53,12 @@ type Options struct {
 	// Echo, if not nil, also receives every line of daemon output,
 	// prefixed with the daemon's name (ringsup --echo).
 	Echo *logfile.Echo
+	// Manager, if not nil, is told when start-up is done, of reloads, of
+	// the shutdown and of changes of the daemons' states (manager.go).
+	Manager Manager
+	// WatchdogInterval, with Manager, is how often the loop calls
+	// Manager.Watchdog; 0: never.
+	WatchdogInterval time.Duration
 }
 
 // ErrNotRunning is returned by the methods of a Supervisor whose Run has
@@ -114,6 +120,7 @@ type Supervisor struct {
 	shuttingDown bool
 	// waiters are the waiting operations' reports (settle.go).
 	waiters []*Waiter
+	mgr     managerState
 	timer   *time.Timer
 	reloads []*reloadRequest // waiting until no transition is under way
 
@@ -296,6 +303,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.apply(d, input{kind: inStart})
 		}
 	}
+	s.startManager(time.Now())
 
 	ctxDone := ctx.Done()
 	for {
@@ -326,6 +334,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 		s.flushEvents()
 		s.checkWaiters()
+		s.tellManager()
 		timerC := s.armTimer()
 		select {
 		case req := <-s.requests:
@@ -614,6 +623,9 @@ func (s *Supervisor) requestStop(d *daemon, reason stopReason) {
 func (s *Supervisor) shutdown() {
 	if !s.shuttingDown {
 		s.log.Info("shutting down")
+		if s.opts.Manager != nil {
+			s.opts.Manager.Stopping()
+		}
 	}
 	s.shuttingDown = true
 	for _, d := range s.order {
@@ -741,6 +753,9 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer() <-chan time.Time {
 	first := s.hooksDeadline()
+	if dl := s.watchdogDeadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
+		first = dl
+	}
 	for _, d := range s.order {
 		for _, dl := range []time.Time{d.rec.Deadline, d.health.deadline()} {
 			if !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
@@ -760,6 +775,7 @@ func (s *Supervisor) armTimer() <-chan time.Time {
 // and runs the health and hook deadlines that have passed.
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
+	s.fireWatchdog(now)
 	s.killLateHooks(now)
 	for _, d := range s.order {
 		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {

@@ -16,6 +16,7 @@ import (
 	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/logfile"
 	"github.com/ringrift/ringsup/metrics"
+	"github.com/ringrift/ringsup/sdnotify"
 	"github.com/ringrift/ringsup/supervisor"
 	"github.com/ringrift/ringsup/watch"
 )
@@ -46,6 +47,10 @@ func runAction(c *cli.Context) error {
 	if _, err := newLogger(io.Discard, c.String("log-level"), c.String("log-format")); err != nil {
 		return err
 	}
+	// Before anything is started: the daemons must not inherit
+	// NOTIFY_SOCKET and talk to systemd as if they were ringsup.
+	notifier, notifyErr := sdnotify.FromEnv()
+	defer notifier.Close()
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
@@ -72,11 +77,20 @@ func runAction(c *cli.Context) error {
 		defer echo.Close()
 	}
 
+	if notifyErr != nil {
+		logger.Warn("not telling the service manager", "error", notifyErr)
+	}
+	var manager supervisor.Manager
+	if notifier != nil {
+		manager = &notifyManager{n: notifier, log: logger.Named("sdnotify")}
+	}
 	sup, err := supervisor.New(supervisor.Options{
-		Config:  cfg,
-		Profile: c.String("profile"),
-		Logger:  logger.Named("supervisor"),
-		Echo:    echo,
+		Config:           cfg,
+		Profile:          c.String("profile"),
+		Logger:           logger.Named("supervisor"),
+		Echo:             echo,
+		Manager:          manager,
+		WatchdogInterval: notifier.WatchdogInterval(),
 	})
 	if err != nil {
 		return err
