@@ -121,6 +121,7 @@ type Supervisor struct {
 	// waiters are the waiting operations' reports (settle.go).
 	waiters []*Waiter
 	mgr     managerState
+	report  shutdownReport // what made the shutdown unclean (shutdown.go)
 	timer   *time.Timer
 	reloads []*reloadRequest // waiting until no transition is under way
 
@@ -271,8 +272,9 @@ func policyOf(d *config.Daemon) policy {
 
 // Run starts the daemons of the active profile and supervises them until ctx
 // is done, then stops them all, dependents first, and returns once no
-// daemon's process is left. It returns an error only if it cannot start
-// supervising at all. Run may be called once.
+// daemon's process is left. It returns an error if it cannot start
+// supervising at all, and an *UncleanShutdownError after a shutdown that
+// had to kill a daemon or left processes. Run may be called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
 	defer s.closeWaiters()
@@ -330,7 +332,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			}
 			s.flushEvents() // the last stops, before the line that ends them
 			s.log.Info("all daemons stopped")
-			return nil
+			return s.shutdownErr()
 		}
 		s.flushEvents()
 		s.checkWaiters()
@@ -365,6 +367,7 @@ func (s *Supervisor) apply(d *daemon, in input) {
 	in.jitter = s.rand.Float64()*2 - 1
 	next, acts := step(prev, d.pol, in, now)
 	d.rec = next
+	s.noteExit(d, prev, next)
 	if prev.PID != next.PID {
 		delete(s.byPID, prev.PID)
 		if next.PID != 0 {
@@ -637,6 +640,7 @@ func (s *Supervisor) shutdown() {
 // without waiting for dependents, and shuts down.
 func (s *Supervisor) kill() {
 	s.shutdown()
+	s.report.killedAll = true
 	s.hookQueue = nil
 	for pid, h := range s.hooks {
 		h.killAt = time.Time{}
@@ -744,6 +748,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 		case <-tick.C:
 		case <-deadline.C:
 			s.log.Warn("processes still not gone at exit", "groups", len(s.lingering), "leftovers", len(s.dying))
+			s.report.left = len(s.lingering) + len(s.dying)
 			return
 		}
 	}

@@ -33,7 +33,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-dir", Usage: "`DIR` for daemon logs (default: [supervisor] log_dir)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
-		&cli.BoolFlag{Name: "echo", Usage: "also print daemon output, prefixed with its name", DefaultText: "when stdout is a terminal"},
+		&cli.BoolFlag{Name: "echo", Usage: "also print daemon output, prefixed with its name", DefaultText: "when stdout is a terminal, or ringsup is PID 1"},
 	}
 }
 
@@ -71,8 +71,10 @@ func runAction(c *cli.Context) error {
 	defer ownLog.Close()
 	logger, _ := newLogger(io.MultiWriter(c.App.ErrWriter, ownLog), c.String("log-level"), c.String("log-format"))
 
+	// Echo by default in a terminal, and as a container's PID 1, whose
+	// standard output is what `docker logs` shows.
 	var echo *logfile.Echo
-	if out, isFile := c.App.Writer.(*os.File); c.Bool("echo") || (isFile && logfile.IsTerminal(out)) {
+	if out, isFile := c.App.Writer.(*os.File); c.Bool("echo") || (isFile && logfile.IsTerminal(out)) || os.Getpid() == 1 {
 		echo = logfile.NewEcho(c.App.Writer, isFile && logfile.ColorEnabled(out))
 		defer echo.Close()
 	}
