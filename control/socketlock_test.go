@@ -15,12 +15,7 @@ import (
 func TestListenStaleSocketRace(t *testing.T) {
 	for round := range 20 {
 		path := filepath.Join(t.TempDir(), "ringsup.sock")
-		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln.SetUnlinkOnClose(false)
-		ln.Close()
+		staleSocket(t, path)
 
 		const n = 16
 		var (
@@ -56,4 +51,16 @@ func TestListenStaleSocketRace(t *testing.T) {
 			t.Errorf("round %d: Ping() = %v", round, err)
 		}
 	}
+}
+
+// staleSocket leaves a socket file at path as a supervisor that died does:
+// nobody listens on it.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -224,16 +225,19 @@ func positionalValues(ctx context.Context, path string, n int, values map[string
 	return nil
 }
 
+// completionConfigPath is the config the command line names.
+func completionConfigPath(values map[string]string) string {
+	for _, path := range []string{values["config"], os.Getenv("RINGSUP_CONFIG")} {
+		if path != "" {
+			return path
+		}
+	}
+	return "ringsup.toml"
+}
+
 // completionConfig loads the config the command line names, or nil.
 func completionConfig(values map[string]string) *config.Config {
-	path := values["config"]
-	if path == "" {
-		path = os.Getenv("RINGSUP_CONFIG")
-	}
-	if path == "" {
-		path = "ringsup.toml"
-	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(completionConfigPath(values))
 	if err != nil {
 		return nil
 	}
@@ -241,15 +245,10 @@ func completionConfig(values map[string]string) *config.Config {
 }
 
 func profileNames(values map[string]string) []string {
-	cfg := completionConfig(values)
-	if cfg == nil {
-		return nil
+	if cfg := completionConfig(values); cfg != nil {
+		return slices.Collect(maps.Keys(cfg.Profiles))
 	}
-	var out []string
-	for name := range cfg.Profiles {
-		out = append(out, name)
-	}
-	return out
+	return nil
 }
 
 // daemonNames asks the running supervisor for its daemons, and falls back
@@ -263,28 +262,16 @@ func daemonNames(ctx context.Context, values map[string]string) []string {
 	if sock == "" && cfg != nil {
 		sock = cfg.Supervisor.Socket
 	}
-	if sock == "" {
-		path := values["config"]
-		if path == "" {
-			path = "ringsup.toml"
-		}
-		if abs, err := filepath.Abs(path); err == nil {
-			sock = filepath.Join(filepath.Dir(abs), "ringsup.sock")
-		}
+	if abs, err := filepath.Abs(completionConfigPath(values)); sock == "" && err == nil {
+		sock = filepath.Join(filepath.Dir(abs), "ringsup.sock")
 	}
-	if sock != "" {
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		if st, err := (&control.Client{Path: sock, Timeout: time.Second}).Status(ctx); err == nil {
-			return st.Names()
-		}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if st, err := (&control.Client{Path: sock, Timeout: time.Second}).Status(ctx); err == nil {
+		return st.Names()
 	}
-	if cfg == nil {
-		return nil
+	if cfg != nil {
+		return slices.Collect(maps.Keys(cfg.Daemons))
 	}
-	var out []string
-	for name := range cfg.Daemons {
-		out = append(out, name)
-	}
-	return out
+	return nil
 }
