@@ -640,7 +640,6 @@ func (s *Supervisor) shutdown() {
 // without waiting for dependents, and shuts down.
 func (s *Supervisor) kill() {
 	s.shutdown()
-	s.report.killedAll = true
 	s.hookQueue = nil
 	for pid, h := range s.hooks {
 		h.killAt = time.Time{}
@@ -655,6 +654,7 @@ func (s *Supervisor) kill() {
 			s.apply(d, input{kind: inStop, reason: stayDown})
 		}
 		if d.rec.PID != 0 {
+			s.report.killedAll = true
 			s.do(d, action{kind: actSignal, sig: syscall.SIGKILL}, time.Now())
 		}
 	}
