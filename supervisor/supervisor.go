@@ -660,10 +660,11 @@ func (s *Supervisor) kill() {
 	}
 }
 
-// allDown reports whether no daemon has a process or a pending stop, and
-// no hook is running or waiting (each is bounded by its timeout).
+// allDown reports whether no daemon has a process or a pending stop, no
+// hook is running or waiting (each is bounded by its timeout), and no exec
+// probe is left to reap (a daemon's probe is killed when it stops).
 func (s *Supervisor) allDown() bool {
-	if len(s.hooks) > 0 || len(s.hookQueue) > 0 {
+	if len(s.hooks) > 0 || len(s.hookQueue) > 0 || len(s.probes) > 0 {
 		return false
 	}
 	for _, d := range s.order {
