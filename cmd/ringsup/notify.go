@@ -15,10 +15,11 @@ import (
 // a reload, STOPPING=1 at shutdown, STATUS= on change, WATCHDOG=1 from the
 // supervisor's loop. It implements supervisor.Manager.
 type notifyManager struct {
-	n     *sdnotify.Notifier
-	log   hclog.Logger
-	ready atomic.Bool // READY=1 was sent for start-up
-	warn  sync.Once
+	n        *sdnotify.Notifier
+	log      hclog.Logger
+	ready    atomic.Bool // READY=1 was sent for start-up
+	stopping atomic.Bool // STOPPING=1 was sent: nothing but WATCHDOG=1 after
+	warn     sync.Once
 }
 
 func (m *notifyManager) send(lines ...string) {
@@ -28,11 +29,18 @@ func (m *notifyManager) send(lines ...string) {
 }
 
 func (m *notifyManager) Ready(status string) {
+	if m.stopping.Load() {
+		return
+	}
 	m.ready.Store(true)
 	m.send("READY=1", "STATUS="+status)
 }
 
-func (m *notifyManager) Reloading() { m.send("RELOADING=1", sdnotify.MonotonicUsec()) }
+func (m *notifyManager) Reloading() {
+	if !m.stopping.Load() {
+		m.send("RELOADING=1", sdnotify.MonotonicUsec())
+	}
+}
 
 // Reloaded says READY=1 again, but only once start-up was: a reload during
 // start-up must not make the manager think start-up is over.
@@ -41,13 +49,24 @@ func (m *notifyManager) Reloaded(status string, err error) {
 		msg, _, _ := strings.Cut(err.Error(), "\n")
 		status = "reload failed: " + msg + "; " + status
 	}
-	if m.ready.Load() {
+	switch {
+	case m.stopping.Load():
+	case m.ready.Load():
 		m.send("READY=1", "STATUS="+status)
-	} else {
+	default:
 		m.send("STATUS=" + status)
 	}
 }
 
-func (m *notifyManager) Stopping()            { m.send("STOPPING=1") }
-func (m *notifyManager) Status(status string) { m.send("STATUS=" + status) }
-func (m *notifyManager) Watchdog()            { m.send("WATCHDOG=1") }
+func (m *notifyManager) Stopping() {
+	m.stopping.Store(true)
+	m.send("STOPPING=1")
+}
+
+func (m *notifyManager) Status(status string) {
+	if !m.stopping.Load() {
+		m.send("STATUS=" + status)
+	}
+}
+
+func (m *notifyManager) Watchdog() { m.send("WATCHDOG=1") }
