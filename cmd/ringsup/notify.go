@@ -18,7 +18,7 @@ type notifyManager struct {
 	n        *sdnotify.Notifier
 	log      hclog.Logger
 	ready    atomic.Bool // READY=1 was sent for start-up
-	stopping atomic.Bool // STOPPING=1 was sent: nothing but WATCHDOG=1 after
+	stopping atomic.Bool // STOPPING=1 was sent: no READY=1 or RELOADING=1 after
 	warn     sync.Once
 }
 
@@ -63,10 +63,8 @@ func (m *notifyManager) Stopping() {
 	m.send("STOPPING=1")
 }
 
-func (m *notifyManager) Status(status string) {
-	if !m.stopping.Load() {
-		m.send("STATUS=" + status)
-	}
-}
+// Status goes on during the shutdown: systemctl status shows the daemons
+// going down.
+func (m *notifyManager) Status(status string) { m.send("STATUS=" + status) }
 
 func (m *notifyManager) Watchdog() { m.send("WATCHDOG=1") }
