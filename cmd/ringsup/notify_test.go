@@ -93,8 +93,8 @@ command = ["./no-such-program"]
 		"WATCHDOG_USEC": "400000",
 	})
 	eventually(t, 20*time.Second, "web started", func() bool {
-		_, err := os.Stat(filepath.Join(dir, "env.out"))
-		return err == nil
+		b, _ := os.ReadFile(filepath.Join(dir, "env.out"))
+		return strings.HasSuffix(string(b), "\n") // written whole
 	})
 	if b, _ := os.ReadFile(filepath.Join(dir, "env.out")); string(b) != "unset|unset\n" {
 		t.Errorf("the daemon saw NOTIFY_SOCKET|WATCHDOG_USEC = %q, want them unset", b)
