@@ -74,10 +74,11 @@ command = "echo $PPID >> starts; exec sleep 1000"
 	}
 	defer stopRingsup(t, winner)
 	waitCtlState(t, dir, "solo", "running")
-	b, err := os.ReadFile(filepath.Join(dir, "starts"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var b []byte
+	eventually(t, 10*time.Second, "solo wrote its start", func() bool {
+		b, _ = os.ReadFile(filepath.Join(dir, "starts"))
+		return strings.HasSuffix(string(b), "\n")
+	})
 	if got := strings.Fields(string(b)); len(got) != 1 {
 		t.Errorf("the daemon was started by %d supervisors (%v), want 1", len(got), got)
 	}
