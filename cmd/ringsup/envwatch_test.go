@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,20 +22,31 @@ func TestEnvFileChangeReloads(t *testing.T) {
 	write(t, env, "A=1\n")
 	dir, r := runNodeIn(t, dir, `
 [daemons.app]
-command = "echo $A > a.out; echo $$ > app.pid; exec sleep 1000"
+command = "echo $A $$ > a.out; exec sleep 1000"
 env_file = ["app.env"]
 
 [daemons.steady]
 command = "echo $$ > steady.pid; exec sleep 1000"
 `)
 	steady := readPID(t, filepath.Join(dir, "steady.pid"))
+	// app writes "$A $$" in one write: its value of A and its pid.
+	appNow := func() (a string, pid int) {
+		b, _ := os.ReadFile(filepath.Join(dir, "a.out"))
+		if f := strings.Fields(string(b)); len(f) == 2 && strings.HasSuffix(string(b), "\n") {
+			pid, _ = strconv.Atoi(f[1])
+			return f[0], pid
+		}
+		return "", 0
+	}
 	wantA := func(want string) int {
 		t.Helper()
+		var pid int
 		eventually(t, 20*time.Second, "app runs with A="+want, func() bool {
-			b, _ := os.ReadFile(filepath.Join(dir, "a.out"))
-			return strings.TrimSpace(string(b)) == want
+			var a string
+			a, pid = appNow()
+			return a == want
 		})
-		return readPID(t, filepath.Join(dir, "app.pid"))
+		return pid
 	}
 	first := wantA("1")
 
@@ -61,7 +73,7 @@ command = "echo $$ > steady.pid; exec sleep 1000"
 		if !tc.want.MatchString(r.output.String()) {
 			t.Errorf("%s env file: log does not match %s:\n%s", tc.what, tc.want, r.output)
 		}
-		if got := readPID(t, filepath.Join(dir, "app.pid")); got != second || processGone(second) {
+		if _, got := appNow(); got != second || processGone(second) {
 			t.Errorf("%s env file: app pid %d -> %d, want it untouched", tc.what, second, got)
 		}
 	}
