@@ -252,7 +252,8 @@ func (s *Supervisor) settledFor(d *daemon, g Goal) (Settled, bool) {
 		}
 	case GoalSteady:
 		switch {
-		case failed:
+		case failed, d.rec.State == Stopped && d.rec.LastError != "":
+			// Failed, or stopped because a dependency failed.
 			return Settled{State: state, Error: d.rec.LastError}, true
 		case d.rec.State == Stopped, d.satisfies():
 			return Settled{State: state, OK: true}, true

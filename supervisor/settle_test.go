@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -42,6 +43,9 @@ type = "oneshot"
 depends_on = ["db"]
 [daemons.broken]
 command = "broken"
+[daemons.needy]
+command = "needy"
+depends_on = ["broken"]
 `
 
 func TestWaitingOperations(t *testing.T) {
@@ -116,6 +120,14 @@ func TestWaitingOperations(t *testing.T) {
 			t.Fatalf("profile other, job done: %+v (closed %v)", got, closed)
 		}
 
+		if w, err = h.sup.StartWaiting("needy"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got, closed := settled(w); !closed || len(got) != 1 || got[0].OK {
+			t.Fatalf("start needy, whose dependency is import_failed: %+v (closed %v)", got, closed)
+		}
+
 		// A refused operation changes nothing and waits for nothing.
 		if _, err := h.sup.StartWaiting("broken"); err == nil {
 			t.Fatal("StartWaiting(import_failed) succeeded, want refused")
@@ -131,6 +143,18 @@ func TestWaitingOperations(t *testing.T) {
 		slices.SortFunc(got, func(a, b Settled) int { return len(a.Daemon) - len(b.Daemon) })
 		if !closed || !slices.Equal(got, []Settled{{Daemon: "db", State: "running", OK: true}, {Daemon: "gone", State: "removed", OK: true}}) {
 			t.Fatalf("Wait: %+v (closed %v)", got, closed)
+		}
+
+		// A daemon stopped because its dependency failed gave up, for
+		// every goal but down.
+		w, err = h.sup.Wait(map[string]Goal{"needy": GoalSteady})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		got, closed = settled(w)
+		if !closed || len(got) != 1 || got[0].OK || got[0].State != "stopped" || !strings.Contains(got[0].Error, `dependency "broken"`) {
+			t.Fatalf("Wait(needy steady) after its dependency failed: %+v (closed %v)", got, closed)
 		}
 
 		// A waiter given up on is forgotten; one still waiting at
