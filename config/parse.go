@@ -13,7 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/ringrift/ringsup/depgraph"
-	"github.com/ringrift/ringsup/procexec"
+	"github.com/ringrift/ringsup/eventtype"
 )
 
 // Load reads the config file at path and parses it with [Parse]. A file it
@@ -69,6 +69,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, p.errs
 	}
 	c.Path, c.Dir = abs, p.dir
+	c.expandInstances()
 	return c, nil
 }
 
@@ -213,6 +214,9 @@ func (p *parser) config(raw map[string]any) *Config {
 	}
 	if v, ok := raw["hooks"]; ok {
 		c.Hooks = p.hooks(keyPath{"hooks"}, v)
+	}
+	if v, ok := raw["cluster"]; ok {
+		c.Cluster = p.cluster(v)
 	}
 	p.checkReferences(c, names)
 	return c
@@ -462,8 +466,8 @@ func (p *parser) rlimits(k keyPath, v any) (any, bool) {
 	good := true
 	for _, name := range sortedKeys(t) {
 		ek := k.key(name)
-		if _, known := procexec.RlimitByName(name); !known {
-			p.errorf(ek, "unknown resource limit %q (have: %s)", name, strings.Join(procexec.RlimitNames(), ", "))
+		if _, known := RlimitByName(name); !known {
+			p.errorf(ek, "unknown resource limit %q (have: %s)", name, strings.Join(RlimitNames(), ", "))
 			good = false
 			continue
 		}
@@ -533,9 +537,12 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 	k := keyPath{"daemons", name}
 	d := defaultDaemon(name, p.dir, s)
 	d.Pos = p.position(k)
-	if !validName(name) {
+	switch {
+	case strings.Contains(name, "@"):
+		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: \"@\" is reserved for instances (set instances = N to run NAME@0 ... NAME@N-1)", name))
+	case !validName(name):
 		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: must match %s", name, namePattern))
-	} else if slices.Contains(reservedNames(), name) {
+	case slices.Contains(reservedNames(), name):
 		p.errorAt(k, fmt.Sprintf("daemon name %q is reserved: <log_dir>/%s.log is ringsup's own", name, name))
 	}
 	t, ok := p.table(k, v)
@@ -564,6 +571,7 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 			p.checkProbes(hk, ht)
 		}
 	}
+	p.checkInstances(k, t, d)
 	return d
 }
 
@@ -632,8 +640,8 @@ func (p *parser) hooks(k keyPath, v any) []Hook {
 		h := Hook{Timeout: 10 * time.Second}
 		decodeTable(p, ek, t, hookFields(), &h)
 		for _, ev := range h.Events {
-			if !slices.Contains(eventTypes(), ev) {
-				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, eventTypes()))
+			if !slices.Contains(eventtype.All(), ev) {
+				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, eventtype.All()))
 			}
 		}
 		hooks = append(hooks, h)
@@ -665,6 +673,12 @@ func (p *parser) checkReferences(c *Config, names []string) {
 		if _, ok := c.Profiles[dp]; !ok {
 			p.errorf(keyPath{"supervisor", "default_profile"}, "%v", &UnknownProfileError{Name: dp, Have: c.ProfileNames()})
 		}
+	}
+	// The graph the config carries, built once; the supervisor orders its
+	// daemons by it and Select walks it.
+	c.graph = depgraph.New(c.Deps())
+	if len(c.graph.Cycle()) < 2 {
+		return
 	}
 	// Report every cycle: break each one found at its first edge and look
 	// again. Each round removes an edge, so this ends. The graph leaves out

@@ -31,6 +31,7 @@ const (
 	CmdShutdown = "shutdown" // answers, then closes once the supervisor stopped
 	CmdReload   = "reload"   // answers with what changed, once applied
 	CmdProfile  = "profile"  // profile: the profile to switch to
+	CmdScale    = "scale"    // names: exactly one; instances; answers like reload
 )
 
 // Request is the one line a client sends.
@@ -59,10 +60,12 @@ type Request struct {
 	// terminal.
 	Table bool `json:"table,omitempty"`
 	Color bool `json:"color,omitempty"`
-	// Wait keeps a start, stop, restart, profile or reload request open
+	// Wait keeps a start, stop, restart, profile, reload or scale request open
 	// after its answer: one Settled line per daemon as it settles, then
 	// End "settled".
 	Wait bool `json:"wait,omitempty"`
+	// Instances is how many instances a scale request asks for.
+	Instances int `json:"instances,omitempty"`
 }
 
 // appendRequest appends req as json.Marshal encodes it, without the
@@ -109,6 +112,10 @@ func appendRequest(b []byte, req Request) []byte {
 	if req.Wait {
 		b = append(b, `,"wait":true`...)
 	}
+	if req.Instances != 0 {
+		b = append(b, `,"instances":`...)
+		b = strconv.AppendInt(b, int64(req.Instances), 10)
+	}
 	return append(b, '}')
 }
 
@@ -128,8 +135,8 @@ type Response struct {
 	Length int `json:"length,omitempty"`
 	// Event is one event of an events stream.
 	Event *supervisor.Event `json:"event,omitempty"`
-	// Reload answers reload: the daemons it added, removed, restarted
-	// and updated.
+	// Reload answers reload and scale: the daemons it added, removed,
+	// restarted and updated.
 	Reload *supervisor.ReloadSummary `json:"reload,omitempty"`
 	// Waiting answers a request with Wait: the daemons it waits for.
 	Waiting []string `json:"waiting,omitempty"`

@@ -384,6 +384,22 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 			return
 		}
 		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
+	case CmdScale:
+		if len(req.Names) != 1 {
+			s.send(conn, errorResponse(errors.New("scale needs exactly one daemon name")))
+			return
+		}
+		sum, err := s.sup.Scale(req.Names[0], req.Instances)
+		if err != nil {
+			s.send(conn, errorResponse(err))
+			return
+		}
+		if req.Wait {
+			w, err := s.sup.Wait(reloadGoals(sum))
+			s.sendSettled(conn, Response{V: Version, OK: true, Reload: &sum}, w, err)
+			return
+		}
+		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
 	case CmdProfile:
 		if req.Profile == "" {
 			s.send(conn, errorResponse(errors.New("profile needs a profile name")))

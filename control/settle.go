@@ -43,9 +43,9 @@ func (s *Server) sendSettled(conn *net.UnixConn, answer Response, w *supervisor.
 	}
 }
 
-// reloadGoals are what a waiting reload waits for: restarted daemons to be
-// up again, removed ones to be gone, added ones to settle (they start only
-// if the active profile runs them).
+// reloadGoals are what a waiting reload or scale waits for: restarted
+// daemons to be up again, removed ones to be gone, added ones to settle
+// (they start only if the active profile runs them).
 func reloadGoals(sum supervisor.ReloadSummary) map[string]supervisor.Goal {
 	goals := make(map[string]supervisor.Goal)
 	for _, n := range sum.Added {

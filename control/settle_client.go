@@ -49,12 +49,26 @@ func (cl *Client) SetProfileWait(ctx context.Context, profile string, fn func(su
 // is known, then fn with the outcome of each daemon the reload restarted
 // (to be up), added (to settle) or removed (to be gone), as StartWait.
 func (cl *Client) ReloadWait(ctx context.Context, onSummary func(supervisor.ReloadSummary) error, fn func(supervisor.Settled)) (waiting []string, err error) {
+	return cl.changeConfigWait(ctx, Request{V: Version, Cmd: CmdReload, Wait: true}, onSummary, fn)
+}
+
+// ScaleWait is Scale, then onSummary and fn as for ReloadWait: the new
+// instances settle, the ones stopped are gone.
+func (cl *Client) ScaleWait(ctx context.Context, name string, n int, onSummary func(supervisor.ReloadSummary) error, fn func(supervisor.Settled)) (waiting []string, err error) {
+	req := Request{V: Version, Cmd: CmdScale, Names: []string{name}, Instances: n, Wait: true}
+	return cl.changeConfigWait(ctx, req, onSummary, fn)
+}
+
+// changeConfigWait is changeConfig with Wait: it may wait for
+// ReloadTimeout for the answer, gives its summary to onSummary, then reads
+// the daemons' outcomes.
+func (cl *Client) changeConfigWait(ctx context.Context, req Request, onSummary func(supervisor.ReloadSummary) error, fn func(supervisor.Settled)) (waiting []string, err error) {
 	long := *cl
 	long.Timeout = max(cl.Timeout, ReloadTimeout)
-	rp, err := long.settle(ctx, Request{V: Version, Cmd: CmdReload, Wait: true}, fn, func(rp reply) error {
+	rp, err := long.settle(ctx, req, fn, func(rp reply) error {
 		var sum supervisor.ReloadSummary
 		if err := json.Unmarshal(rp.Reload, &sum); err != nil {
-			return fmt.Errorf("cannot decode the reload summary: %w", err)
+			return fmt.Errorf("cannot decode the %s summary: %w", req.Cmd, err)
 		}
 		return onSummary(sum)
 	})

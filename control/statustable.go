@@ -2,11 +2,13 @@ package control
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/supervisor"
 )
 
@@ -34,6 +36,7 @@ const colorReset = "\x1b[0m"
 // stateColors; the alignment counts only the visible characters.
 func appendStatusTable(b []byte, st supervisor.Status, color bool) []byte {
 	names := st.Names()
+	slices.SortFunc(names, config.CompareNames) // selfplay@2 before selfplay@10
 	rows := make([][len(tableColumns)]string, 0, len(names)+1)
 	rows = append(rows, tableColumns)
 	for _, name := range names {
@@ -75,7 +78,7 @@ func tableRow(name string, d supervisor.DaemonStatus) [len(tableColumns)]string 
 		pid = strconv.Itoa(d.PID)
 	}
 	if d.State == supervisor.Running {
-		uptime = formatUptime(time.Duration(d.UptimeS * float64(time.Second)))
+		uptime = FormatUptime(time.Duration(d.UptimeS * float64(time.Second)))
 	}
 	info := d.LastError
 	if info == "" && d.LastExit != nil {
@@ -96,20 +99,4 @@ func tableRow(name string, d supervisor.DaemonStatus) [len(tableColumns)]string 
 		info = fmt.Sprintf("restart in %.1fs; %s", d.BackoffS, info)
 	}
 	return [...]string{name, state, pid, uptime, strconv.Itoa(d.RestartCount), d.Health, info}
-}
-
-// formatUptime writes d with its two largest units: 42s, 5m03s, 2h07m,
-// 3d04h.
-func formatUptime(d time.Duration) string {
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	default:
-		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
-	}
 }

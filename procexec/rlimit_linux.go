@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +15,7 @@ import (
 // RlimitError reports a resource limit the kernel refuses to set, as
 // `cannot set rlimit nofile=1048576: operation not permitted`.
 type RlimitError struct {
-	// Name is the limit's name, as RlimitName gives it.
+	// Name is the limit's name, as Rlimit.Name gives it.
 	Name string
 	// Value is the limit asked for (RLIM_INFINITY for unlimited).
 	Value uint64
@@ -48,19 +49,17 @@ func checkRlimits(limits map[int]Rlimit, uid int) error {
 	for r := range limits {
 		res = append(res, r)
 	}
-	slices.SortFunc(res, func(a, b int) int {
-		switch na, nb := RlimitName(a), RlimitName(b); {
-		case na < nb:
-			return -1
-		case na > nb:
-			return 1
+	name := func(r int) string {
+		if n := limits[r].Name; n != "" {
+			return n
 		}
-		return 0
-	})
+		return strconv.Itoa(r)
+	}
+	slices.SortFunc(res, func(a, b int) int { return strings.Compare(name(a), name(b)) })
 	capable := hasCapability(capSysResource) && (uid < 0 || uid == 0)
 	for _, r := range res {
 		l := limits[r]
-		fail := func(err error) error { return &RlimitError{Name: RlimitName(r), Value: l.Cur, Err: err} }
+		fail := func(err error) error { return &RlimitError{Name: name(r), Value: l.Cur, Err: err} }
 		if l.Cur > l.Max {
 			return fail(syscall.EINVAL)
 		}

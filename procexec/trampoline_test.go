@@ -46,7 +46,7 @@ func TestRlimitRefusedIsReported(t *testing.T) {
 	if !ok {
 		t.Fatal("cannot read fs.nr_open")
 	}
-	raise := Spec{Argv: []string{"/bin/true"}, Rlimits: map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: cur.Max + 1, Max: cur.Max + 1}}}
+	raise := Spec{Argv: []string{"/bin/true"}, Rlimits: map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: cur.Max + 1, Max: cur.Max + 1, Name: "nofile"}}}
 	if os.Geteuid() == 0 {
 		raise.User = "nobody" // root keeps CAP_SYS_RESOURCE, nobody has not
 	}
@@ -55,9 +55,9 @@ func TestRlimitRefusedIsReported(t *testing.T) {
 		spec Spec
 		want string
 	}{
-		{"soft above hard", Spec{Argv: []string{"/bin/true"}, Rlimits: map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: cur.Max + 1, Max: cur.Max}}},
+		{"soft above hard", Spec{Argv: []string{"/bin/true"}, Rlimits: map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: cur.Max + 1, Max: cur.Max, Name: "nofile"}}},
 			fmt.Sprintf("cannot set rlimit nofile=%d: invalid argument", cur.Max+1)},
-		{"nofile above fs.nr_open", Spec{Argv: []string{"/bin/true"}, Rlimits: map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: nrOpen + 1, Max: nrOpen + 1}}},
+		{"nofile above fs.nr_open", Spec{Argv: []string{"/bin/true"}, Rlimits: map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: nrOpen + 1, Max: nrOpen + 1, Name: "nofile"}}},
 			fmt.Sprintf("cannot set rlimit nofile=%d: operation not permitted", nrOpen+1)},
 		{"hard limit raised without CAP_SYS_RESOURCE", raise,
 			fmt.Sprintf("cannot set rlimit nofile=%d: operation not permitted", cur.Max+1)},

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/logfile"
 	"github.com/ringrift/ringsup/procexec"
@@ -20,10 +22,29 @@ const (
 	maxHooksQueued  = 1024
 )
 
-// hookRun is one run of a hook for one event.
+// hookRunner runs the hooks of the events the loop publishes: at most
+// maxHooksRunning at once, each killed after its timeout, the others
+// waiting in order. A hook gets the event's JSON on its standard input,
+// RINGSUP_EVENT and RINGSUP_DAEMON in its environment, and its output goes
+// to hooks.log. Only the loop calls its methods; a hook's exit is reaped
+// by the loop and handed to exited.
+type hookRunner struct {
+	rt  Runtime
+	log hclog.Logger
+	// openLog makes the writer of hooks.log, at the first hook.
+	openLog func() *logfile.Writer
+	out     *logfile.Writer
+	// running holds the running hooks' processes until reaped; queue the
+	// runs waiting for a slot.
+	running map[int]*runningHook
+	queue   []hookRun
+}
+
+// hookRun is one run of a hook for one event, in directory dir.
 type hookRun struct {
 	hook  config.Hook
 	event Event
+	dir   string
 }
 
 // runningHook is a hook's process until it is reaped.
@@ -32,35 +53,38 @@ type runningHook struct {
 	killAt time.Time // zero once killed
 }
 
-// queueHooks queues a run of every hook that listens for e.
-func (s *Supervisor) queueHooks(e Event) {
-	for _, h := range s.cfg.Hooks {
+func newHookRunner(rt Runtime, log hclog.Logger, openLog func() *logfile.Writer) *hookRunner {
+	return &hookRunner{rt: rt, log: log, openLog: openLog, running: make(map[int]*runningHook)}
+}
+
+// fire queues a run of every hook of hooks that listens for e, to run in
+// dir, and starts what it can.
+func (hr *hookRunner) fire(hooks []config.Hook, dir string, e Event, now time.Time) {
+	for _, h := range hooks {
 		if !slices.Contains(h.Events, string(e.Type)) {
 			continue
 		}
-		if len(s.hookQueue) >= maxHooksQueued {
-			s.log.Warn("too many hooks waiting; dropping one", "event", string(e.Type), "command", h.Command[0])
+		if len(hr.queue) >= maxHooksQueued {
+			hr.log.Warn("too many hooks waiting; dropping one", "event", string(e.Type), "command", h.Command[0])
 			continue
 		}
-		s.hookQueue = append(s.hookQueue, hookRun{hook: h, event: e})
+		hr.queue = append(hr.queue, hookRun{hook: h, event: e, dir: dir})
 	}
-	s.startHooks(time.Now())
+	hr.startQueued(now)
 }
 
-// startHooks starts queued hooks while fewer than maxHooksRunning run.
-// A hook gets the event's JSON on its standard input, RINGSUP_EVENT and
-// RINGSUP_DAEMON in its environment, and its output goes to hooks.log.
-func (s *Supervisor) startHooks(now time.Time) {
-	for len(s.hookQueue) > 0 && len(s.hooks) < maxHooksRunning {
-		run := s.hookQueue[0]
-		s.hookQueue = s.hookQueue[1:]
-		if err := s.startHook(run, now); err != nil {
-			s.log.Error("cannot run hook", "event", string(run.event.Type), "command", run.hook.Command[0], "error", err)
+// startQueued starts queued hooks while fewer than maxHooksRunning run.
+func (hr *hookRunner) startQueued(now time.Time) {
+	for len(hr.queue) > 0 && len(hr.running) < maxHooksRunning {
+		run := hr.queue[0]
+		hr.queue = hr.queue[1:]
+		if err := hr.start(run, now); err != nil {
+			hr.log.Error("cannot run hook", "event", string(run.event.Type), "command", run.hook.Command[0], "error", err)
 		}
 	}
 }
 
-func (s *Supervisor) startHook(run hookRun, now time.Time) error {
+func (hr *hookRunner) start(run hookRun, now time.Time) error {
 	data, err := json.Marshal(run.event)
 	if err != nil {
 		return err
@@ -75,51 +99,54 @@ func (s *Supervisor) startHook(run hookRun, now time.Time) error {
 		w.Write(append(data, '\n'))
 		w.Close()
 	}()
-	if s.hookLog == nil {
-		opts := logfile.Options{MaxSize: s.cfg.Supervisor.LogMaxSize, MaxFiles: s.cfg.Supervisor.LogMaxFiles}
-		s.hookLog = s.newLog("hooks.log", "hooks", opts, func(err error) {
-			s.log.Error("hook output is being lost", "error", err)
-		})
+	if hr.out == nil {
+		hr.out = hr.openLog()
 	}
-	pid, err := s.rt.Spawn(procexec.Spec{
+	pid, err := hr.rt.Spawn(procexec.Spec{
 		Name:   run.event.Daemon,
 		Argv:   run.hook.Command,
-		Dir:    s.cfg.Dir,
+		Dir:    run.dir,
 		Env:    map[string]string{"RINGSUP_EVENT": string(run.event.Type)},
 		Stdin:  r,
-		Output: s.hookLog,
+		Output: hr.out,
 	})
 	if err != nil {
 		return err
 	}
-	s.hooks[pid] = &runningHook{run: run, killAt: now.Add(run.hook.Timeout)}
+	hr.running[pid] = &runningHook{run: run, killAt: now.Add(run.hook.Timeout)}
 	return nil
 }
 
-// hookExited handles the exit of a hook's process; it reports whether pid
-// was one.
-func (s *Supervisor) hookExited(x procexec.Exit) bool {
-	h, ok := s.hooks[x.PID]
+// owns reports whether pid is a running hook's.
+func (hr *hookRunner) owns(pid int) bool {
+	_, ok := hr.running[pid]
+	return ok
+}
+
+// exited handles the exit of a hook's process; it reports whether x was
+// one.
+func (hr *hookRunner) exited(x procexec.Exit) bool {
+	h, ok := hr.running[x.PID]
 	if !ok {
 		return false
 	}
-	delete(s.hooks, x.PID)
-	_ = s.rt.Signal(x.PID, syscall.SIGKILL) // what is left of its group
+	delete(hr.running, x.PID)
+	_ = hr.rt.Signal(x.PID, syscall.SIGKILL) // what is left of its group
 	switch {
 	case h.killAt.IsZero():
-		s.log.Error("hook timed out and was killed", "event", string(h.run.event.Type),
+		hr.log.Error("hook timed out and was killed", "event", string(h.run.event.Type),
 			"command", h.run.hook.Command[0], "timeout", h.run.hook.Timeout)
 	case !x.Success():
-		s.log.Error("hook failed", "event", string(h.run.event.Type), "command", h.run.hook.Command[0], "exit", x.String())
+		hr.log.Error("hook failed", "event", string(h.run.event.Type), "command", h.run.hook.Command[0], "exit", x.String())
 	}
-	s.startHooks(time.Now())
+	hr.startQueued(time.Now())
 	return true
 }
 
-// hooksDeadline returns when the first running hook times out, or zero.
-func (s *Supervisor) hooksDeadline() time.Time {
+// deadline returns when the first running hook times out, or zero.
+func (hr *hookRunner) deadline() time.Time {
 	var first time.Time
-	for _, h := range s.hooks {
+	for _, h := range hr.running {
 		if !h.killAt.IsZero() && (first.IsZero() || h.killAt.Before(first)) {
 			first = h.killAt
 		}
@@ -127,15 +154,27 @@ func (s *Supervisor) hooksDeadline() time.Time {
 	return first
 }
 
-// killLateHooks kills the process groups of hooks past their timeout.
-func (s *Supervisor) killLateHooks(now time.Time) {
-	for pid, h := range s.hooks {
+// killLate kills the process groups of hooks past their timeout.
+func (hr *hookRunner) killLate(now time.Time) {
+	for pid, h := range hr.running {
 		if h.killAt.IsZero() || now.Before(h.killAt) {
 			continue
 		}
 		h.killAt = time.Time{}
-		if err := s.rt.Signal(pid, syscall.SIGKILL); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
-			s.log.Error("cannot kill hook", "pid", pid, "error", err)
+		if err := hr.rt.Signal(pid, syscall.SIGKILL); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
+			hr.log.Error("cannot kill hook", "pid", pid, "error", err)
 		}
 	}
 }
+
+// killAll drops the waiting runs and kills every running hook's group.
+func (hr *hookRunner) killAll() {
+	hr.queue = nil
+	for pid, h := range hr.running {
+		h.killAt = time.Time{}
+		_ = hr.rt.Signal(pid, syscall.SIGKILL)
+	}
+}
+
+// idle reports whether no hook runs or waits.
+func (hr *hookRunner) idle() bool { return len(hr.running) == 0 && len(hr.queue) == 0 }

@@ -40,15 +40,15 @@ func (s *Supervisor) startManager(now time.Time) {
 	if s.opts.Manager == nil {
 		return
 	}
-	goals := make(map[string]Goal, len(s.active))
-	for n := range s.active {
+	goals := make(map[string]Goal, len(s.sel.active))
+	for n := range s.sel.active {
 		goals[n] = GoalUp
 	}
 	c := make(chan Settled, len(goals))
-	s.mgr.startup = &Waiter{s: s, C: c, c: c, pending: goals}
-	s.waiters = append(s.waiters, s.mgr.startup)
+	s.waits.mgr.startup = &Waiter{s: s, C: c, c: c, pending: goals}
+	s.waits.waiters = append(s.waits.waiters, s.waits.mgr.startup)
 	if s.opts.WatchdogInterval > 0 {
-		s.mgr.nextWatchdog = now
+		s.waits.mgr.nextWatchdog = now
 	}
 }
 
@@ -60,32 +60,32 @@ func (s *Supervisor) tellManager() {
 		return
 	}
 	status := s.statusLine()
-	if s.shuttingDown {
-		s.mgr.startup = nil // never ready: Stopping was said
+	if s.down.begun {
+		s.waits.mgr.startup = nil // never ready: Stopping was said
 	}
-	if w := s.mgr.startup; w != nil && len(w.pending) == 0 {
-		s.mgr.startup = nil
-		s.mgr.lastStatus = status
+	if w := s.waits.mgr.startup; w != nil && len(w.pending) == 0 {
+		s.waits.mgr.startup = nil
+		s.waits.mgr.lastStatus = status
 		m.Ready(status)
 		return
 	}
-	if status != s.mgr.lastStatus {
-		s.mgr.lastStatus = status
+	if status != s.waits.mgr.lastStatus {
+		s.waits.mgr.lastStatus = status
 		m.Status(status)
 	}
 }
 
 // watchdogDeadline is when the loop next tells the manager it is alive;
 // zero without a watchdog.
-func (s *Supervisor) watchdogDeadline() time.Time { return s.mgr.nextWatchdog }
+func (s *Supervisor) watchdogDeadline() time.Time { return s.waits.mgr.nextWatchdog }
 
 // fireWatchdog tells the manager the loop is alive, if due.
 func (s *Supervisor) fireWatchdog(now time.Time) {
-	if dl := s.mgr.nextWatchdog; dl.IsZero() || now.Before(dl) {
+	if dl := s.waits.mgr.nextWatchdog; dl.IsZero() || now.Before(dl) {
 		return
 	}
 	s.opts.Manager.Watchdog()
-	s.mgr.nextWatchdog = now.Add(s.opts.WatchdogInterval)
+	s.waits.mgr.nextWatchdog = now.Add(s.opts.WatchdogInterval)
 }
 
 // statusLine counts the daemons by state, as ctl status shows them:

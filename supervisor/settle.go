@@ -3,6 +3,8 @@ package supervisor
 import (
 	"fmt"
 	"slices"
+
+	"github.com/ringrift/ringsup/config"
 )
 
 // This file holds the waiting forms of Start, Stop, Restart and
@@ -10,6 +12,14 @@ import (
 // --no-block: the operation, then a report of each daemon it names as the
 // daemon settles. The loop checks the waiters at the end of each pass,
 // when every daemon's state is final for that pass.
+
+// settleState is the loop's record of who waits for what.
+type settleState struct {
+	// waiters are the waiting operations' reports.
+	waiters []*Waiter
+	// mgr is the service manager's (Options.Manager; manager.go).
+	mgr managerState
+}
 
 // Goal is what a waiting caller wants of a daemon.
 type Goal int
@@ -72,7 +82,7 @@ func (r *settleRequest) handle(s *Supervisor) {
 	}
 	c := make(chan Settled, len(goals))
 	w := &Waiter{s: s, C: c, Names: sortedKeys(goals), c: c, pending: goals}
-	s.waiters = append(s.waiters, w)
+	s.waits.waiters = append(s.waits.waiters, w)
 	r.reply <- settleReply{w: w}
 }
 
@@ -85,22 +95,27 @@ func (s *Supervisor) settle(op func(s *Supervisor) (map[string]Goal, error)) (*W
 	return rep.w, rep.err
 }
 
-// goalsFor gives every name the same goal.
-func goalsFor(names []string, g Goal) map[string]Goal {
-	goals := make(map[string]Goal, len(names))
-	for _, n := range names {
-		goals[n] = g
+// goalsFor gives every daemon the same goal.
+func goalsFor(ds []*daemon, g Goal) map[string]Goal {
+	goals := make(map[string]Goal, len(ds))
+	for _, d := range ds {
+		goals[d.name] = g
 	}
 	return goals
 }
 
-// opWaiting runs a start, stop or restart and waits for its names.
+// opWaiting runs a start, stop or restart and waits for the daemons it
+// names: the name of a daemon with instances stands for every instance.
 func (s *Supervisor) opWaiting(op string, force bool, names []string, g Goal) (*Waiter, error) {
 	return s.settle(func(s *Supervisor) (map[string]Goal, error) {
 		if err := s.operate(&opRequest{op: op, names: names, force: force}); err != nil {
 			return nil, err
 		}
-		return goalsFor(names, g), nil
+		ds, err := s.lookup(names) // as operate found them
+		if err != nil {
+			return nil, err
+		}
+		return goalsFor(ds, g), nil
 	})
 }
 
@@ -125,18 +140,18 @@ func (s *Supervisor) RestartWaiting(force bool, names ...string) (*Waiter, error
 // the profile to be up and for those that leave it to be down.
 func (s *Supervisor) SetProfileWaiting(name string) (*Waiter, error) {
 	return s.settle(func(s *Supervisor) (map[string]Goal, error) {
-		was := s.active
+		was := s.sel.active
 		if err := s.setProfile(name); err != nil {
 			return nil, err
 		}
 		goals := make(map[string]Goal)
-		for n := range s.active {
+		for n := range s.sel.active {
 			if !was[n] {
 				goals[n] = GoalUp
 			}
 		}
 		for n := range was {
-			if !s.active[n] {
+			if !s.sel.active[n] {
 				goals[n] = GoalDown
 			}
 		}
@@ -176,7 +191,7 @@ type pendingRequest struct {
 
 func (r *pendingRequest) handle(s *Supervisor) {
 	if r.stop {
-		s.waiters = slices.DeleteFunc(s.waiters, func(w *Waiter) bool { return w == r.w })
+		s.waits.waiters = slices.DeleteFunc(s.waits.waiters, func(w *Waiter) bool { return w == r.w })
 	}
 	r.reply <- sortedKeys(r.w.pending)
 }
@@ -186,17 +201,17 @@ func sortedKeys(m map[string]Goal) []string {
 	for n := range m {
 		out = append(out, n)
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, config.CompareNames) // w@2 before w@10
 	return out
 }
 
 // checkWaiters reports the daemons that have settled to their waiters;
 // the loop calls it at the end of each pass.
 func (s *Supervisor) checkWaiters() {
-	if len(s.waiters) == 0 {
+	if len(s.waits.waiters) == 0 {
 		return
 	}
-	s.waiters = slices.DeleteFunc(s.waiters, func(w *Waiter) bool {
+	s.waits.waiters = slices.DeleteFunc(s.waits.waiters, func(w *Waiter) bool {
 		for _, name := range sortedKeys(w.pending) {
 			st, ok := s.settledFor(s.daemons[name], w.pending[name])
 			if !ok {
@@ -216,10 +231,10 @@ func (s *Supervisor) checkWaiters() {
 
 // closeWaiters closes every waiter's channel when Run returns.
 func (s *Supervisor) closeWaiters() {
-	for _, w := range s.waiters {
+	for _, w := range s.waits.waiters {
 		close(w.c)
 	}
-	s.waiters = nil
+	s.waits.waiters = nil
 }
 
 // settledFor reports whether d (nil when it is not in the config) has
@@ -228,7 +243,7 @@ func (s *Supervisor) settledFor(d *daemon, g Goal) (Settled, bool) {
 	if d == nil {
 		return Settled{State: "removed", OK: g != GoalUp}, true
 	}
-	if d.stopPending {
+	if d.rec.StopDue {
 		return Settled{}, false
 	}
 	state := d.rec.State.String()

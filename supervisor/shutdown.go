@@ -33,6 +33,14 @@ func (e *UncleanShutdownError) Error() string {
 	return "unclean shutdown: " + strings.Join(parts, "; ")
 }
 
+// shutdownState is the loop's record of the shutdown.
+type shutdownState struct {
+	// begun: the shutdown began; nothing starts any more.
+	begun bool
+	// unclean says what made it unclean.
+	unclean shutdownReport
+}
+
 // shutdownReport collects what made a shutdown unclean.
 type shutdownReport struct {
 	killed    []string
@@ -41,17 +49,18 @@ type shutdownReport struct {
 }
 
 // noteExit records a daemon whose process the shutdown had to kill: it was
-// stopping, SIGKILL was sent at its deadline, and now it is gone.
+// stopping, SIGKILL was sent at its deadline, and now it is gone. After
+// Kill, which killed them all, none is listed.
 func (s *Supervisor) noteExit(d *daemon, prev, next record) {
-	if s.shuttingDown && prev.State == Stopping && prev.Killed && prev.PID != 0 && next.PID == 0 {
-		s.report.killed = append(s.report.killed, d.name)
+	if s.down.begun && !s.down.unclean.killedAll && prev.State == Stopping && prev.Killed && prev.PID != 0 && next.PID == 0 {
+		s.down.unclean.killed = append(s.down.unclean.killed, d.name)
 	}
 }
 
 // shutdownErr returns the *UncleanShutdownError of the shutdown, or nil
 // when it was clean.
 func (s *Supervisor) shutdownErr() error {
-	r := s.report
+	r := s.down.unclean
 	if len(r.killed) == 0 && !r.killedAll && r.left == 0 {
 		return nil
 	}

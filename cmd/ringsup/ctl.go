@@ -23,8 +23,10 @@ func ctlCommands() []*cli.Command {
 		ctlRestartCommand(),
 		ctlLogsCommand(),
 		ctlEventsCommand(),
+		ctlTopCommand(),
 		ctlReloadCommand(),
 		ctlProfileCommand(),
+		ctlScaleCommand(),
 		ctlShutdownCommand(),
 	}
 }
@@ -33,15 +35,15 @@ func ctlCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ctl",
 		Usage:     "control a running supervisor through its socket",
-		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|reload|profile|shutdown ...",
-		Flags: []cli.Flag{
+		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|top|reload|profile|scale|shutdown ...\n   ringsup ctl --cluster [--etcd ENDPOINTS] status|events|start|stop|restart ...",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{
 				Name:    "socket",
 				Usage:   "control socket `PATH` (default: [supervisor] socket of the config, or ringsup.sock beside it)",
 				EnvVars: []string{"RINGSUP_SOCKET"},
 			},
 			configFlag(),
-		},
+		}, ctlClusterFlags()...),
 		HideHelpCommand: true,
 		Subcommands:     ctlCommands(),
 		// Reached only when no subcommand matched.
@@ -136,6 +138,14 @@ func ctlAction(action func(*cli.Context, *control.Client) error) cli.ActionFunc 
 		for _, arg := range c.Args().Slice() {
 			if strings.HasPrefix(arg, "-") {
 				return ctlFail(c, fmt.Errorf("flag %s after a name: flags go first (%s)", arg, c.Command.UsageText))
+			}
+		}
+		if c.Bool("cluster") {
+			return ctlFail(c, ctlClusterAction(c))
+		}
+		for _, flag := range []string{"node", "since"} {
+			if c.IsSet(flag) {
+				return ctlFail(c, fmt.Errorf("--%s needs --cluster (ringsup ctl --cluster %s --%s ...)", flag, c.Command.Name, flag))
 			}
 		}
 		client, err := ctlClient(c)

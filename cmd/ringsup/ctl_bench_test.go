@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -51,13 +52,17 @@ func BenchmarkCtlStatusJSON1000(b *testing.B) {
 		if format == "json" {
 			args = append(args, "--json")
 		}
-		b.Run(format, func(b *testing.B) { benchCtl(b, dir, args, daemons*50) })
+		b.Run(format, func(b *testing.B) { benchCommand(b, dir, args, daemons*50) })
 	}
 }
 
-// benchCtl measures `ringsup args...`, which must print at least minOut
-// bytes, in-process and as a new process.
-func benchCtl(b *testing.B, dir string, args []string, minOut int) {
+// benchCommand runs the ringsup command args (without "ringsup") as
+// sub-benchmarks: in-process, the whole command (flags, connect, request,
+// answer, output) without process start-up; process, the command run as
+// a new process until its output ends, which must be at least minOut
+// bytes: the test binary, or the binary $RINGSUP_BENCH_BINARY names (a
+// release build of scripts/build.sh). Metric ms-median is the median.
+func benchCommand(b *testing.B, dir string, args []string, minOut int) {
 	b.Run("in-process", func(b *testing.B) {
 		var times []time.Duration
 		for b.Loop() {
@@ -76,7 +81,7 @@ func benchCtl(b *testing.B, dir string, args []string, minOut int) {
 			out := &countWriter{}
 			start := time.Now()
 			p, err := spawner().Spawn(procexec.Spec{
-				Argv:   append([]string{os.Args[0]}, args...),
+				Argv:   append([]string{cmp.Or(os.Getenv("RINGSUP_BENCH_BINARY"), os.Args[0])}, args...),
 				Dir:    dir,
 				Env:    map[string]string{"RINGSUP_TEST_AS_MAIN": "1"},
 				Output: out,
@@ -87,7 +92,7 @@ func benchCtl(b *testing.B, dir string, args []string, minOut int) {
 			<-p.OutputDone() // the process has exited, or closed its output
 			times = append(times, time.Since(start))
 			if x := waitExit(b, p.PID, 10*time.Second); x.Code != 0 || out.n < minOut {
-				b.Fatalf("%s: %v, %d bytes", strings.Join(args, " "), x, out.n)
+				b.Fatalf("ringsup %s: %v, %d bytes", strings.Join(args, " "), x, out.n)
 			}
 		}
 		reportMedian(b, times)

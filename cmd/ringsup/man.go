@@ -205,11 +205,13 @@ type referenceSection struct {
 var tableName = regexp.MustCompile("`\\[+([^\\]]+)\\]+`")
 
 // readReference reads the README's "## Configuration reference": its
-// introduction (under "") and each "### `[table]`" section.
+// introduction (under "") and each "### `[table]`" section; and the key
+// table of a "### `[table]`" section elsewhere, as `[cluster]` has in
+// Cluster mode.
 func readReference(readme []byte) (map[string]*referenceSection, error) {
 	sections := map[string]*referenceSection{}
 	var cur *referenceSection
-	in := false
+	in, keysOnly := false, false
 	sc := bufio.NewScanner(bytes.NewReader(readme))
 	var para []string
 	flush := func() {
@@ -227,7 +229,18 @@ func readReference(readme []byte) (map[string]*referenceSection, error) {
 			cur = &referenceSection{keys: map[string][2]string{}}
 			sections[""] = cur
 			continue
-		case !in:
+		case !in && strings.HasPrefix(line, "### "):
+			keysOnly = false
+			if m := tableName.FindStringSubmatch(strings.TrimPrefix(line, "### ")); m != nil {
+				cur = &referenceSection{keys: map[string][2]string{}}
+				sections[m[1]] = cur
+				keysOnly = true
+			}
+			continue
+		case !in && strings.HasPrefix(line, "#"):
+			keysOnly = false
+			continue
+		case !in && !(keysOnly && strings.HasPrefix(line, "|")):
 			continue
 		case strings.HasPrefix(line, "## "):
 			flush()
