@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
 
+	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/supervisor"
 )
 
@@ -20,7 +22,9 @@ func tabwriterTable(st supervisor.Status) string {
 	bw := bufio.NewWriter(&b)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(tableColumns[:], "\t"))
-	for _, name := range st.Names() {
+	names := st.Names()
+	slices.SortFunc(names, config.CompareNames)
+	for _, name := range names {
 		fmt.Fprintln(tw, strings.Join(func() []string { r := tableRow(name, st.Daemons[name]); return r[:] }(), "\t"))
 	}
 	tw.Flush()
@@ -37,6 +41,9 @@ func tableStatus() supervisor.Status {
 		"evaluator":      {State: supervisor.Stopped, Health: "none", LastExit: &supervisor.ExitStatus{Code: -1, Signal: "SIGKILL"}},
 		"trainer":        {State: supervisor.Running, PID: 7, UptimeS: 7300, Health: "none", Leftovers: []int{8, 9}},
 		"ünïcode":        {State: supervisor.Starting, Health: "unknown"},
+		// Instances: @2 before @10.
+		"selfplay@10": {Daemon: "selfplay", State: supervisor.Running, PID: 31, UptimeS: 5, Health: "none"},
+		"selfplay@2":  {Daemon: "selfplay", State: supervisor.Running, PID: 23, UptimeS: 5, Health: "none"},
 	}}
 }
 
@@ -46,6 +53,10 @@ func TestStatusTableMatchesTabwriter(t *testing.T) {
 		if got != want {
 			t.Errorf("appendStatusTable =\n%s\nwant (tabwriter)\n%s", got, want)
 		}
+	}
+	table := string(appendStatusTable(nil, tableStatus(), false))
+	if i, j := strings.Index(table, "selfplay@2 "), strings.Index(table, "selfplay@10 "); i < 0 || j < 0 || i > j {
+		t.Errorf("instances not in their order (selfplay@2 before selfplay@10):\n%s", table)
 	}
 }
 
