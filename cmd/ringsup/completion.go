@@ -217,6 +217,10 @@ func positionalValues(ctx context.Context, path string, n int, values map[string
 		if n == 0 {
 			return profileNames(values)
 		}
+	case "ctl scale":
+		if n == 0 {
+			return scalableNames(ctx, values)
+		}
 	case "completion":
 		if n == 0 {
 			return []string{"bash", "fish", "zsh"}
@@ -252,8 +256,23 @@ func profileNames(values map[string]string) []string {
 }
 
 // daemonNames asks the running supervisor for its daemons, and falls back
-// on the config's.
+// on the config's: every daemon and instance (NAME@n), and the name of
+// each daemon with instances, which stands for all of them.
 func daemonNames(ctx context.Context, values map[string]string) []string {
+	names, templates := runningNames(ctx, values)
+	return append(names, templates...)
+}
+
+// scalableNames are the daemons with instances, which ctl scale takes.
+func scalableNames(ctx context.Context, values map[string]string) []string {
+	_, templates := runningNames(ctx, values)
+	return templates
+}
+
+// runningNames returns the daemons and instances of the running
+// supervisor, or else of the config, and the names of the daemons with
+// instances.
+func runningNames(ctx context.Context, values map[string]string) (names, templates []string) {
 	cfg := completionConfig(values)
 	sock := values["socket"]
 	if sock == "" {
@@ -268,10 +287,18 @@ func daemonNames(ctx context.Context, values map[string]string) []string {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if st, err := (&control.Client{Path: sock, Timeout: time.Second}).Status(ctx); err == nil {
-		return st.Names()
+		seen := make(map[string]bool)
+		for name, d := range st.Daemons {
+			if d.Instance != nil && !seen[d.Daemon] {
+				seen[d.Daemon] = true
+				templates = append(templates, d.Daemon)
+			}
+			names = append(names, name)
+		}
+		return names, templates
 	}
 	if cfg != nil {
-		return slices.Collect(maps.Keys(cfg.Daemons))
+		return slices.Collect(maps.Keys(cfg.Daemons)), slices.Collect(maps.Keys(cfg.Templates))
 	}
-	return nil
+	return nil, nil
 }

@@ -106,6 +106,42 @@ command = "exec sleep 1000"
 	}
 }
 
+// TestBashCompletionInstances: a daemon with instances is completed by its
+// name, which stands for every instance, and by each instance's; ctl
+// scale completes only the daemons with instances. From the running
+// supervisor and, without one, from the config.
+func TestBashCompletionInstances(t *testing.T) {
+	quickRaceExit(t)
+	const cfg = `
+[supervisor]
+watch = false
+
+[daemons.web]
+command = "exec sleep 1000"
+[daemons.sp]
+command = "exec sleep 1000"
+instances = 2
+`
+	dir, _ := runNode(t, cfg)
+	waitCtlState(t, dir, "sp@1", "running")
+	other := t.TempDir()
+	write(t, filepath.Join(other, "ringsup.toml"), cfg)
+	for _, d := range []string{dir, other} {
+		for _, tc := range []struct {
+			words []string
+			want  string
+		}{
+			{[]string{"ctl", "start", ""}, "sp sp@0 sp@1 web"},
+			{[]string{"ctl", "scale", ""}, "sp"},
+			{[]string{"ctl", "scale", "sp", ""}, ""},
+		} {
+			if got := strings.Join(bashComplete(t, d, tc.words...), " "); got != tc.want {
+				t.Errorf("in %s: completion of ringsup %q = %q, want %q", d, strings.Join(tc.words, " "), got, tc.want)
+			}
+		}
+	}
+}
+
 func TestCompletionScripts(t *testing.T) {
 	for _, shell := range []string{"bash", "zsh", "fish"} {
 		out, _, err := runCLI(t, "completion", shell)
