@@ -62,7 +62,7 @@ func (s *Supervisor) operate(r *opRequest) error {
 	if err != nil {
 		return err
 	}
-	if s.down.begun {
+	if s.life.shuttingDown {
 		return fmt.Errorf("cannot %s: %w", r.op, ErrShuttingDown)
 	}
 	switch r.op {

@@ -74,7 +74,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.leftoversAfterExits()
 		}
 		s.forgetRemoved()
-		if s.down.begun && s.allDown() {
+		if s.life.shuttingDown && s.allDown() {
 			s.scanLeftovers()
 			for _, name := range s.groups.owners() {
 				s.groups.killLeftovers(name)
@@ -243,13 +243,13 @@ func (s *Supervisor) schedule() {
 
 // shutdown begins stopping every daemon, dependents first.
 func (s *Supervisor) shutdown() {
-	if !s.down.begun {
+	if !s.life.shuttingDown {
 		s.log.Info("shutting down")
 		if s.opts.Manager != nil {
 			s.opts.Manager.Stopping()
 		}
 	}
-	s.down.begun = true
+	s.life.shuttingDown = true
 	for _, d := range s.order {
 		s.apply(d, input{kind: inStopDue, reason: stayDown})
 	}
@@ -262,7 +262,7 @@ func (s *Supervisor) kill() {
 	s.hooks.killAll()
 	for _, d := range s.order {
 		if d.rec.PID != 0 {
-			s.down.unclean.killedAll = true
+			s.life.unclean.killedAll = true
 			s.apply(d, input{kind: inKill})
 		}
 	}
@@ -378,7 +378,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 		case <-tick.C:
 		case <-deadline.C:
 			s.log.Warn("processes still not gone at exit", "groups", len(s.groups.lingering), "leftovers", len(s.groups.dying))
-			s.down.unclean.left = len(s.groups.lingering) + len(s.groups.dying)
+			s.life.unclean.left = len(s.groups.lingering) + len(s.groups.dying)
 			return
 		}
 	}

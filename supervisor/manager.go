@@ -45,10 +45,10 @@ func (s *Supervisor) startManager(now time.Time) {
 		goals[n] = GoalUp
 	}
 	c := make(chan Settled, len(goals))
-	s.waits.mgr.startup = &Waiter{s: s, C: c, c: c, pending: goals}
-	s.waits.waiters = append(s.waits.waiters, s.waits.mgr.startup)
+	s.life.mgr.startup = &Waiter{s: s, C: c, c: c, pending: goals}
+	s.life.waiters = append(s.life.waiters, s.life.mgr.startup)
 	if s.opts.WatchdogInterval > 0 {
-		s.waits.mgr.nextWatchdog = now
+		s.life.mgr.nextWatchdog = now
 	}
 }
 
@@ -60,32 +60,32 @@ func (s *Supervisor) tellManager() {
 		return
 	}
 	status := s.statusLine()
-	if s.down.begun {
-		s.waits.mgr.startup = nil // never ready: Stopping was said
+	if s.life.shuttingDown {
+		s.life.mgr.startup = nil // never ready: Stopping was said
 	}
-	if w := s.waits.mgr.startup; w != nil && len(w.pending) == 0 {
-		s.waits.mgr.startup = nil
-		s.waits.mgr.lastStatus = status
+	if w := s.life.mgr.startup; w != nil && len(w.pending) == 0 {
+		s.life.mgr.startup = nil
+		s.life.mgr.lastStatus = status
 		m.Ready(status)
 		return
 	}
-	if status != s.waits.mgr.lastStatus {
-		s.waits.mgr.lastStatus = status
+	if status != s.life.mgr.lastStatus {
+		s.life.mgr.lastStatus = status
 		m.Status(status)
 	}
 }
 
 // watchdogDeadline is when the loop next tells the manager it is alive;
 // zero without a watchdog.
-func (s *Supervisor) watchdogDeadline() time.Time { return s.waits.mgr.nextWatchdog }
+func (s *Supervisor) watchdogDeadline() time.Time { return s.life.mgr.nextWatchdog }
 
 // fireWatchdog tells the manager the loop is alive, if due.
 func (s *Supervisor) fireWatchdog(now time.Time) {
-	if dl := s.waits.mgr.nextWatchdog; dl.IsZero() || now.Before(dl) {
+	if dl := s.life.mgr.nextWatchdog; dl.IsZero() || now.Before(dl) {
 		return
 	}
 	s.opts.Manager.Watchdog()
-	s.waits.mgr.nextWatchdog = now.Add(s.opts.WatchdogInterval)
+	s.life.mgr.nextWatchdog = now.Add(s.opts.WatchdogInterval)
 }
 
 // statusLine counts the daemons by state, as ctl status shows them:

@@ -67,7 +67,7 @@ func (s *Supervisor) applyQueuedReload() {
 	if len(s.reloads) == 0 {
 		return
 	}
-	if s.down.begun {
+	if s.life.shuttingDown {
 		for _, r := range s.reloads {
 			r.reply <- reloadReply{err: fmt.Errorf("cannot reload: %w", ErrShuttingDown)}
 		}

@@ -13,14 +13,6 @@ import (
 // daemon settles. The loop checks the waiters at the end of each pass,
 // when every daemon's state is final for that pass.
 
-// settleState is the loop's record of who waits for what.
-type settleState struct {
-	// waiters are the waiting operations' reports.
-	waiters []*Waiter
-	// mgr is the service manager's (Options.Manager; manager.go).
-	mgr managerState
-}
-
 // Goal is what a waiting caller wants of a daemon.
 type Goal int
 
@@ -82,7 +74,7 @@ func (r *settleRequest) handle(s *Supervisor) {
 	}
 	c := make(chan Settled, len(goals))
 	w := &Waiter{s: s, C: c, Names: sortedKeys(goals), c: c, pending: goals}
-	s.waits.waiters = append(s.waits.waiters, w)
+	s.life.waiters = append(s.life.waiters, w)
 	r.reply <- settleReply{w: w}
 }
 
@@ -191,7 +183,7 @@ type pendingRequest struct {
 
 func (r *pendingRequest) handle(s *Supervisor) {
 	if r.stop {
-		s.waits.waiters = slices.DeleteFunc(s.waits.waiters, func(w *Waiter) bool { return w == r.w })
+		s.life.waiters = slices.DeleteFunc(s.life.waiters, func(w *Waiter) bool { return w == r.w })
 	}
 	r.reply <- sortedKeys(r.w.pending)
 }
@@ -208,10 +200,10 @@ func sortedKeys(m map[string]Goal) []string {
 // checkWaiters reports the daemons that have settled to their waiters;
 // the loop calls it at the end of each pass.
 func (s *Supervisor) checkWaiters() {
-	if len(s.waits.waiters) == 0 {
+	if len(s.life.waiters) == 0 {
 		return
 	}
-	s.waits.waiters = slices.DeleteFunc(s.waits.waiters, func(w *Waiter) bool {
+	s.life.waiters = slices.DeleteFunc(s.life.waiters, func(w *Waiter) bool {
 		for _, name := range sortedKeys(w.pending) {
 			st, ok := s.settledFor(s.daemons[name], w.pending[name])
 			if !ok {
@@ -231,10 +223,10 @@ func (s *Supervisor) checkWaiters() {
 
 // closeWaiters closes every waiter's channel when Run returns.
 func (s *Supervisor) closeWaiters() {
-	for _, w := range s.waits.waiters {
+	for _, w := range s.life.waiters {
 		close(w.c)
 	}
-	s.waits.waiters = nil
+	s.life.waiters = nil
 }
 
 // settledFor reports whether d (nil when it is not in the config) has

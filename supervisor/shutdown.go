@@ -33,14 +33,6 @@ func (e *UncleanShutdownError) Error() string {
 	return "unclean shutdown: " + strings.Join(parts, "; ")
 }
 
-// shutdownState is the loop's record of the shutdown.
-type shutdownState struct {
-	// begun: the shutdown began; nothing starts any more.
-	begun bool
-	// unclean says what made it unclean.
-	unclean shutdownReport
-}
-
 // shutdownReport collects what made a shutdown unclean.
 type shutdownReport struct {
 	killed    []string
@@ -52,15 +44,15 @@ type shutdownReport struct {
 // stopping, SIGKILL was sent at its deadline, and now it is gone. After
 // Kill, which killed them all, none is listed.
 func (s *Supervisor) noteExit(d *daemon, prev, next record) {
-	if s.down.begun && !s.down.unclean.killedAll && prev.State == Stopping && prev.Killed && prev.PID != 0 && next.PID == 0 {
-		s.down.unclean.killed = append(s.down.unclean.killed, d.name)
+	if s.life.shuttingDown && !s.life.unclean.killedAll && prev.State == Stopping && prev.Killed && prev.PID != 0 && next.PID == 0 {
+		s.life.unclean.killed = append(s.life.unclean.killed, d.name)
 	}
 }
 
 // shutdownErr returns the *UncleanShutdownError of the shutdown, or nil
 // when it was clean.
 func (s *Supervisor) shutdownErr() error {
-	r := s.down.unclean
+	r := s.life.unclean
 	if len(r.killed) == 0 && !r.killedAll && r.left == 0 {
 		return nil
 	}

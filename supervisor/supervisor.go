@@ -115,17 +115,28 @@ type Supervisor struct {
 	spawnQueue []*daemon
 	notify     notifier // what daemons say about their readiness
 
-	down    shutdownState    // once the shutdown began (shutdown.go)
+	// life is the supervisor's own life: the shutdown, and who is told
+	// of it and of the daemons settling.
+	life    lifecycle
 	reloads []*reloadRequest // waiting until no transition is under way
-	// settle reports to the waiting operations (settle.go) and to the
-	// service manager (manager.go).
-	waits settleState
 	// scales holds the counts of instances set by Scale (scale.go).
 	scales map[string]scaled
 
 	requests chan request
 	done     chan struct{} // closed when Run returns
 
+}
+
+// lifecycle is the supervisor's own life as others see it.
+type lifecycle struct {
+	// shuttingDown: the shutdown began; nothing starts any more.
+	shuttingDown bool
+	// unclean says what made the shutdown unclean (shutdown.go).
+	unclean shutdownReport
+	// waiters are the waiting operations' reports (settle.go).
+	waiters []*Waiter
+	// mgr is the service manager's side (Options.Manager; manager.go).
+	mgr managerState
 }
 
 // daemon is the loop's record of one daemon.
