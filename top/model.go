@@ -414,6 +414,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.seq != m.logSeq {
 			return nil // a log closed since
 		}
+		if errors.Is(msg.end, ErrNotOffered) && len(m.logLines) == 0 && len(msg.lines) == 0 {
+			m.closeLog()
+			m.mode = tableMode
+			m.say(true, "logs %s: %v", m.logRef, msg.end)
+			return nil
+		}
 		m.addLogLines(msg.lines)
 		if msg.end != nil {
 			if !errors.Is(msg.end, context.Canceled) {
@@ -516,11 +522,16 @@ func (m *Model) sortRows() {
 func (m *Model) apply(events []Event) {
 	for _, e := range events {
 		m.events = append(m.events, shownEvent{e, eventLine(e)})
-		if e.Type == supervisor.ProfileChanged {
-			for i := range m.nodes {
-				if m.nodes[i].Name == e.Node || len(m.nodes) == 1 {
-					m.nodes[i].Profile = e.Profile
-				}
+		for i := range m.nodes {
+			if m.nodes[i].Name != e.Node && len(m.nodes) > 1 {
+				continue
+			}
+			switch e.Type {
+			case supervisor.ProfileChanged:
+				m.nodes[i].Profile = e.Profile
+			case NodeUp, NodeDown:
+				m.nodes[i].Up = e.Type == NodeUp
+				m.lines = nil
 			}
 		}
 		if e.Daemon == "" {
@@ -614,12 +625,13 @@ func (m *Model) step(r *row, e Event) {
 
 // refreshIfNeeded takes a new snapshot after events that say less than
 // the status: a reload adds and removes daemons, a profile switch moves
-// daemons in and out of it, and a stop with code 0 may be a oneshot that
-// is done.
+// daemons in and out of it, a stop with code 0 may be a oneshot that
+// is done, and a node that comes or goes brings or takes its daemons.
 func (m *Model) refreshIfNeeded(events []Event) tea.Cmd {
 	for _, e := range events {
 		switch {
 		case e.Type == supervisor.ConfigReloaded, e.Type == supervisor.ProfileChanged,
+			e.Type == NodeUp, e.Type == NodeDown,
 			e.Type == supervisor.DaemonStopped && e.ExitCode != nil && *e.ExitCode == 0:
 			return m.refresh()
 		}

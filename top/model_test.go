@@ -539,3 +539,51 @@ func TestSamplesWhatIsShown(t *testing.T) {
 		t.Errorf("after G: worker (4302) wanted %v, d000 wanted %v", w.groups[4302], w.groups[10000])
 	}
 }
+
+// TestNodeGoesDown: a node's registration going away marks it down at
+// once and asks for the status; the node keeps its title with no daemon
+// (a down node publishes none).
+func TestNodeGoesDown(t *testing.T) {
+	web := Daemon{DaemonStatus: supervisor.DaemonStatus{State: supervisor.Running, PID: 70, Health: "none"}}
+	snap := Snapshot{Nodes: []Node{
+		{Name: "n1", Up: true, Daemons: map[string]Daemon{"web": web}},
+		{Name: "n2", Up: true, Daemons: map[string]Daemon{"web": web}},
+	}}
+	m, f := newModel(t, snap)
+	down := Snapshot{Nodes: []Node{snap.Nodes[0], {Name: "n2", Daemons: map[string]Daemon{}}}}
+	f.setSnapshot(down)
+	batch, ok := feed(m, Event{Node: "n2", Event: supervisor.Event{Type: NodeDown, Timestamp: float64(t0.Unix())}})().(tea.BatchMsg)
+	if !ok || len(batch) != 2 {
+		t.Fatal("a node going down asks no status")
+	}
+	if s := screen(m); !strings.Contains(s, "── n2 (down)") || !strings.Contains(s, "1 down") {
+		t.Errorf("n2 not shown down at once:\n%s", s)
+	}
+	m.Update(batch[1]())
+	s := screen(m)
+	if !strings.Contains(s, "── n2 (down)") || len(m.rows) != 1 {
+		t.Errorf("after the status, n2 is not down with no daemon:\n%s", s)
+	}
+	e := Event{Node: "n2", Event: supervisor.Event{Type: NodeUp, Timestamp: float64(t0.Unix())}}
+	feed(m, e)
+	if s := screen(m); strings.Contains(s, "(down)") {
+		t.Errorf("n2 came back, still down:\n%s", s)
+	}
+}
+
+// TestNotOffered: what the source does not offer (a cluster's logs and
+// profiles) is said in the status line, and the table stays.
+func TestNotOffered(t *testing.T) {
+	m, _ := newModel(t, node())
+	m.opt.Source = Cluster{}
+	press(m, "j", "j") // web
+	send(m, press(m, "l"))
+	s := screen(m)
+	if m.mode != tableMode || !strings.Contains(s, "logs web: not offered by the cluster view: run ringsup ctl logs web on node") {
+		t.Errorf("l:\n%s", s)
+	}
+	send(m, press(m, "p"))
+	if s := screen(m); m.mode != tableMode || !strings.Contains(s, "profiles: not offered by the cluster view: run ringsup ctl profile") {
+		t.Errorf("p:\n%s", s)
+	}
+}

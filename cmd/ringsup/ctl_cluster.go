@@ -26,10 +26,10 @@ import (
 // instead of the local socket.
 func ctlClusterFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "cluster", Usage: "talk to every node through etcd: status, events, start, stop, restart"},
+		&cli.BoolFlag{Name: "cluster", Usage: "talk to every node through etcd: status, events, start, stop, restart, top"},
 		&cli.StringFlag{Name: "etcd", Usage: "etcd `ENDPOINTS`, comma-separated (default: [cluster] endpoints of the config)", EnvVars: []string{"RINGSUP_ETCD"}},
 		&cli.StringFlag{Name: "prefix", Usage: "the cluster's key `PREFIX` (default: [cluster] prefix, or " + config.DefaultClusterPrefix + ")"},
-		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: "how long --cluster start, stop and restart wait for the node's answer"},
+		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: "how long --cluster start, stop and restart (and their keys in top) wait for the node's answer"},
 	}
 }
 
@@ -73,8 +73,10 @@ func ctlClusterAction(c *cli.Context) error {
 			}
 		}
 		return nil
+	case "top":
+		return ctlClusterTop(c, cli, keys)
 	default:
-		return fmt.Errorf("%s does not work with --cluster (have: status, events, start, stop, restart)", name)
+		return fmt.Errorf("%s does not work with --cluster (have: status, events, start, stop, restart, top)", name)
 	}
 }
 
