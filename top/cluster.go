@@ -82,7 +82,7 @@ func (c Cluster) Snapshot(ctx context.Context) (Snapshot, error) {
 			if p.Since > 0 && p.PID != 0 {
 				p.UptimeS = max(0, float64(now.UnixNano())/1e9-p.Since)
 			}
-			dd := Daemon{DaemonStatus: p.DaemonStatus}
+			dd := Daemon{DaemonStatus: p.DaemonStatus, Rev: ns.Revs[d]}
 			if p.Singleton != nil && p.Singleton.Owner != name {
 				dd.Owner = p.Singleton.Owner
 			}
@@ -143,7 +143,7 @@ func (s *clusterStream) Next() (Event, error) {
 			if ev.Type != clientv3.EventTypePut {
 				continue
 			}
-			e := Event{Raw: json.RawMessage(ev.Kv.Value)}
+			e := Event{Raw: json.RawMessage(ev.Kv.Value), Rev: ev.Kv.ModRevision}
 			var n struct {
 				Node string `json:"node"`
 			}

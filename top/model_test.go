@@ -587,3 +587,49 @@ func TestNotOffered(t *testing.T) {
 		t.Errorf("p:\n%s", s)
 	}
 }
+
+// TestClusterStatusOlderThanEvents: a node publishes its status less
+// often than its events, so a snapshot can be older than events already
+// shown; the row keeps what the newer events made of it, and an event
+// older than the snapshot changes nothing but still reports an outcome.
+func TestClusterStatusOlderThanEvents(t *testing.T) {
+	running := func(pid int, rev int64) Daemon {
+		return Daemon{DaemonStatus: supervisor.DaemonStatus{State: supervisor.Running, PID: pid, Health: "none"}, Rev: rev}
+	}
+	snap := func(web Daemon) Snapshot {
+		return Snapshot{Nodes: []Node{
+			{Name: "n1", Up: true, Daemons: map[string]Daemon{"web": running(10, 5)}},
+			{Name: "n2", Up: true, Daemons: map[string]Daemon{"web": web}},
+		}}
+	}
+	m, f := newModel(t, snap(running(20, 5)))
+	started := Event{Node: "n2", Rev: 9, Event: supervisor.Event{Type: supervisor.DaemonStarted, Daemon: "web", PID: 21, Timestamp: float64(t0.Unix())}}
+	feed(m, started)
+	f.setSnapshot(snap(running(20, 7))) // written before the start
+	send(m, m.refresh())
+	if l := topLine(m, "n2"); !regexp.MustCompile(`web +running +21 `).MatchString(l) {
+		t.Errorf("n2/web = %q, want pid 21 from the newer event", l)
+	}
+	f.setSnapshot(snap(running(22, 12))) // newer than every event
+	send(m, m.refresh())
+	if l := topLine(m, "n2"); !regexp.MustCompile(`web +running +22 `).MatchString(l) {
+		t.Errorf("n2/web = %q, want pid 22 from the newer status", l)
+	}
+	m.pending[Ref{Node: "n2", Name: "web"}] = Restart
+	started.Rev, started.PID = 11, 22
+	feed(m, Event{Node: "n2", Rev: 10, Event: supervisor.Event{Type: supervisor.DaemonExited, Daemon: "web", Timestamp: float64(t0.Unix())}}, started)
+	if l := topLine(m, "n2"); !regexp.MustCompile(`web +running +22 `).MatchString(l) || !strings.Contains(screen(m), "restart n2/web: running, pid 22") {
+		t.Errorf("after older events, n2/web = %q:\n%s", l, screen(m))
+	}
+}
+
+// topLine returns the first daemon line under node's title.
+func topLine(m *Model, node string) string {
+	lines := strings.Split(screen(m), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "── "+node) && i+1 < len(lines) {
+			return lines[i+1]
+		}
+	}
+	return ""
+}
