@@ -102,7 +102,7 @@ func (c Cluster) Subscribe(ctx context.Context) (Stream, error) {
 	}
 	from := clientv3.WithRev(resp.Header.Revision + 1)
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	s := &clusterStream{cancel: cancel,
+	s := &clusterStream{ctx: ctx, cancel: cancel,
 		events: c.Client.Watch(wctx, c.Keys.Events(), clientv3.WithPrefix(), from),
 		nodes:  c.Client.Watch(wctx, c.Keys.Nodes(), clientv3.WithPrefix(), from),
 		keys:   c.Keys}
@@ -112,6 +112,7 @@ func (c Cluster) Subscribe(ctx context.Context) (Stream, error) {
 // clusterStream merges the watch of the events with that of the
 // registrations. Their order between the two is the order they are read.
 type clusterStream struct {
+	ctx           context.Context
 	cancel        context.CancelFunc
 	events, nodes clientv3.WatchChan
 	keys          cluster.Keys
@@ -129,8 +130,11 @@ func (s *clusterStream) Next() (Event, error) {
 		case wr, ok = <-s.nodes:
 			node = true
 		}
+		if !ok && s.ctx.Err() != nil {
+			return Event{}, s.ctx.Err()
+		}
 		if !ok {
-			return Event{}, fmt.Errorf("cannot watch the cluster: %w", context.Canceled)
+			return Event{}, fmt.Errorf("cannot watch the cluster: %w", io.ErrUnexpectedEOF)
 		}
 		if err := wr.Err(); err != nil {
 			return Event{}, fmt.Errorf("cannot watch the cluster: %w", err)

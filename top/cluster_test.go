@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
 	"github.com/ringrift/ringsup/cluster"
+	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/internal/etcdtest"
 	"github.com/ringrift/ringsup/supervisor"
 )
@@ -23,7 +21,7 @@ import (
 // cmd/ringsup.
 func TestClusterSource(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := cluster.Dial(&config.Cluster{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
