@@ -555,10 +555,19 @@ command = "echo $$ > feeder.pid; exec cat feed"
 	// daemon, then calls fix and checks that the next line reaches logs.
 	check := func(t *testing.T, dir string, r *ringsupProc, why string, fix func(), logs string) {
 		t.Helper()
+		// It once timed out waiting for the error, under stress -c 2 with
+		// -race -count=3 -cpu 1, and did not again in 18 runs: show what
+		// ringsup said.
+		defer func() {
+			if t.Failed() {
+				t.Logf("ringsup's output:\n%s", r.output)
+			}
+		}()
 		pid := readPID(t, filepath.Join(dir, "feeder.pid"))
 		feed := openFeed(t, filepath.Join(dir, "feed"))
 		sendLine(t, feed, "lost 1")
-		eventually(t, 10*time.Second, "an error logged", func() bool { return lost(r) == 1 })
+		// Exactly one error is checked below, with the output.
+		eventually(t, 10*time.Second, "an error logged", func() bool { return lost(r) >= 1 })
 		if out := r.output.String(); !strings.Contains(out, why) {
 			t.Errorf("the error does not say %q:\n%s", why, out)
 		}
