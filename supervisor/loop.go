@@ -228,7 +228,7 @@ func (s *Supervisor) schedule() {
 			switch dep := blockingDependency(d); {
 			case dep == nil:
 				s.apply(d, input{kind: inDepsReady})
-			case !dep.satisfies() && (dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed):
+			case dep.downForGood():
 				err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
 				s.apply(d, input{kind: inDepFailed, err: err})
 			}

@@ -411,7 +411,9 @@ func TestCtlFindsSocket(t *testing.T) {
 	r := startRingsup(t, dir)
 	defer stopRingsup(t, r)
 	sock := filepath.Join(dir, "run", "ctl.sock")
-	eventually(t, 10*time.Second, "the socket exists", func() bool { _, err := os.Stat(sock); return err == nil })
+	// The socket file exists from bind(2), a moment before listen(2):
+	// wait until ringsup answers.
+	waitListening(t, r, sock)
 
 	status := func(args ...string) error {
 		var out, errOut bytes.Buffer
