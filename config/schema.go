@@ -51,6 +51,7 @@ func topFields() []field[Config] {
 		{key: "supervisor", kind: kindTable},
 		{key: "profiles", kind: kindTable},
 		{key: "daemons", kind: kindTable},
+		{key: "events", kind: kindTable},
 		{key: "hooks", kind: kindTables},
 	}
 }
@@ -130,7 +131,11 @@ func probeKeys() []string { return []string{"exec", "http", "tcp"} }
 func hookFields() []field[Hook] {
 	return []field[Hook]{
 		{"events", kindStrings, true, nonEmptyList, func(h *Hook, v any) { h.Events = v.([]string) }},
-		{"command", kindCommand, true, nil, func(h *Hook, v any) { h.Command = v.([]string) }},
+		{"daemons", kindStrings, false, nil, func(h *Hook, v any) { h.Daemons = v.([]string) }},
+		{"command", kindCommand, false, nil, func(h *Hook, v any) { h.Command = v.([]string) }},
+		{ActionRestart, kindStrings, false, nonEmptyList, func(h *Hook, v any) { h.Action, h.Targets = ActionRestart, v.([]string) }},
+		{ActionStart, kindStrings, false, nonEmptyList, func(h *Hook, v any) { h.Action, h.Targets = ActionStart, v.([]string) }},
+		{ActionStop, kindStrings, false, nonEmptyList, func(h *Hook, v any) { h.Action, h.Targets = ActionStop, v.([]string) }},
 		{"timeout", kindDuration, false, positive, func(h *Hook, v any) { h.Timeout = v.(time.Duration) }},
 	}
 }
@@ -141,6 +146,7 @@ func eventTypes() []string {
 		"DAEMON_STARTED", "DAEMON_STOPPED", "DAEMON_EXITED", "DAEMON_RESTARTING",
 		"DAEMON_FAILED", "DAEMON_IMPORT_FAILED", "DAEMON_HEALTHY", "DAEMON_UNHEALTHY",
 		"CONFIG_RELOADED", "CONFIG_RELOAD_FAILED", "PROFILE_CHANGED",
+		"EVENTS_DROPPED", "HOOK_FAILED",
 	}
 }
 

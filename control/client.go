@@ -328,7 +328,12 @@ func (cl *Client) Shutdown(ctx context.Context) error {
 // or the supervisor shuts down (nil). A client that falls behind is dropped
 // by the supervisor: that is a *RemoteError.
 func (cl *Client) Events(ctx context.Context, fn func(json.RawMessage) error) error {
-	c, _, err := cl.call(ctx, Request{V: Version, Cmd: CmdEvents})
+	return cl.events(ctx, Request{V: Version, Cmd: CmdEvents}, fn)
+}
+
+// events makes the events request req and calls fn with each event.
+func (cl *Client) events(ctx context.Context, req Request, fn func(json.RawMessage) error) error {
+	c, _, err := cl.call(ctx, req)
 	if err != nil {
 		return err
 	}

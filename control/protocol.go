@@ -31,6 +31,7 @@ const (
 	CmdShutdown = "shutdown" // answers, then closes once the supervisor stopped
 	CmdReload   = "reload"   // answers with what changed, once applied
 	CmdProfile  = "profile"  // profile: the profile to switch to
+	CmdEmit     = "emit"     // type, data, as: publish an event (emit.go)
 )
 
 // Request is the one line a client sends.
@@ -54,6 +55,18 @@ type Request struct {
 	// prints it (indented JSON and a newline), after the answer line
 	// rather than in it; the answer line says its Length.
 	Text bool `json:"text,omitempty"`
+
+	// Type is the event type an emit request publishes.
+	Type string `json:"type,omitempty"`
+	// Data is the payload of an emit request: a JSON object on one line.
+	Data json.RawMessage `json:"data,omitempty"`
+	// As names the source daemon of an emit request from outside any
+	// daemon; only root and the supervisor's user may.
+	As string `json:"as,omitempty"`
+	// Types and Daemons filter an events request: only events of one of
+	// Types (all when empty) and of one of Daemons (all when empty).
+	Types   []string `json:"types,omitempty"`
+	Daemons []string `json:"daemons,omitempty"`
 }
 
 // appendRequest appends req as json.Marshal encodes it, without the
@@ -91,6 +104,7 @@ func appendRequest(b []byte, req Request) []byte {
 	if req.Text {
 		b = append(b, `,"text":true`...)
 	}
+	b = appendEmitFields(b, req)
 	return append(b, '}')
 }
 

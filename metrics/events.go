@@ -16,6 +16,8 @@ func eventTypes() []supervisor.EventType {
 		supervisor.DaemonUnhealthy,
 		supervisor.ConfigReloaded,
 		supervisor.ConfigReloadFailed,
+		supervisor.EventsDropped,
+		supervisor.HookFailed,
 	}
 }
 

@@ -1,6 +1,9 @@
 package supervisor
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // EventType names a lifecycle event. The names are the contract (SPEC.md).
 type EventType string
@@ -42,6 +45,16 @@ type Event struct {
 	// Error is set on DAEMON_FAILED, DAEMON_IMPORT_FAILED and
 	// CONFIG_RELOAD_FAILED, and on DAEMON_STOPPED when a dependency failed.
 	Error string `json:"error,omitempty"`
+
+	// Data is the payload of a custom event (ctl emit): a JSON object.
+	Data json.RawMessage `json:"data,omitempty"`
+	// Dropped is set on EVENTS_DROPPED: how many events of the daemon
+	// the rate limit refused.
+	Dropped int `json:"dropped,omitempty"`
+	// Hook and Trigger are set on HOOK_FAILED: the hook (its command, or
+	// its action and targets) and the type of the event that fired it.
+	Hook    string    `json:"hook,omitempty"`
+	Trigger EventType `json:"trigger,omitempty"`
 
 	// The daemons a reload changed, on CONFIG_RELOADED: its four lists
 	// are inlined in the JSON (added, removed, restarted, updated).

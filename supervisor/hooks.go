@@ -3,8 +3,8 @@ package supervisor
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
-	"slices"
 	"syscall"
 	"time"
 
@@ -35,7 +35,11 @@ type runningHook struct {
 // queueHooks queues a run of every hook that listens for e.
 func (s *Supervisor) queueHooks(e Event) {
 	for _, h := range s.cfg.Hooks {
-		if !slices.Contains(h.Events, string(e.Type)) {
+		if !hookMatches(h, e) {
+			continue
+		}
+		if h.Action != "" {
+			s.hookActions = append(s.hookActions, hookAction{hook: h, event: e})
 			continue
 		}
 		if len(s.hookQueue) >= maxHooksQueued {
@@ -55,7 +59,7 @@ func (s *Supervisor) startHooks(now time.Time) {
 		run := s.hookQueue[0]
 		s.hookQueue = s.hookQueue[1:]
 		if err := s.startHook(run, now); err != nil {
-			s.log.Error("cannot run hook", "event", string(run.event.Type), "command", run.hook.Command[0], "error", err)
+			s.hookFailed(run.hook, run.event, fmt.Sprintf("cannot run hook: %v", err))
 		}
 	}
 }
@@ -85,7 +89,7 @@ func (s *Supervisor) startHook(run hookRun, now time.Time) error {
 		Name:   run.event.Daemon,
 		Argv:   run.hook.Command,
 		Dir:    s.cfg.Dir,
-		Env:    map[string]string{"RINGSUP_EVENT": string(run.event.Type)},
+		Env:    map[string]string{"RINGSUP_EVENT": string(run.event.Type), SocketEnv: s.cfg.Supervisor.Socket},
 		Stdin:  r,
 		Output: s.hookLog,
 	})
@@ -107,10 +111,9 @@ func (s *Supervisor) hookExited(x procexec.Exit) bool {
 	_ = s.rt.Signal(x.PID, syscall.SIGKILL) // what is left of its group
 	switch {
 	case h.killAt.IsZero():
-		s.log.Error("hook timed out and was killed", "event", string(h.run.event.Type),
-			"command", h.run.hook.Command[0], "timeout", h.run.hook.Timeout)
+		s.hookFailed(h.run.hook, h.run.event, fmt.Sprintf("timed out after %v and was killed", h.run.hook.Timeout))
 	case !x.Success():
-		s.log.Error("hook failed", "event", string(h.run.event.Type), "command", h.run.hook.Command[0], "exit", x.String())
+		s.hookFailed(h.run.hook, h.run.event, x.String())
 	}
 	s.startHooks(time.Now())
 	return true

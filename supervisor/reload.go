@@ -187,6 +187,7 @@ func (s *Supervisor) forgetRemoved() {
 		if d.notify != nil {
 			d.notify.Close()
 		}
+		s.closeUserSocket(d.name)
 		delete(s.daemons, d.name)
 		s.order = slices.Delete(s.order, i, i+1)
 		i--

@@ -4,17 +4,22 @@ import "time"
 
 // subscriber is one reader of the event stream.
 type subscriber struct {
-	ch chan Event
+	ch     chan Event
+	filter EventFilter
 }
 
 type subscribeRequest struct {
 	sub   *subscriber
-	reply chan struct{}
+	reply chan error
 }
 
 func (r *subscribeRequest) handle(s *Supervisor) {
+	if err := s.checkFilter(r.sub.filter); err != nil {
+		r.reply <- err
+		return
+	}
 	s.subs[r.sub] = struct{}{}
-	close(r.reply)
+	r.reply <- nil
 }
 
 type unsubscribeRequest struct{ sub *subscriber }
@@ -28,7 +33,12 @@ func (r *unsubscribeRequest) handle(s *Supervisor) { s.dropSubscriber(r.sub) }
 // the supervisor never waits for it. The channel is also closed when Run
 // returns, or at once if Run has already returned.
 func (s *Supervisor) Subscribe() (<-chan Event, func()) {
-	sub := &subscriber{ch: make(chan Event, s.opts.EventBuffer)}
+	ch, cancel, _ := s.subscribe(EventFilter{}) // no filter, no error
+	return ch, cancel
+}
+
+func (s *Supervisor) subscribe(f EventFilter) (<-chan Event, func(), error) {
+	sub := &subscriber{ch: make(chan Event, s.opts.EventBuffer), filter: f}
 	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
 	// Before Run, the subscriber is handed to Run, so that it sees the
 	// events of start-up too.
@@ -36,16 +46,18 @@ func (s *Supervisor) Subscribe() (<-chan Event, func()) {
 	if !s.early.started {
 		s.early.subs = append(s.early.subs, sub)
 		s.early.Unlock()
-		return sub.ch, cancel
+		return sub.ch, cancel, nil
 	}
 	s.early.Unlock()
-	r := &subscribeRequest{sub: sub, reply: make(chan struct{})}
+	r := &subscribeRequest{sub: sub, reply: make(chan error, 1)}
 	if err := s.call(r); err != nil {
 		close(sub.ch)
-		return sub.ch, func() {}
+		return sub.ch, func() {}, nil
 	}
-	<-r.reply
-	return sub.ch, cancel
+	if err := <-r.reply; err != nil {
+		return nil, nil, err
+	}
+	return sub.ch, cancel, nil
 }
 
 // takeEarlySubscribers registers the subscribers made before Run; from now
@@ -97,6 +109,9 @@ func (s *Supervisor) publish(e Event) {
 	s.logEvent(e)
 	s.queueHooks(e)
 	for sub := range s.subs {
+		if !sub.filter.Match(e) {
+			continue
+		}
 		select {
 		case sub.ch <- e:
 		default:

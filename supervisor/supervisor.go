@@ -53,6 +53,10 @@ type Options struct {
 	// Echo, if not nil, also receives every line of daemon output,
 	// prefixed with the daemon's name (ringsup --echo).
 	Echo *logfile.Echo
+	// DaemonSockets, if not nil, gives each daemon that runs as another
+	// user a control socket of its own (usersocket.go). Default: none;
+	// such daemons get the supervisor's socket, which they cannot open.
+	DaemonSockets DaemonSockets
 }
 
 // ErrNotRunning is returned by the methods of a Supervisor whose Run has
@@ -110,6 +114,12 @@ type Supervisor struct {
 	hooks     map[int]*runningHook
 	hookQueue []hookRun
 	hookLog   *logfile.Writer
+	// hookActions are the built-in actions of hooks fired in the current
+	// pass, applied after it (emit.go); emits are the publishers' rate
+	// limits.
+	hookActions []hookAction
+	emits       emitLimits
+	userSockets map[string]userSocket // by daemon name
 
 	shuttingDown bool
 	timer        *time.Timer
@@ -278,6 +288,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	defer s.rt.Close()
 	defer s.closeLogs()
+	defer s.closeUserSockets()
 
 	if err := os.MkdirAll(s.cfg.Supervisor.LogDir, 0o755); err != nil {
 		s.log.Error("cannot create log directory; daemon output is discarded",
@@ -322,6 +333,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		}
 		s.flushEvents()
+		if s.runHookActions() {
+			continue // what they started or stopped
+		}
 		timerC := s.armTimer()
 		select {
 		case req := <-s.requests:
@@ -470,6 +484,7 @@ func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, err
 	if err != nil {
 		return procexec.Spec{}, nil, fmt.Errorf("cannot start %q: %w", d.name, err)
 	}
+	env[SocketEnv] = s.socketFor(d)
 	out := s.logWriter(d)
 	return procexec.Spec{
 		Name:   d.name,
@@ -737,6 +752,9 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer() <-chan time.Time {
 	first := s.hooksDeadline()
+	if dl := s.dropsDeadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
+		first = dl
+	}
 	for _, d := range s.order {
 		for _, dl := range []time.Time{d.rec.Deadline, d.health.deadline()} {
 			if !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
@@ -757,6 +775,7 @@ func (s *Supervisor) armTimer() <-chan time.Time {
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
 	s.killLateHooks(now)
+	s.reportDrops(now)
 	for _, d := range s.order {
 		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {
 			s.apply(d, input{kind: inDeadline})

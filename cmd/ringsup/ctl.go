@@ -23,6 +23,7 @@ func ctlCommands() []*cli.Command {
 		ctlRestartCommand(),
 		ctlLogsCommand(),
 		ctlEventsCommand(),
+		ctlEmitCommand(),
 		ctlReloadCommand(),
 		ctlProfileCommand(),
 		ctlShutdownCommand(),
@@ -33,7 +34,7 @@ func ctlCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ctl",
 		Usage:     "control a running supervisor through its socket",
-		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|reload|profile|shutdown ...",
+		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|emit|reload|profile|shutdown ...",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "socket",

@@ -1,0 +1,244 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringrift/ringsup/supervisor"
+)
+
+// This file holds the events daemons publish (emit) and the filters of an
+// events stream, on both ends of the socket.
+
+// emitIdleTimeout is how long an emit connection may wait for its next
+// request before the server closes it.
+const emitIdleTimeout = time.Minute
+
+// peer is the process at the other end of a connection, as its
+// credentials tell.
+type peer struct{ uid, pid int }
+
+// appendEmitFields appends the fields of an emit or a filtered events
+// request to the JSON object b.
+func appendEmitFields(b []byte, req Request) []byte {
+	if req.Type != "" {
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, req.Type)
+	}
+	if len(req.Data) > 0 {
+		// As json.Marshal writes a RawMessage: compact, HTML-escaped.
+		var compact, escaped bytes.Buffer
+		if json.Compact(&compact, req.Data) == nil {
+			json.HTMLEscape(&escaped, compact.Bytes())
+			b = append(b, `,"data":`...)
+			b = append(b, escaped.Bytes()...)
+		}
+	}
+	if req.As != "" {
+		b = append(b, `,"as":`...)
+		b = appendJSONString(b, req.As)
+	}
+	b = appendStrings(b, "types", req.Types)
+	return appendStrings(b, "daemons", req.Daemons)
+}
+
+func appendStrings(b []byte, key string, list []string) []byte {
+	if len(list) == 0 {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":[`...)
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
+}
+
+// eventFilter is the filter of an events request.
+func eventFilter(req Request) supervisor.EventFilter {
+	f := supervisor.EventFilter{Daemons: req.Daemons}
+	for _, t := range req.Types {
+		f.Types = append(f.Types, supervisor.EventType(t))
+	}
+	return f
+}
+
+// emit answers an emit request, and the emit requests that follow it on
+// the same connection, each with one line, until the client closes it or
+// stays idle for emitIdleTimeout.
+//
+// The source of the events is the daemon whose process leads the peer's
+// process group. Only root and the supervisor's user may name another
+// source (As), and then only from outside any daemon.
+func (s *Server) emit(conn *net.UnixConn, req Request, p peer) {
+	group, err := unix.Getpgid(p.pid)
+	if err != nil {
+		group = 0 // gone already: its answer will not be read
+	}
+	trusted := p.uid == 0 || p.uid == s.uid
+	r := bufio.NewReader(conn)
+	for {
+		var err error
+		switch {
+		case req.Cmd != CmdEmit:
+			err = fmt.Errorf("only emit requests may follow an emit on its connection, not %q", req.Cmd)
+		case req.As != "" && !trusted:
+			err = fmt.Errorf("permission denied: uid %d may not publish as another daemon", p.uid)
+		default:
+			err = s.sup.Emit(supervisor.Emission{
+				Type:  supervisor.EventType(req.Type),
+				Data:  req.Data,
+				Group: group,
+				As:    req.As,
+			})
+		}
+		if s.send(conn, errorResponse(err)) != nil || req.Cmd != CmdEmit {
+			return
+		}
+		conn.SetReadDeadline(time.Now().Add(emitIdleTimeout))
+		next, err := readNextRequest(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
+				s.send(conn, errorResponse(err))
+			}
+			return
+		}
+		req = next
+	}
+}
+
+// readNextRequest reads a request line that follows another on a
+// connection: at most MaxRequestSize bytes, the protocol's version.
+func readNextRequest(r *bufio.Reader) (Request, error) {
+	var req Request
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > MaxRequestSize+1 {
+			return req, fmt.Errorf("request too long (more than %d bytes)", MaxRequestSize)
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			if len(line) == 0 && errors.Is(err, io.EOF) {
+				return req, io.EOF
+			}
+			return req, err
+		}
+	}
+	if err := json.Unmarshal(line, &req); err != nil {
+		return req, fmt.Errorf("malformed request: %w", err)
+	}
+	if req.V != Version {
+		return req, fmt.Errorf("unsupported protocol version %d (this supervisor speaks %d)", req.V, Version)
+	}
+	return req, nil
+}
+
+// compactData returns data, a JSON object, on one line; nil stays nil.
+func compactData(data json.RawMessage) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, data); err != nil || b.Bytes()[0] != '{' {
+		return nil, errors.New("cannot publish: data must be a JSON object")
+	}
+	return b.Bytes(), nil
+}
+
+// Emit publishes an event of type typ, one of the supervisor's custom types
+// ([events] types), with data, a JSON object (nil means {}). The event's
+// source (daemon_type) is the daemon the calling process belongs to, by its
+// process group; none outside any daemon. A refusal (an undeclared type,
+// data not an object or too big, the rate limit) is a *RemoteError.
+func (cl *Client) Emit(ctx context.Context, typ string, data json.RawMessage) error {
+	return cl.EmitAs(ctx, "", typ, data)
+}
+
+// EmitAs is Emit with a source daemon named by the caller, as `ctl emit
+// --as`: only root and the supervisor's user may, from outside any daemon
+// (or naming the daemon they belong to). An empty as is Emit.
+func (cl *Client) EmitAs(ctx context.Context, as, typ string, data json.RawMessage) error {
+	data, err := compactData(data)
+	if err != nil {
+		return err
+	}
+	_, err = cl.do(ctx, Request{V: Version, Cmd: CmdEmit, Type: typ, Data: data, As: as})
+	return err
+}
+
+// EventFilter selects the events of a stream: those of one of Types (all
+// when empty) and, when Daemons is not empty, of one of those daemons.
+// The supervisor filters, so the events left out are never sent.
+type EventFilter struct {
+	Types   []string
+	Daemons []string
+}
+
+// EventsFiltered is Events for the events that pass f only. A type that is
+// neither ringsup's own nor declared, or an unknown daemon, is a
+// *RemoteError.
+func (cl *Client) EventsFiltered(ctx context.Context, f EventFilter, fn func(json.RawMessage) error) error {
+	return cl.events(ctx, Request{V: Version, Cmd: CmdEvents, Types: f.Types, Daemons: f.Daemons}, fn)
+}
+
+// Publisher publishes events over one connection, for a process that
+// publishes many: it spares a connection per event. Make one with
+// Client.Publisher. It is not safe for concurrent use.
+type Publisher struct {
+	cl *Client
+	c  *conn
+}
+
+// Publisher returns a Publisher that connects on its first Emit.
+func (cl *Client) Publisher() *Publisher { return &Publisher{cl: cl} }
+
+// Emit is Client.Emit over the publisher's connection. A connection the
+// supervisor closed (it closes those idle for a minute) is replaced once.
+func (p *Publisher) Emit(ctx context.Context, typ string, data json.RawMessage) error {
+	data, err := compactData(data)
+	if err != nil {
+		return err
+	}
+	req := Request{V: Version, Cmd: CmdEmit, Type: typ, Data: data}
+	if p.c != nil {
+		_, err := p.c.roundTrip(req, time.Now().Add(p.cl.timeout()))
+		var remote *RemoteError
+		if err == nil || errors.As(err, &remote) {
+			return err
+		}
+		p.Close() // stale: dial again
+	}
+	c, _, err := p.cl.call(ctx, req)
+	if err != nil {
+		return err
+	}
+	p.c = c
+	return nil
+}
+
+// Close closes the publisher's connection.
+func (p *Publisher) Close() error {
+	if p.c != nil {
+		p.c.close()
+		p.c = nil
+	}
+	return nil
+}
