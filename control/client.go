@@ -135,6 +135,9 @@ func (c *conn) read() (reply, error) {
 	if rp, ok := textAnswer(line); ok {
 		return rp, nil
 	}
+	if rp, ok := eventLine(line); ok {
+		return rp, nil
+	}
 	var rp reply
 	if err := json.Unmarshal(line, &rp); err != nil {
 		return rp, fmt.Errorf("cannot decode the answer: %w", err)

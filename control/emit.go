@@ -242,3 +242,50 @@ func (p *Publisher) Close() error {
 	}
 	return nil
 }
+
+// eventBatch bounds how many events sendEvents writes at once.
+const eventBatch = 256
+
+// sendEvents writes the line of e and of the events already waiting in ch
+// (up to eventBatch in all) to conn in one write within WriteTimeout: a
+// stream that falls behind catches up with fewer system calls. It returns
+// buf, for reuse, and whether ch turned out closed.
+func (s *Server) sendEvents(conn *net.UnixConn, e supervisor.Event, ch <-chan supervisor.Event, buf []byte) ([]byte, bool, error) {
+	buf = append(buf, encode(Response{V: Version, OK: true, Event: &e})...)
+	closed := false
+drain:
+	for range eventBatch - 1 {
+		select {
+		case next, ok := <-ch:
+			if !ok {
+				closed = true
+				break drain
+			}
+			buf = append(buf, encode(Response{V: Version, OK: true, Event: &next})...)
+		default:
+			break drain
+		}
+	}
+	conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	_, err := conn.Write(buf)
+	return buf, closed, err
+}
+
+// eventLinePrefix starts a line of an events stream as Server writes it:
+// {"v":1,"ok":true,"event":{...}}.
+const eventLinePrefix = `{"v":1,"ok":true,"event":{`
+
+// eventLine decodes line if it is an event line as Server writes it,
+// without json.Unmarshal: a subscriber of many events spends most of its
+// time there otherwise. The event is passed on as it came.
+func eventLine(line []byte) (reply, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(eventLinePrefix[:len(eventLinePrefix)-1]))
+	if !ok {
+		return reply{}, false
+	}
+	event, ok := bytes.CutSuffix(rest, []byte("}\n"))
+	if !ok || len(event) < 2 || event[len(event)-1] != '}' {
+		return reply{}, false
+	}
+	return reply{V: Version, OK: true, Event: event}, true
+}

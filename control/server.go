@@ -422,6 +422,7 @@ func (s *Server) events(conn *net.UnixConn, req Request) {
 		return
 	}
 	gone := clientGone(conn)
+	var buf []byte
 	for {
 		var e supervisor.Event
 		ok := false
@@ -440,8 +441,14 @@ func (s *Server) events(conn *net.UnixConn, req Request) {
 			s.endEvents(conn)
 			return
 		}
-		if err := s.send(conn, Response{V: Version, OK: true, Event: &e}); err != nil {
+		var closed bool
+		var err error
+		if buf, closed, err = s.sendEvents(conn, e, ch, buf[:0]); err != nil {
 			s.log.Debug("dropped an event client", "error", err)
+			return
+		}
+		if closed {
+			s.endEvents(conn)
 			return
 		}
 	}

@@ -1,0 +1,209 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringrift/ringsup/supervisor"
+)
+
+// eventsNode declares custom types and has no rate limit, for tests that
+// publish from this process (outside any daemon).
+const eventsNode = `
+[supervisor]
+log_dir = "logs"
+
+[events]
+types = ["SELFPLAY_COMPLETED", "TRAINING_COMPLETED"]
+rate_limit = 0
+
+[daemons.steady]
+command = ["sleep", "1000"]
+`
+
+// collector is a filtered events stream read by a goroutine.
+type collector struct {
+	mu     sync.Mutex
+	events []map[string]any
+	done   chan error
+}
+
+func (c *collector) list() []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]map[string]any(nil), c.events...)
+}
+
+// collect reads the stream of events that pass f until the test ends.
+func collect(t *testing.T, n *testNode, f EventFilter) *collector {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collector{done: make(chan error, 1)}
+	go func() {
+		c.done <- n.client.EventsFiltered(ctx, f, func(raw json.RawMessage) error {
+			var e map[string]any
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.events = append(c.events, e)
+			c.mu.Unlock()
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-c.done })
+	return c
+}
+
+func TestEmitOverTheSocketToFilteredSubscribers(t *testing.T) {
+	n := startNode(t, eventsNode, Options{})
+	n.waitState(t, "steady", supervisor.Running)
+	selfplay := collect(t, n, EventFilter{Types: []string{"SELFPLAY_COMPLETED"}})
+	all := collect(t, n, EventFilter{})
+	sawTraining := func() bool {
+		for _, e := range all.list() {
+			if e["type"] == "TRAINING_COMPLETED" {
+				return true
+			}
+		}
+		return false
+	}
+	// The streams start when the supervisor has them, which the client
+	// cannot see: publish both types until both streams have one.
+	eventually(t, 30*time.Second, "the streams run", func() bool {
+		for _, typ := range []string{"TRAINING_COMPLETED", "SELFPLAY_COMPLETED"} {
+			if err := n.client.Emit(t.Context(), typ, json.RawMessage(`{"n": 1}`)); err != nil {
+				t.Fatalf("Emit(%s) = %v", typ, err)
+			}
+		}
+		return len(selfplay.list()) > 0 && sawTraining()
+	})
+	p := n.client.Publisher()
+	defer p.Close()
+	for range 3 {
+		if err := p.Emit(t.Context(), "SELFPLAY_COMPLETED", json.RawMessage("{\n  \"games\": 100\n}")); err != nil {
+			t.Fatalf("Publisher.Emit = %v", err)
+		}
+	}
+	eventually(t, 30*time.Second, "three more", func() bool {
+		c := 0
+		for _, e := range selfplay.list() {
+			if d, _ := e["data"].(map[string]any); d["games"] == float64(100) {
+				c++
+			}
+		}
+		return c == 3
+	})
+	for _, e := range selfplay.list() {
+		if e["type"] != "SELFPLAY_COMPLETED" || e["daemon_type"] != nil {
+			t.Errorf("filtered event = %v, want SELFPLAY_COMPLETED with no daemon_type (published from outside any daemon)", e)
+		}
+	}
+
+	// Refusals are *RemoteErrors, and a publisher's connection survives them.
+	for typ, data := range map[string]string{"NOPE": `{}`, "SELFPLAY_COMPLETED": `{"a": `} {
+		if err := p.Emit(t.Context(), typ, json.RawMessage(data)); err == nil {
+			t.Errorf("Publisher.Emit(%s, %s) = nil, want an error", typ, data)
+		}
+	}
+	if err := p.Emit(t.Context(), "SELFPLAY_COMPLETED", nil); err != nil {
+		t.Errorf("Publisher.Emit after refusals = %v", err)
+	}
+	if msg := remoteError(n.client.EventsFiltered(t.Context(), EventFilter{Daemons: []string{"nope"}}, nil)); msg != `unknown daemon "nope"` {
+		t.Errorf("EventsFiltered(unknown daemon) = %q", msg)
+	}
+	if msg := remoteError(n.client.EmitAs(t.Context(), "nope", "SELFPLAY_COMPLETED", nil)); msg != `unknown daemon "nope"` {
+		t.Errorf("EmitAs(unknown daemon) = %q", msg)
+	}
+}
+
+// TestSlowSubscriberOfCustomEventsDropped: a client that subscribes to
+// custom events and reads them slower than they come is dropped, and told
+// so at the end of its stream, while publishing and another subscriber go
+// on.
+func TestSlowSubscriberOfCustomEventsDropped(t *testing.T) {
+	n := startNode(t, eventsNode, Options{WriteTimeout: 5 * time.Second})
+	c, err := net.Dial("unix", n.srv.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(`{"v":1,"cmd":"events","types":["SELFPLAY_COMPLETED"]}` + "\n"))
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || !strings.Contains(line, `"ok":true`) {
+		t.Fatalf("events answer = %q, %v", line, err)
+	}
+	// The slow client: a line a millisecond, until the stream ends.
+	last := make(chan string, 1)
+	go func() {
+		var prev string
+		for {
+			c.SetReadDeadline(time.Now().Add(time.Minute))
+			line, err := r.ReadString('\n')
+			if err != nil {
+				last <- prev
+				return
+			}
+			prev = line
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	other := collect(t, n, EventFilter{Types: []string{"TRAINING_COMPLETED"}})
+	p := n.client.Publisher()
+	defer p.Close()
+	var end string
+	eventually(t, 2*time.Minute, "the slow client's stream ends", func() bool {
+		for range 200 {
+			if err := p.Emit(t.Context(), "SELFPLAY_COMPLETED", nil); err != nil {
+				t.Fatalf("Emit while a subscriber is slow = %v", err)
+			}
+		}
+		select {
+		case end = <-last:
+			return true
+		default:
+			return false
+		}
+	})
+	if !strings.Contains(end, `"ok":false`) || !strings.Contains(end, "fell behind") {
+		t.Errorf("last line of the slow client's stream = %q, want the error that says it fell behind", end)
+	}
+	eventually(t, 30*time.Second, "the other subscriber gets its events", func() bool {
+		if err := p.Emit(t.Context(), "TRAINING_COMPLETED", nil); err != nil {
+			t.Fatal(err)
+		}
+		return len(other.list()) > 0
+	})
+}
+
+// ExampleClient_Emit publishes an event from a daemon (the supervisor
+// finds which from the caller's process group) and follows the events of
+// one type from one daemon.
+func ExampleClient_Emit() {
+	ctx := context.Background()
+	cl := &Client{Path: "/run/ringsup.sock"} // a daemon reads it from $RINGSUP_SOCKET
+	if err := cl.Emit(ctx, "SELFPLAY_COMPLETED", json.RawMessage(`{"games": 100}`)); err != nil {
+		// An undeclared type, data that is not an object, the rate limit.
+		return
+	}
+	filter := EventFilter{Types: []string{"TRAINING_COMPLETED"}, Daemons: []string{"training"}}
+	_ = cl.EventsFiltered(ctx, filter, func(e json.RawMessage) error {
+		var ev struct {
+			Type string `json:"type"`
+			Data struct {
+				Model string `json:"model"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(e, &ev); err != nil {
+			return err
+		}
+		// Evaluate ev.Data.Model ...
+		return nil
+	})
+}
