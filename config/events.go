@@ -67,14 +67,16 @@ type UnknownEventTypeError struct {
 	Declared []string // the custom types, as written
 }
 
-// Error returns `undeclared event type "X" (did you mean "Y"?; declared:
-// Y, Z)`, or says that none are declared.
+// Error returns `undeclared event type "X" (did you mean "Y"?)` when a
+// declared type is close, and otherwise lists the declared types.
 func (e *UnknownEventTypeError) Error() string {
-	if len(e.Declared) == 0 {
+	switch {
+	case len(e.Declared) == 0:
 		return fmt.Sprintf("undeclared event type %q (no [events] types declared)", e.Type)
+	case closest(e.Type, e.Declared) != "":
+		return fmt.Sprintf("undeclared event type %q%s", e.Type, suggest(e.Type, e.Declared))
 	}
-	return fmt.Sprintf("undeclared event type %q%s (declared: %s)", e.Type,
-		suggest(e.Type, e.Declared), strings.Join(e.Declared, ", "))
+	return fmt.Sprintf("undeclared event type %q (declared: %s)", e.Type, strings.Join(e.Declared, ", "))
 }
 
 // IsOwnEventType reports whether t is one of ringsup's own event types,
