@@ -281,11 +281,12 @@ func (s *Supervisor) runHookActions() bool {
 	return true
 }
 
-// hookFailed logs a hook's failure and publishes it as HOOK_FAILED,
-// unless the hook was fired by a HOOK_FAILED (no failure feeds itself).
+// hookFailed publishes a hook's failure as HOOK_FAILED (which logs it),
+// or only logs it if the hook was fired by a HOOK_FAILED: no failure feeds
+// itself.
 func (s *Supervisor) hookFailed(h config.Hook, e Event, msg string) {
-	s.log.Error("hook failed", "event", string(e.Type), "hook", hookName(h), "error", msg)
 	if e.Type == HookFailed {
+		s.log.Error("hook failed", "event", string(e.Type), "hook", hookName(h), "error", msg)
 		return
 	}
 	s.publishNow(Event{Type: HookFailed, Daemon: e.Daemon, Hook: hookName(h), Trigger: e.Type, Error: msg})

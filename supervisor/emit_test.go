@@ -265,6 +265,37 @@ restart = ["training"]
 	})
 }
 
+func TestFailedHookCommandPublishesHookFailed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, emitNode+`
+[[hooks]]
+events = ["SELFPLAY_COMPLETED"]
+command = ["hook", "fail"]
+
+[[hooks]]
+events = ["HOOK_FAILED"]
+command = ["hook", "fail"]
+`, "")
+		defer h.stop()
+		h.drain()
+		if err := h.sup.Emit(Emission{Type: "SELFPLAY_COMPLETED", As: "selfplay"}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		var failed []Event
+		for _, e := range h.drain() {
+			if e.Type == HookFailed {
+				failed = append(failed, e)
+			}
+		}
+		// The hook on HOOK_FAILED fails too, and is only logged.
+		if len(failed) != 1 || failed[0].Hook != "hook fail" || failed[0].Trigger != "SELFPLAY_COMPLETED" ||
+			failed[0].Daemon != "selfplay" || failed[0].Error != "exit status 1" {
+			t.Errorf("HOOK_FAILED events = %+v, want one, of the hook on SELFPLAY_COMPLETED", failed)
+		}
+	})
+}
+
 // Regression guard: the vocabulary of ringsup's own event types that config
 // knows must include the types this package publishes.
 func TestOwnEventTypesAreKnownToConfig(t *testing.T) {

@@ -148,15 +148,25 @@ func (s *Supervisor) logEvent(e Event) {
 	if e.DelayS != nil {
 		args = append(args, "delay_s", *e.DelayS)
 	}
+	if e.Dropped != 0 {
+		args = append(args, "dropped", e.Dropped)
+	}
+	if e.Hook != "" {
+		args = append(args, "hook", e.Hook, "trigger", string(e.Trigger))
+	}
 	if e.Error != "" {
 		args = append(args, "error", e.Error)
 	}
 	switch e.Type {
-	case DaemonFailed, DaemonImportFailed, ConfigReloadFailed:
+	case DaemonFailed, DaemonImportFailed, ConfigReloadFailed, HookFailed:
 		s.log.Error("event", args...)
-	case DaemonExited, DaemonUnhealthy:
+	case DaemonExited, DaemonUnhealthy, EventsDropped:
 		s.log.Warn("event", args...)
 	default:
+		if len(e.Data) > 0 { // a daemon's own: up to rate_limit a second each
+			s.log.Debug("event", args...)
+			return
+		}
 		s.log.Info("event", args...)
 	}
 }
