@@ -198,7 +198,7 @@ func TestLoadValid(t *testing.T) {
 			{Events: []string{"CONFIG_RELOADED"}, Command: []string{"/bin/sh", "-c", "logger ringsup reloaded"}, Timeout: 30 * time.Second},
 			{Events: []string{"MODEL_PROMOTED"}, Daemons: []string{"training"}, Action: ActionRestart, Targets: []string{"selfplay"}, Timeout: 10 * time.Second},
 		},
-		Events: Events{Types: []string{"SELFPLAY_COMPLETED", "MODEL_PROMOTED"}, RateLimit: 50},
+		Events: Events{Types: []string{"SELFPLAY_COMPLETED", "MODEL_PROMOTED"}, RateLimit: 50, SubscriberBuffer: 4096},
 	}
 
 	got, err := Load(file)

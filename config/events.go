@@ -17,6 +17,11 @@ type Events struct {
 	// an EVENTS_DROPPED event. Publishers outside any daemon share one
 	// such limit. 0 means no limit. Default: 100.
 	RateLimit int
+	// SubscriberBuffer is how many events a subscriber of the event
+	// stream (ctl events, a client) may fall behind before it is dropped;
+	// each subscriber holds room for that many. Read at start-up only.
+	// 0 (the default) means the supervisor's default, 1024.
+	SubscriberBuffer int
 }
 
 // EventTypePattern is the pattern custom event types must match.
@@ -41,6 +46,7 @@ func eventsFields() []field[Events] {
 	return []field[Events]{
 		{"types", kindStrings, false, nil, func(e *Events, v any) { e.Types = v.([]string) }},
 		{"rate_limit", kindInt, false, atLeast(0), func(e *Events, v any) { e.RateLimit = v.(int) }},
+		{"subscriber_buffer", kindInt, false, atLeast(0), func(e *Events, v any) { e.SubscriberBuffer = v.(int) }},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -91,23 +92,30 @@ func (s *Server) emit(conn *net.UnixConn, req Request, p peer) {
 	}
 	trusted := p.uid == 0 || p.uid == s.uid
 	r := bufio.NewReader(conn)
+	batch := []Request{req}
+	var out []byte
 	for {
-		var err error
-		switch {
-		case req.Cmd != CmdEmit:
-			err = fmt.Errorf("only emit requests may follow an emit on its connection, not %q", req.Cmd)
-		case req.As != "" && !trusted:
-			err = fmt.Errorf("permission denied: uid %d may not publish as another daemon", p.uid)
-		default:
-			err = s.sup.Emit(supervisor.Emission{
-				Type:  supervisor.EventType(req.Type),
-				Data:  req.Data,
-				Group: group,
-				As:    req.As,
-			})
+		// The requests a client wrote together are answered together.
+		for r.Buffered() > 0 && len(batch) < maxEmitBatch {
+			next, err := readNextRequest(r)
+			if err != nil {
+				s.send(conn, errorResponse(err))
+				return
+			}
+			batch = append(batch, next)
 		}
-		if s.send(conn, errorResponse(err)) != nil || req.Cmd != CmdEmit {
+		out = out[:0]
+		for _, err := range s.emitBatch(batch, p, group, trusted) {
+			out = append(out, encode(errorResponse(err))...)
+		}
+		conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		if _, err := conn.Write(out); err != nil {
 			return
+		}
+		for _, q := range batch {
+			if q.Cmd != CmdEmit {
+				return
+			}
 		}
 		conn.SetReadDeadline(time.Now().Add(emitIdleTimeout))
 		next, err := readNextRequest(r)
@@ -117,8 +125,37 @@ func (s *Server) emit(conn *net.UnixConn, req Request, p peer) {
 			}
 			return
 		}
-		req = next
+		batch = append(batch[:0], next)
 	}
+}
+
+// maxEmitBatch bounds how many requests of an emit connection are
+// answered together.
+const maxEmitBatch = 256
+
+// emitBatch publishes the events of reqs, emit requests of p, and returns
+// the error of each; a request that is no emit gets an error.
+func (s *Server) emitBatch(reqs []Request, p peer, group int, trusted bool) []error {
+	errs := make([]error, len(reqs))
+	ms := make([]supervisor.Emission, 0, len(reqs))
+	at := make([]int, 0, len(reqs)) // which request each emission is
+	for i, req := range reqs {
+		switch {
+		case req.Cmd != CmdEmit:
+			errs[i] = fmt.Errorf("only emit requests may follow an emit on its connection, not %q", req.Cmd)
+		case req.As != "" && !trusted:
+			errs[i] = fmt.Errorf("permission denied: uid %d may not publish as another daemon", p.uid)
+		default:
+			ms = append(ms, supervisor.Emission{Type: supervisor.EventType(req.Type), Data: req.Data, Group: group, As: req.As})
+			at = append(at, i)
+		}
+	}
+	if len(ms) > 0 {
+		for j, err := range s.sup.EmitAll(ms) {
+			errs[at[j]] = err
+		}
+	}
+	return errs
 }
 
 // readNextRequest reads a request line that follows another on a
@@ -234,6 +271,60 @@ func (p *Publisher) Emit(ctx context.Context, typ string, data json.RawMessage) 
 	return nil
 }
 
+// EmitAll publishes an event of type typ for each of data, in order: it
+// writes them together (up to 256 at a time) and then reads their answers,
+// so that many events cost about as much as one. It returns the first
+// refusal (a *RemoteError) once every event has been answered.
+func (p *Publisher) EmitAll(ctx context.Context, typ string, data ...json.RawMessage) error {
+	var first error
+	keep := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
+	if p.c == nil && len(data) > 0 { // the first one connects
+		var remote *RemoteError
+		if err := p.Emit(ctx, typ, data[0]); err != nil && !errors.As(err, &remote) {
+			return err
+		} else if err != nil {
+			keep(err)
+		}
+		data = data[1:]
+	}
+	var buf []byte
+	for len(data) > 0 {
+		chunk := data[:min(len(data), maxEmitBatch)]
+		data = data[len(chunk):]
+		buf = buf[:0]
+		for _, d := range chunk {
+			d, err := compactData(d)
+			if err != nil {
+				return err
+			}
+			buf = append(appendRequest(buf, Request{V: Version, Cmd: CmdEmit, Type: typ, Data: d}), '\n')
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.c.c.SetDeadline(time.Now().Add(p.cl.timeout()))
+		if _, err := p.c.c.Write(buf); err != nil {
+			p.Close()
+			return fmt.Errorf("cannot send the events: %w", unwrapErrno(err))
+		}
+		for range chunk {
+			rp, err := p.c.read()
+			if err != nil {
+				p.Close()
+				return err
+			}
+			if !rp.OK {
+				keep(&RemoteError{Msg: rp.Error})
+			}
+		}
+	}
+	return first
+}
+
 // Close closes the publisher's connection.
 func (p *Publisher) Close() error {
 	if p.c != nil {
@@ -251,7 +342,7 @@ const eventBatch = 256
 // stream that falls behind catches up with fewer system calls. It returns
 // buf, for reuse, and whether ch turned out closed.
 func (s *Server) sendEvents(conn *net.UnixConn, e supervisor.Event, ch <-chan supervisor.Event, buf []byte) ([]byte, bool, error) {
-	buf = append(buf, encode(Response{V: Version, OK: true, Event: &e})...)
+	buf = appendEventLine(buf, &e)
 	closed := false
 drain:
 	for range eventBatch - 1 {
@@ -261,7 +352,7 @@ drain:
 				closed = true
 				break drain
 			}
-			buf = append(buf, encode(Response{V: Version, OK: true, Event: &next})...)
+			buf = appendEventLine(buf, &next)
 		default:
 			break drain
 		}
@@ -288,4 +379,31 @@ func eventLine(line []byte) (reply, bool) {
 		return reply{}, false
 	}
 	return reply{V: Version, OK: true, Event: event}, true
+}
+
+// appendEventLine appends the line of an events stream that carries e, as
+// encode writes it. A daemon's own event (type, timestamp, daemon_type and
+// data, nothing else) is written without json.Marshal, which a stream of
+// many of them to many subscribers would spend most of its time in.
+func appendEventLine(b []byte, e *supervisor.Event) []byte {
+	plain := supervisor.Event{Type: e.Type, Timestamp: e.Timestamp, Daemon: e.Daemon, Data: e.Data}
+	if len(e.Data) == 0 || !reflect.DeepEqual(*e, plain) {
+		return append(b, encode(Response{V: Version, OK: true, Event: e})...)
+	}
+	start := len(b)
+	b = append(b, eventLinePrefix[:len(eventLinePrefix)-1]...)
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, string(e.Type))
+	b = append(b, `,"timestamp":`...)
+	b, err := appendJSONFloat(b, e.Timestamp)
+	if err != nil {
+		return append(b[:start], encode(Response{V: Version, OK: true, Event: e})...)
+	}
+	if e.Daemon != "" {
+		b = append(b, `,"daemon_type":`...)
+		b = appendJSONString(b, e.Daemon)
+	}
+	b = append(b, `,"data":`...)
+	b = append(b, e.Data...) // compact and escaped by the supervisor
+	return append(b, "}}\n"...)
 }

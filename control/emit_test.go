@@ -207,3 +207,26 @@ func ExampleClient_Emit() {
 		return nil
 	})
 }
+
+// TestAppendEventLineMatchesEncode: the lines of a daemon's own events,
+// written without json.Marshal, are what encode writes; other events go
+// through encode.
+func TestAppendEventLineMatchesEncode(t *testing.T) {
+	code := 3
+	for _, e := range []supervisor.Event{
+		{Type: "SELFPLAY_COMPLETED", Timestamp: 1796611392.6762292, Daemon: "selfplay", Data: json.RawMessage(`{"games":100,"html":"\u003cb\u003e"}`)},
+		{Type: "X", Timestamp: 1e-9, Data: json.RawMessage(`{}`)},
+		{Type: "Q\"<é>\u2028", Timestamp: 12, Daemon: "a\nb", Data: json.RawMessage(`{"a":[1,{"b":null}]}`)},
+		{Type: "SELFPLAY_COMPLETED", Timestamp: 5, Daemon: "d", Data: json.RawMessage(`{}`), Dropped: 2},
+		{Type: supervisor.DaemonExited, Timestamp: 5, Daemon: "d", ExitCode: &code},
+	} {
+		got := appendEventLine([]byte("x"), &e)
+		want := append([]byte("x"), encode(Response{V: Version, OK: true, Event: &e})...)
+		if string(got) != string(want) {
+			t.Errorf("appendEventLine(%+v) =\n%s\nwant (encode)\n%s", e, got, want)
+		}
+		if rp, ok := eventLine(got[1:]); !ok || string(rp.Event) != strings.TrimSuffix(strings.TrimPrefix(string(want[1:]), `{"v":1,"ok":true,"event":`), "}\n") {
+			t.Errorf("eventLine(%s) = %s, %v", got[1:], rp.Event, ok)
+		}
+	}
+}

@@ -43,7 +43,8 @@ type Options struct {
 	// procexec, with the supervisor made a child subreaper when Run starts.
 	Runtime Runtime
 	// EventBuffer is how many events a subscriber may fall behind before
-	// it is dropped. Default 1024.
+	// it is dropped. Default: the config's [events] subscriber_buffer, or
+	// 1024.
 	EventBuffer int
 	// Prober runs http and tcp health probes. Default: health.NewProber().
 	Prober Prober
@@ -169,6 +170,9 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.EventBuffer <= 0 && opts.Config != nil {
+		opts.EventBuffer = opts.Config.Events.SubscriberBuffer
 	}
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = 1024
