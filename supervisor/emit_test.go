@@ -53,7 +53,7 @@ func TestEmitSourceIsTheDaemonOfTheProcessGroup(t *testing.T) {
 		}
 		synctest.Wait()
 		want := []string{
-			`SELFPLAY_COMPLETED selfplay {"games": 100}`,
+			`SELFPLAY_COMPLETED selfplay {"games":100}`, // compacted
 			`SELFPLAY_COMPLETED {}`,
 			`MODEL_PROMOTED training {}`,
 			`MODEL_PROMOTED selfplay {}`,
