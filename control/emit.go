@@ -179,13 +179,7 @@ func readNextRequest(r *bufio.Reader) (Request, error) {
 			return req, err
 		}
 	}
-	if err := json.Unmarshal(line, &req); err != nil {
-		return req, fmt.Errorf("malformed request: %w", err)
-	}
-	if req.V != Version {
-		return req, fmt.Errorf("unsupported protocol version %d (this supervisor speaks %d)", req.V, Version)
-	}
-	return req, nil
+	return decodeRequest(line)
 }
 
 // compactData returns data, a JSON object, on one line; nil stays nil.

@@ -318,6 +318,12 @@ func readRequest(conn net.Conn) (Request, error) {
 	default:
 		return req, err
 	}
+	return decodeRequest(line)
+}
+
+// decodeRequest decodes a request line of this protocol's version.
+func decodeRequest(line []byte) (Request, error) {
+	var req Request
 	if err := json.Unmarshal(line, &req); err != nil {
 		return req, fmt.Errorf("malformed request: %w", err)
 	}

@@ -206,11 +206,17 @@ func (l *emitLimits) allow(source string, rate int, now time.Time) bool {
 func (s *Supervisor) dropsDeadline() time.Time {
 	var first time.Time
 	for _, b := range s.emits {
-		if !b.reportAt.IsZero() && (first.IsZero() || b.reportAt.Before(first)) {
-			first = b.reportAt
-		}
+		first = earliest(first, b.reportAt)
 	}
 	return first
+}
+
+// earliest returns the earlier of two deadlines, of which zero is none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // reportDrops publishes the EVENTS_DROPPED events that are due, and

@@ -23,6 +23,17 @@ command = "selfplay"
 command = "training"
 `
 
+// ofType returns the events of es of type typ.
+func ofType(es []Event, typ EventType) []Event {
+	var out []Event
+	for _, e := range es {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // emitted returns the custom events among es as "TYPE source data" lines.
 func emitted(es []Event) []string {
 	var out []string
@@ -125,12 +136,7 @@ func TestEmitRateLimitDropsAndReportsTheExcess(t *testing.T) {
 			t.Errorf("8 emits at once with rate_limit 5: %d published, %d refused; want 5 and 3", ok, limited)
 		}
 		sleep(dropReportDelay)
-		var drops []Event
-		for _, e := range h.drain() {
-			if e.Type == EventsDropped {
-				drops = append(drops, e)
-			}
-		}
+		drops := ofType(h.drain(), EventsDropped)
 		if len(drops) != 1 || drops[0].Daemon != "selfplay" || drops[0].Dropped != 3 {
 			t.Errorf("EVENTS_DROPPED events = %+v, want one for selfplay with dropped 3", drops)
 		}
@@ -252,12 +258,7 @@ restart = ["training"]
 `, "", func(rt *fakeRuntime) { rt.noExec["training"] = true })
 		defer h.stop()
 		synctest.Wait()
-		var failed []Event
-		for _, e := range h.drain() {
-			if e.Type == HookFailed {
-				failed = append(failed, e)
-			}
-		}
+		failed := ofType(h.drain(), HookFailed)
 		if len(failed) != 1 || failed[0].Hook != "restart training" || failed[0].Trigger != DaemonImportFailed ||
 			failed[0].Daemon != "training" || !strings.Contains(failed[0].Error, "force") {
 			t.Errorf("HOOK_FAILED events = %+v, want one for the refused restart of training", failed)
@@ -282,12 +283,7 @@ command = ["hook", "fail"]
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		var failed []Event
-		for _, e := range h.drain() {
-			if e.Type == HookFailed {
-				failed = append(failed, e)
-			}
-		}
+		failed := ofType(h.drain(), HookFailed)
 		// The hook on HOOK_FAILED fails too, and is only logged.
 		if len(failed) != 1 || failed[0].Hook != "hook fail" || failed[0].Trigger != "SELFPLAY_COMPLETED" ||
 			failed[0].Daemon != "selfplay" || failed[0].Error != "exit status 1" {

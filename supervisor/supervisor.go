@@ -755,10 +755,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer() <-chan time.Time {
-	first := s.hooksDeadline()
-	if dl := s.dropsDeadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
-		first = dl
-	}
+	first := earliest(s.hooksDeadline(), s.dropsDeadline())
 	for _, d := range s.order {
 		for _, dl := range []time.Time{d.rec.Deadline, d.health.deadline()} {
 			if !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
