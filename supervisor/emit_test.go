@@ -257,6 +257,13 @@ events = ["DAEMON_IMPORT_FAILED"]
 restart = ["training"]
 `, "", func(rt *fakeRuntime) { rt.noExec["training"] = true })
 		defer h.stop()
+		// Start-up's events may come before the harness subscribed: fail
+		// training again once it has.
+		synctest.Wait()
+		h.drain()
+		if err := h.sup.Restart(true, "training"); err != nil {
+			t.Fatal(err)
+		}
 		synctest.Wait()
 		failed := ofType(h.drain(), HookFailed)
 		if len(failed) != 1 || failed[0].Hook != "restart training" || failed[0].Trigger != DaemonImportFailed ||
