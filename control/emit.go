@@ -86,9 +86,11 @@ func eventFilter(req Request) supervisor.EventFilter {
 // process group. Only root and the supervisor's user may name another
 // source (As), and then only from outside any daemon.
 func (s *Server) emit(conn *net.UnixConn, req Request, p peer) {
-	group, err := unix.Getpgid(p.pid)
-	if err != nil {
-		group = 0 // gone already: its answer will not be read
+	group := 0 // none known: in another pid namespace, or gone already
+	if p.pid > 0 {
+		if g, err := unix.Getpgid(p.pid); err == nil {
+			group = g
+		}
 	}
 	trusted := p.uid == 0 || p.uid == s.uid
 	r := bufio.NewReader(conn)

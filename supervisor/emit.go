@@ -220,13 +220,16 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // reportDrops publishes the EVENTS_DROPPED events that are due, and
-// forgets the buckets that are full again.
+// forgets the buckets of daemons no longer in the config.
 func (s *Supervisor) reportDrops(now time.Time) {
 	for _, source := range sortedSources(s.emits) {
 		b := s.emits[source]
 		if !b.reportAt.IsZero() && !now.Before(b.reportAt) {
 			s.publishNow(Event{Type: EventsDropped, Daemon: source, Dropped: b.dropped})
 			b.dropped, b.reportAt = 0, time.Time{}
+		}
+		if _, ok := s.daemons[source]; !ok && source != "" && b.reportAt.IsZero() {
+			delete(s.emits, source)
 		}
 	}
 }
