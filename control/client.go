@@ -138,6 +138,9 @@ func (c *conn) read() (reply, error) {
 	if rp, ok := eventLine(line); ok {
 		return rp, nil
 	}
+	if bytes.Equal(line, okLine) {
+		return reply{V: Version, OK: true}, nil
+	}
 	var rp reply
 	if err := json.Unmarshal(line, &rp); err != nil {
 		return rp, fmt.Errorf("cannot decode the answer: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -213,6 +214,19 @@ func ExampleClient_Emit() {
 // through encode.
 func TestAppendEventLineMatchesEncode(t *testing.T) {
 	code := 3
+	// Each other field set in turn: a field added to Event must go
+	// through encode.
+	var others []supervisor.Event
+	ev := reflect.TypeOf(supervisor.Event{})
+	for i := range ev.NumField() {
+		switch ev.Field(i).Name {
+		case "Type", "Timestamp", "Daemon", "Data":
+			continue
+		}
+		e := supervisor.Event{Type: "X", Timestamp: 1, Daemon: "d", Data: json.RawMessage(`{"a":1}`)}
+		fill(reflect.ValueOf(&e).Elem().Field(i), 2)
+		others = append(others, e)
+	}
 	for _, e := range []supervisor.Event{
 		{Type: "SELFPLAY_COMPLETED", Timestamp: 1796611392.6762292, Daemon: "selfplay", Data: json.RawMessage(`{"games":100,"html":"\u003cb\u003e"}`)},
 		{Type: "X", Timestamp: 1e-9, Data: json.RawMessage(`{}`)},
@@ -225,8 +239,22 @@ func TestAppendEventLineMatchesEncode(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("appendEventLine(%+v) =\n%s\nwant (encode)\n%s", e, got, want)
 		}
-		if rp, ok := eventLine(got[1:]); !ok || string(rp.Event) != strings.TrimSuffix(strings.TrimPrefix(string(want[1:]), `{"v":1,"ok":true,"event":`), "}\n") {
-			t.Errorf("eventLine(%s) = %s, %v", got[1:], rp.Event, ok)
+		checkEventLine(t, got[1:], want[1:])
+	}
+	for _, e := range others {
+		got := appendEventLine(nil, &e)
+		if want := encode(Response{V: Version, OK: true, Event: &e}); string(got) != string(want) {
+			t.Errorf("appendEventLine(%+v) =\n%s\nwant (encode)\n%s", e, got, want)
 		}
+	}
+}
+
+// checkEventLine checks that eventLine reads the event of want, a line of
+// an events stream, back from got, the same line written by appendEventLine.
+func checkEventLine(t *testing.T, got, want []byte) {
+	t.Helper()
+	event := strings.TrimSuffix(strings.TrimPrefix(string(want), `{"v":1,"ok":true,"event":`), "}\n")
+	if rp, ok := eventLine(got); !ok || string(rp.Event) != event {
+		t.Errorf("eventLine(%s) = %s, %v; want %s", got, rp.Event, ok, event)
 	}
 }

@@ -270,15 +270,6 @@ func (s *Supervisor) checkFilter(f EventFilter) error {
 	return err
 }
 
-// SubscribeFilter is Subscribe for the events that pass f only: the others
-// are never queued for this subscriber, so they cannot make it fall
-// behind. Once Run has started, a type in f that is neither ringsup's own
-// nor declared (*config.UnknownEventTypeError) or an unknown daemon
-// (*UnknownDaemonError) is an error, and nothing is subscribed.
-func (s *Supervisor) SubscribeFilter(f EventFilter) (<-chan Event, func(), error) {
-	return s.subscribe(f)
-}
-
 // hookAction is a built-in action of a hook, waiting to be applied.
 type hookAction struct {
 	hook  config.Hook

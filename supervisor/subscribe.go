@@ -33,11 +33,16 @@ func (r *unsubscribeRequest) handle(s *Supervisor) { s.dropSubscriber(r.sub) }
 // the supervisor never waits for it. The channel is also closed when Run
 // returns, or at once if Run has already returned.
 func (s *Supervisor) Subscribe() (<-chan Event, func()) {
-	ch, cancel, _ := s.subscribe(EventFilter{}) // no filter, no error
+	ch, cancel, _ := s.SubscribeFilter(EventFilter{}) // no filter, no error
 	return ch, cancel
 }
 
-func (s *Supervisor) subscribe(f EventFilter) (<-chan Event, func(), error) {
+// SubscribeFilter is Subscribe for the events that pass f only: the others
+// are never queued for this subscriber, so they cannot make it fall
+// behind. Once Run has started, a type in f that is neither ringsup's own
+// nor declared (*config.UnknownEventTypeError) or an unknown daemon
+// (*UnknownDaemonError) is an error, and nothing is subscribed.
+func (s *Supervisor) SubscribeFilter(f EventFilter) (<-chan Event, func(), error) {
 	sub := &subscriber{ch: make(chan Event, s.opts.EventBuffer), filter: f}
 	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
 	// Before Run, the subscriber is handed to Run, so that it sees the
