@@ -65,6 +65,29 @@ type emitRequest struct {
 }
 
 func (r *emitRequest) handle(s *Supervisor) {
+	r.run(s)
+	// The emits waiting behind this one are handled in the same pass of
+	// the loop: they change no daemon, and with many daemons the rest of a
+	// pass costs more than they do. A request of another kind ends it.
+	for range maxEmitsPerPass {
+		select {
+		case next := <-s.requests:
+			e, ok := next.(*emitRequest)
+			if !ok {
+				next.handle(s)
+				return
+			}
+			e.run(s)
+		default:
+			return
+		}
+	}
+}
+
+// maxEmitsPerPass bounds how many emit requests one pass handles.
+const maxEmitsPerPass = 64
+
+func (r *emitRequest) run(s *Supervisor) {
 	now := time.Now()
 	for i, m := range r.ms {
 		if r.errs[i] == nil {
