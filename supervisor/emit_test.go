@@ -308,3 +308,30 @@ func TestOwnEventTypesAreKnownToConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestReloadAppliesHooksInPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, emitNode, "")
+		defer h.stop()
+		before := h.status("selfplay").PID
+		writeConfig(t, h.path, emitNode+`
+[[hooks]]
+events = ["MODEL_PROMOTED"]
+restart = ["selfplay"]
+`)
+		sum, err := h.sup.Reload()
+		if err != nil {
+			t.Fatalf("Reload = %v", err)
+		}
+		if len(sum.Restarted) != 0 || h.status("selfplay").PID != before {
+			t.Fatalf("a reload that only adds a hook restarted %v", sum.Restarted)
+		}
+		if err := h.sup.Emit(Emission{Type: "MODEL_PROMOTED"}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if after := h.status("selfplay").PID; after == before || after == 0 {
+			t.Errorf("selfplay pid after the hook added by the reload = %d, want a new pid (was %d)", after, before)
+		}
+	})
+}
