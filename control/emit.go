@@ -236,7 +236,9 @@ func (cl *Client) EventsFiltered(ctx context.Context, f EventFilter, fn func(jso
 }
 
 // Publisher publishes events over one connection, for a process that
-// publishes many: it spares a connection per event. Make one with
+// publishes many: it spares a connection per event. The connection takes
+// one of the server's Options.MaxClients slots until Close, or until the
+// server closes it after a minute without an event. Make one with
 // Client.Publisher. It is not safe for concurrent use.
 type Publisher struct {
 	cl *Client

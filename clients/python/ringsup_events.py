@@ -42,7 +42,9 @@ class Client:
     """A connection to ringsup's control socket.
 
     path defaults to $RINGSUP_SOCKET. Emits reuse one connection (ringsup
-    closes it after a minute of quiet; it is reopened when needed).
+    closes it after a minute of quiet; it is reopened when needed); it
+    takes one of the supervisor's client slots (64) while open, so close()
+    a Client that publishes rarely.
     timeout bounds connecting and each answer, in seconds. A Client is not
     safe to share between threads.
     """
@@ -147,15 +149,14 @@ class Client:
         self._sock = self._file = None
 
 
-_default = None
-
-
 def emit(event_type, **data):
-    """Publish an event of event_type with data on $RINGSUP_SOCKET."""
-    global _default
-    if _default is None:
-        _default = Client()
-    _default.emit(event_type, data)
+    """Publish an event of event_type with data on $RINGSUP_SOCKET, over a
+    connection of its own (a Client keeps one, for many events)."""
+    client = Client()
+    try:
+        client.emit(event_type, data)
+    finally:
+        client.close()
 
 
 def subscribe(*types, daemons=()):
