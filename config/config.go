@@ -34,13 +34,23 @@ type Config struct {
 	Supervisor Supervisor
 	// Profiles maps a profile name to its daemons' names, as written.
 	Profiles map[string][]string
-	// Daemons maps a daemon's name to its settings.
+	// Daemons maps a daemon's name to its settings. A daemon with an
+	// instances key is there as its instances, NAME@0 to NAME@N-1, each with
+	// ${RINGSUP_INSTANCE} expanded.
 	Daemons map[string]*Daemon
+	// Templates maps the name of each daemon with an instances key to its
+	// settings as written, before expansion.
+	Templates map[string]*Daemon
 	// Events holds the [events] settings: the custom event types daemons
 	// may publish.
 	Events Events
 	// Hooks lists the [[hooks]] in file order.
 	Hooks []Hook
+	// Cluster holds the [cluster] settings; nil without the table.
+	Cluster *Cluster
+
+	// graph is the dependency graph of Daemons, built by Parse.
+	graph *depgraph.Graph
 }
 
 // Supervisor holds the supervisor-wide settings of the [supervisor] table.
@@ -92,8 +102,18 @@ type Supervisor struct {
 
 // Daemon holds the settings of one [daemons.NAME] table.
 type Daemon struct {
-	// Name is the daemon's name, the NAME of its table.
+	// Name is the daemon's name: the NAME of its table, or NAME@n for
+	// instance n of a daemon with an instances key.
 	Name string
+	// Template is the NAME of the daemon's table: Name without its "@n".
+	Template string
+	// Instances is the value of the instances key: how many copies of the
+	// daemon run, instances NAME@0 to NAME@N-1 (each with its own state,
+	// process, restarts, health and log). 0 when the table has no
+	// instances key: the daemon runs once, named NAME.
+	Instances int
+	// Instance is the instance's number n, from 0, when Instances > 0.
+	Instance int
 	// Description is free text for humans.
 	Description string
 	// Type is TypeDaemon (the default), a long-running process, or
@@ -106,7 +126,7 @@ type Daemon struct {
 	// against Dir; a bare name such as "sleep" is left for a PATH lookup.
 	Command []string
 	// DependsOn names the daemons that must be running before this one
-	// starts, as written.
+	// starts, as written: a daemon with instances stands for all of them.
 	DependsOn []string
 	// AutoRestart reports whether an unexpected exit restarts the daemon.
 	// Default: true.
@@ -168,6 +188,10 @@ type Daemon struct {
 	// Pos is where the daemon's name first appears in the file, normally in
 	// its [daemons.NAME] table header.
 	Pos Position
+
+	// instanceEnv lists the keys of the env key, whose values
+	// ${RINGSUP_INSTANCE} is expanded in (not those of env files).
+	instanceEnv []string
 }
 
 // Health holds the settings of one [daemons.NAME.health] table. Exactly one
@@ -245,14 +269,39 @@ func (c *Config) ProfileNames() []string {
 	return sortedKeys(c.Profiles)
 }
 
-// Deps returns each daemon's dependencies, as [depgraph.New] takes them. The
-// map and its slices are fresh copies.
+// Deps returns each daemon's dependencies, as [depgraph.New] takes them: a
+// dependency on a daemon with instances is one on each instance. The map
+// and its slices are fresh copies.
 func (c *Config) Deps() map[string][]string {
 	deps := make(map[string][]string, len(c.Daemons))
 	for name, d := range c.Daemons {
-		deps[name] = slices.Clone(d.DependsOn)
+		var list []string
+		for _, dep := range d.DependsOn {
+			list = append(list, c.Instances(dep)...)
+		}
+		deps[name] = list
 	}
 	return deps
+}
+
+// TableDeps returns the dependencies of each [daemons.NAME] table as
+// written, as [depgraph.New] takes them: the graph of Deps with each
+// daemon's instances as one node. The map and its slices are fresh copies.
+func (c *Config) TableDeps() map[string][]string {
+	deps := make(map[string][]string, len(c.Daemons))
+	for _, name := range c.Tables() {
+		deps[name] = slices.Clone(c.Table(name).DependsOn)
+	}
+	return deps
+}
+
+// Graph returns the dependency graph of the daemons: the one Parse built,
+// or, for a Config made otherwise, a new one.
+func (c *Config) Graph() *depgraph.Graph {
+	if c.graph != nil {
+		return c.graph
+	}
+	return depgraph.New(c.Deps())
 }
 
 // Select returns the name of the profile it resolved and the daemons that
@@ -275,9 +324,11 @@ func (c *Config) Select(profile string) (active string, names []string, err erro
 		if !ok {
 			return "", nil, &UnknownProfileError{Name: active, Have: c.ProfileNames()}
 		}
-		roots = members
+		for _, m := range members {
+			roots = append(roots, c.Instances(m)...)
+		}
 	}
-	return active, depgraph.New(c.Deps()).Closure(roots), nil
+	return active, c.Graph().Closure(roots), nil
 }
 
 // UnknownProfileError reports a profile name the config does not define.

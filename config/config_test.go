@@ -13,6 +13,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ringrift/ringsup/depgraph"
+	"github.com/ringrift/ringsup/procexec"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.err golden files")
@@ -201,6 +204,11 @@ func TestLoadValid(t *testing.T) {
 		Events: Events{Types: []string{"SELFPLAY_COMPLETED", "MODEL_PROMOTED"}, RateLimit: 50, SubscriberBuffer: 4096},
 	}
 
+	want.Templates = map[string]*Daemon{}
+	for name, d := range want.Daemons {
+		d.Template = name // none has instances
+	}
+
 	got, err := Load(file)
 	if err != nil {
 		t.Fatalf("Load(%q) = %v", file, err)
@@ -221,6 +229,7 @@ func TestLoadValid(t *testing.T) {
 			t.Errorf("Load(%q).Daemons[%q] =\n%+v\nwant\n%+v", file, name, g, w)
 		}
 	}
+	want.graph = depgraph.New(want.Deps()) // Load builds it once, for the supervisor and Select
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) =\n%+v\nwant\n%+v", file, got, want)
 	}
@@ -518,7 +527,7 @@ func TestSignalName(t *testing.T) {
 		{syscall.Signal(40), "signal 40"},
 	}
 	for _, tt := range tests {
-		if got := SignalName(tt.in); got != tt.want {
+		if got := procexec.SignalName(tt.in); got != tt.want {
 			t.Errorf("SignalName(%d) = %q, want %q", tt.in, got, tt.want)
 		}
 		if tt.in < 32 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ringrift/ringsup/eventtype"
 )
 
 // Events holds the settings of the [events] table: the custom event types
@@ -87,7 +89,7 @@ func (e *UnknownEventTypeError) Error() string {
 
 // IsOwnEventType reports whether t is one of ringsup's own event types,
 // which no daemon may publish and no custom type may be named.
-func IsOwnEventType(t string) bool { return slices.Contains(eventTypes(), t) }
+func IsOwnEventType(t string) bool { return slices.Contains(eventtype.All(), t) }
 
 // validEventType reports whether s matches EventTypePattern.
 func validEventType(s string) bool {

@@ -13,7 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/ringrift/ringsup/depgraph"
-	"github.com/ringrift/ringsup/procexec"
+	"github.com/ringrift/ringsup/eventtype"
 )
 
 // Load reads the config file at path and parses it with [Parse]. A file it
@@ -69,6 +69,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, p.errs
 	}
 	c.Path, c.Dir = abs, p.dir
+	c.expandInstances()
 	return c, nil
 }
 
@@ -221,6 +222,9 @@ func (p *parser) config(raw map[string]any) *Config {
 	}
 	if v, ok := raw["hooks"]; ok {
 		c.Hooks = p.hooks(keyPath{"hooks"}, v, c.Events.Types)
+	}
+	if v, ok := raw["cluster"]; ok {
+		c.Cluster = p.cluster(v)
 	}
 	p.checkReferences(c, names)
 	p.checkHookDaemons(c, names)
@@ -471,8 +475,8 @@ func (p *parser) rlimits(k keyPath, v any) (any, bool) {
 	good := true
 	for _, name := range sortedKeys(t) {
 		ek := k.key(name)
-		if _, known := procexec.RlimitByName(name); !known {
-			p.errorf(ek, "unknown resource limit %q (have: %s)", name, strings.Join(procexec.RlimitNames(), ", "))
+		if _, known := RlimitByName(name); !known {
+			p.errorf(ek, "unknown resource limit %q (have: %s)", name, strings.Join(RlimitNames(), ", "))
 			good = false
 			continue
 		}
@@ -542,9 +546,12 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 	k := keyPath{"daemons", name}
 	d := defaultDaemon(name, p.dir, s)
 	d.Pos = p.position(k)
-	if !validName(name) {
+	switch {
+	case strings.Contains(name, "@"):
+		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: \"@\" is reserved for instances (set instances = N to run NAME@0 ... NAME@N-1)", name))
+	case !validName(name):
 		p.errorAt(k, fmt.Sprintf("invalid daemon name %q: must match %s", name, namePattern))
-	} else if slices.Contains(reservedNames(), name) {
+	case slices.Contains(reservedNames(), name):
 		p.errorAt(k, fmt.Sprintf("daemon name %q is reserved: <log_dir>/%s.log is ringsup's own", name, name))
 	}
 	t, ok := p.table(k, v)
@@ -573,6 +580,7 @@ func (p *parser) daemon(s *Supervisor, name string, v any) *Daemon {
 			p.checkProbes(hk, ht)
 		}
 	}
+	p.checkInstances(k, t, d)
 	return d
 }
 
@@ -648,7 +656,7 @@ func (p *parser) hooks(k keyPath, v any, custom []string) []Hook {
 		h := Hook{Timeout: 10 * time.Second}
 		decodeTable(p, ek, t, hookFields(), &h)
 		p.checkHookAction(ek, t)
-		known := append(eventTypes(), custom...)
+		known := append(eventtype.All(), custom...)
 		for _, ev := range h.Events {
 			if !slices.Contains(known, ev) {
 				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, known))
@@ -683,6 +691,12 @@ func (p *parser) checkReferences(c *Config, names []string) {
 		if _, ok := c.Profiles[dp]; !ok {
 			p.errorf(keyPath{"supervisor", "default_profile"}, "%v", &UnknownProfileError{Name: dp, Have: c.ProfileNames()})
 		}
+	}
+	// The graph the config carries, built once; the supervisor orders its
+	// daemons by it and Select walks it.
+	c.graph = depgraph.New(c.Deps())
+	if len(c.graph.Cycle()) < 2 {
+		return
 	}
 	// Report every cycle: break each one found at its first edge and look
 	// again. Each round removes an edge, so this ends. The graph leaves out

@@ -53,6 +53,7 @@ func topFields() []field[Config] {
 		{key: "daemons", kind: kindTable},
 		{key: "events", kind: kindTable},
 		{key: "hooks", kind: kindTables},
+		{key: "cluster", kind: kindTable},
 	}
 }
 
@@ -104,6 +105,7 @@ func daemonFields() []field[Daemon] {
 		{"log_max_size", kindSize, false, nil, func(d *Daemon, v any) { d.LogMaxSize = v.(int64) }},
 		{"log_max_files", kindInt, false, atLeast(0), func(d *Daemon, v any) { d.LogMaxFiles = v.(int) }},
 		{"log_timestamps", kindBool, false, nil, func(d *Daemon, v any) { d.LogTimestamps = v.(bool) }},
+		{"instances", kindInt, false, between(1, MaxInstances), func(d *Daemon, v any) { d.Instances = v.(int) }},
 		{key: "health", kind: kindTable},
 	}
 }
@@ -113,8 +115,8 @@ func daemonFields() []field[Daemon] {
 func healthFields() []field[Health] {
 	return []field[Health]{
 		{"exec", kindCommand, false, nil, func(h *Health, v any) { h.Exec = v.([]string) }},
-		{"http", kindString, false, httpURL, func(h *Health, v any) { h.HTTP = v.(string) }},
-		{"tcp", kindString, false, hostPort, func(h *Health, v any) { h.TCP = v.(string) }},
+		{"http", kindString, false, probeURL, func(h *Health, v any) { h.HTTP = v.(string) }},
+		{"tcp", kindString, false, probeAddr, func(h *Health, v any) { h.TCP = v.(string) }},
 		{"interval", kindDuration, false, positive, func(h *Health, v any) { h.Interval = v.(time.Duration) }},
 		{"timeout", kindDuration, false, positive, func(h *Health, v any) { h.Timeout = v.(time.Duration) }},
 		{"retries", kindInt, false, atLeast(1), func(h *Health, v any) { h.Retries = v.(int) }},
@@ -140,16 +142,6 @@ func hookFields() []field[Hook] {
 	}
 }
 
-// eventTypes returns the event types a hook may name, as SPEC.md lists them.
-func eventTypes() []string {
-	return []string{
-		"DAEMON_STARTED", "DAEMON_STOPPED", "DAEMON_EXITED", "DAEMON_RESTARTING",
-		"DAEMON_FAILED", "DAEMON_IMPORT_FAILED", "DAEMON_HEALTHY", "DAEMON_UNHEALTHY",
-		"CONFIG_RELOADED", "CONFIG_RELOAD_FAILED", "PROFILE_CHANGED",
-		"EVENTS_DROPPED", "HOOK_FAILED",
-	}
-}
-
 func defaultSupervisor(dir string) Supervisor {
 	return Supervisor{
 		Socket:         joinDir(dir, "ringsup.sock"),
@@ -168,6 +160,7 @@ func defaultSupervisor(dir string) Supervisor {
 func defaultDaemon(name, dir string, s *Supervisor) *Daemon {
 	return &Daemon{
 		Name:          name,
+		Template:      name,
 		Type:          TypeDaemon,
 		AutoRestart:   true,
 		MaxRestarts:   5,
@@ -200,6 +193,15 @@ func atLeast(n int) func(any) error {
 	return func(v any) error {
 		if v.(int) < n {
 			return fmt.Errorf("must be >= %d, got %d", n, v.(int))
+		}
+		return nil
+	}
+}
+
+func between(lo, hi int) func(any) error {
+	return func(v any) error {
+		if n := v.(int); n < lo || n > hi {
+			return fmt.Errorf("must be from %d to %d, got %d", lo, hi, n)
 		}
 		return nil
 	}

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,15 +81,6 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("invalid signal %q", s)
 }
 
-// SignalName returns the name of sig, such as "SIGTERM", or a description
-// such as "signal 40" for a signal without a name.
-func SignalName(sig syscall.Signal) string {
-	if name := unix.SignalName(sig); name != "" {
-		return name
-	}
-	return sig.String()
-}
-
 // suggest returns ` (did you mean "x"?)` for the candidate x closest to
 // word, or "" when none is close enough to be a likely typo.
 func suggest(word string, candidates []string) string {
@@ -132,4 +125,29 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// rlimits maps the names of resource limits, as the config writes them
+// (RLIMIT_NOFILE is "nofile"), to their numbers.
+func rlimits() map[string]int {
+	return map[string]int{
+		"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU,
+		"data": unix.RLIMIT_DATA, "fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS,
+		"memlock": unix.RLIMIT_MEMLOCK, "msgqueue": unix.RLIMIT_MSGQUEUE,
+		"nice": unix.RLIMIT_NICE, "nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC,
+		"rss": unix.RLIMIT_RSS, "rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME,
+		"sigpending": unix.RLIMIT_SIGPENDING, "stack": unix.RLIMIT_STACK,
+	}
+}
+
+// RlimitByName returns the number of the resource limit name, such as
+// "nofile" (unix.RLIMIT_NOFILE), and whether it exists.
+func RlimitByName(name string) (int, bool) {
+	n, ok := rlimits()[name]
+	return n, ok
+}
+
+// RlimitNames returns the names of every resource limit, sorted.
+func RlimitNames() []string {
+	return slices.Sorted(maps.Keys(rlimits()))
 }

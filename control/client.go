@@ -295,17 +295,30 @@ const ReloadTimeout = 5 * time.Minute
 // changed. An invalid file is a *RemoteError holding every config error,
 // one per line; nothing changed.
 func (cl *Client) Reload(ctx context.Context) (supervisor.ReloadSummary, error) {
+	return cl.changeConfig(ctx, Request{V: Version, Cmd: CmdReload})
+}
+
+// changeConfig sends a reload or scale request, which may wait for
+// ReloadTimeout, and returns the summary it answers with.
+func (cl *Client) changeConfig(ctx context.Context, req Request) (supervisor.ReloadSummary, error) {
 	long := *cl
 	long.Timeout = max(cl.Timeout, ReloadTimeout)
 	var sum supervisor.ReloadSummary
-	rp, err := long.do(ctx, Request{V: Version, Cmd: CmdReload})
+	rp, err := long.do(ctx, req)
 	if err != nil {
 		return sum, err
 	}
 	if err := json.Unmarshal(rp.Reload, &sum); err != nil {
-		return sum, fmt.Errorf("cannot decode the reload summary: %w", err)
+		return sum, fmt.Errorf("cannot decode the %s summary: %w", req.Cmd, err)
 	}
 	return sum, nil
+}
+
+// Scale sets how many instances the daemon name runs, starting new ones or
+// stopping the highest-numbered, and returns what changed. It waits as
+// Reload does.
+func (cl *Client) Scale(ctx context.Context, name string, n int) (supervisor.ReloadSummary, error) {
+	return cl.changeConfig(ctx, Request{V: Version, Cmd: CmdScale, Names: []string{name}, Instances: n})
 }
 
 // SetProfile switches the supervisor's active profile.
@@ -339,28 +352,21 @@ func (cl *Client) Events(ctx context.Context, fn func(json.RawMessage) error) er
 
 // events makes the events request req and calls fn with each event.
 func (cl *Client) events(ctx context.Context, req Request, fn func(json.RawMessage) error) error {
-	c, _, err := cl.call(ctx, req)
+	s, err := cl.subscribe(ctx, req)
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	defer s.Close()
 	for {
-		rp, err := c.read()
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, io.EOF):
-			return errors.New("the supervisor closed the event stream")
-		case err != nil:
-			return err
-		case !rp.OK:
-			return &RemoteError{Msg: rp.Error}
-		case rp.End != "":
+		e, err := s.Next()
+		if errors.Is(err, io.EOF) {
 			return nil
-		case len(rp.Event) > 0:
-			if err := fn(rp.Event); err != nil {
-				return err
-			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -228,6 +229,20 @@ type EventFilter struct {
 	Daemons []string
 }
 
+// Match reports whether the event e, as a supervisor sends it, passes f:
+// what the supervisor itself decides, for a stream it does not filter (the
+// events of a cluster, read from etcd).
+func (f EventFilter) Match(e json.RawMessage) bool {
+	if len(f.Types) == 0 && len(f.Daemons) == 0 {
+		return true
+	}
+	var ev supervisor.Event
+	if json.Unmarshal(e, &ev) != nil {
+		return false
+	}
+	return eventFilter(Request{Types: f.Types, Daemons: f.Daemons}).Match(ev)
+}
+
 // EventsFiltered is Events for the events that pass f only. A type that is
 // neither ringsup's own nor declared, or an unknown daemon, is a
 // *RemoteError.
@@ -383,8 +398,8 @@ func eventLine(line []byte) (reply, bool) {
 }
 
 // appendEventLine appends the line of an events stream that carries e, as
-// encode writes it. A daemon's own event (type, timestamp, daemon_type and
-// data, nothing else) is written without json.Marshal, which a stream of
+// encode writes it. A daemon's own event (type, timestamp, daemon_type,
+// instance and data, nothing else) is written without json.Marshal, which a stream of
 // many of them to many subscribers would spend most of its time in.
 func appendEventLine(b []byte, e *supervisor.Event) []byte {
 	if !plainEvent(e) {
@@ -403,13 +418,17 @@ func appendEventLine(b []byte, e *supervisor.Event) []byte {
 		b = append(b, `,"daemon_type":`...)
 		b = appendJSONString(b, e.Daemon)
 	}
+	if e.Instance != nil {
+		b = append(b, `,"instance":`...)
+		b = strconv.AppendInt(b, int64(*e.Instance), 10)
+	}
 	b = append(b, `,"data":`...)
 	b = append(b, e.Data...) // compact and escaped by the supervisor
 	return append(b, "}}\n"...)
 }
 
 // plainEvent reports whether e is a daemon's own event with nothing but
-// type, timestamp, daemon_type and data. TestAppendEventLineMatchesEncode
+// type, timestamp, daemon_type, instance and data. TestAppendEventLineMatchesEncode
 // sets each other field of an Event in turn: a field added to Event and
 // not checked here fails there.
 func plainEvent(e *supervisor.Event) bool {

@@ -258,3 +258,32 @@ func checkEventLine(t *testing.T, got, want []byte) {
 		t.Errorf("eventLine(%s) = %s, %v; want %s", got, rp.Event, ok, event)
 	}
 }
+
+// TestEventFilterMatch: a filter applied to an event's JSON, as ctl
+// --cluster events does, decides as the supervisor does.
+func TestEventFilterMatch(t *testing.T) {
+	started := `{"type":"DAEMON_STARTED","timestamp":1,"daemon_type":"w@1","instance":1,"pid":7,"node":"n1"}`
+	custom := `{"type":"SELFPLAY_COMPLETED","timestamp":1,"daemon_type":"selfplay","data":{}}`
+	dropped := `{"type":"EVENTS_DROPPED","timestamp":1,"dropped":3,"node":"n1"}`
+	for _, tc := range []struct {
+		f     EventFilter
+		event string
+		want  bool
+	}{
+		{EventFilter{}, dropped, true},
+		{EventFilter{}, "not json", true},
+		{EventFilter{Types: []string{"DAEMON_STARTED"}}, started, true},
+		{EventFilter{Types: []string{"DAEMON_STARTED"}}, custom, false},
+		{EventFilter{Types: []string{"EVENTS_DROPPED", "SELFPLAY_COMPLETED"}}, custom, true},
+		{EventFilter{Daemons: []string{"w"}}, started, true}, // a daemon with instances
+		{EventFilter{Daemons: []string{"w@1"}}, started, true},
+		{EventFilter{Daemons: []string{"w@0"}}, started, false},
+		{EventFilter{Daemons: []string{"selfplay"}}, dropped, false},
+		{EventFilter{Types: []string{"DAEMON_STARTED"}, Daemons: []string{"selfplay"}}, started, false},
+		{EventFilter{Types: []string{"DAEMON_STARTED"}}, "not json", false},
+	} {
+		if got := tc.f.Match(json.RawMessage(tc.event)); got != tc.want {
+			t.Errorf("%+v.Match(%s) = %v, want %v", tc.f, tc.event, got, tc.want)
+		}
+	}
+}

@@ -40,6 +40,12 @@ var requestSeeds = []string{
 	`{"v":1,"cmd":"reload"}` + "\n",
 	`{"v":1,"cmd":"profile","profile":"x"}` + "\n",
 	`{"v":1,"cmd":"profile"}` + "\n",
+	`{"v":1,"cmd":"scale","names":["many"],"instances":3}` + "\n",
+	`{"v":1,"cmd":"scale","names":["many"],"instances":0}` + "\n",
+	`{"v":1,"cmd":"scale","names":["broken"],"instances":2}` + "\n",
+	`{"v":1,"cmd":"scale","names":["many","broken"],"instances":2}` + "\n",
+	`{"v":1,"cmd":"status","names":["many","many@1"]}` + "\n",
+	`{"v":1,"cmd":"logs","names":["many"]}` + "\n",
 	`{"v":1,"cmd":"shutdown"}` + "\n",
 	`{"v":1,"cmd":"ping"}`, // ended by the end of the stream
 	"\x00\xff\xfe\x01garbage\n",
@@ -153,6 +159,7 @@ const fuzzConfig = `
 [supervisor]
 log_dir = "logs"
 watch = false
+default_profile = "main"
 
 [daemons.broken]
 command = ["./no-such-program"]
@@ -160,6 +167,14 @@ command = ["./no-such-program"]
 [daemons.other]
 command = ["./no-such-program"]
 depends_on = ["broken"]
+
+# Outside the profile, so that scaling it spawns nothing.
+[daemons.many]
+command = ["./no-such-program", "${RINGSUP_INSTANCE}"]
+instances = 2
+
+[profiles]
+main = ["broken", "other"]
 `
 
 func newFuzzNode() (*fuzzNode, error) {

@@ -9,7 +9,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
+
+	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/logfile"
 )
 
 // tailBlock is how much of a log tailOffset reads at a time, from the end.
@@ -17,7 +21,10 @@ const tailBlock = 64 << 10
 
 // logs sends the last lines of a daemon's log, and with follow what is
 // appended to it afterwards, until the client hangs up or the supervisor
-// stops.
+// stops. The name of a daemon with instances stands for the logs of all of
+// them: each line is prefixed with its instance's name, as --echo does,
+// the last lines of each instance in turn, then what any of them appends,
+// line by line.
 func (s *Server) logs(conn *net.UnixConn, req Request) {
 	if len(req.Names) != 1 {
 		s.send(conn, errorResponse(errors.New("logs needs exactly one daemon name")))
@@ -26,7 +33,8 @@ func (s *Server) logs(conn *net.UnixConn, req Request) {
 	name := req.Names[0]
 	// Only a daemon the supervisor knows has a log to read: a name is
 	// never turned into a path before that.
-	if _, err := s.sup.Status(name); err != nil {
+	st, err := s.sup.Status(name)
+	if err != nil {
 		s.send(conn, errorResponse(err))
 		return
 	}
@@ -38,39 +46,61 @@ func (s *Server) logs(conn *net.UnixConn, req Request) {
 		s.send(conn, errorResponse(fmt.Errorf("invalid number of lines %d", lines)))
 		return
 	}
-	path := filepath.Join(s.opts.LogDir, name+".log")
+	names := []string{name}
+	if _, one := st.Daemons[name]; !one {
+		names = st.Names()
+		slices.SortFunc(names, config.CompareNames)
+	}
+	w := deadlineWriter{conn: conn, timeout: s.opts.WriteTimeout}
+	tailers := make([]*tailer, len(names))
+	files := make([]string, len(names))
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	for i, n := range names {
+		files[i] = n + ".log"
+		tailers[i] = &tailer{path: filepath.Join(s.opts.LogDir, files[i])}
+		if len(names) > 1 {
+			tailers[i].prefix = &linePrefixer{w: w, prefix: []byte(logfile.PlainPrefix(n, width))}
+		}
+	}
+	defer func() {
+		for _, t := range tailers {
+			t.close()
+		}
+	}()
 
 	// Watch before reading, so nothing appended in between is missed.
 	var changed <-chan struct{}
 	if req.Follow {
 		var stop func()
-		changed, stop = s.files.watch(filepath.Base(path))
+		changed, stop = s.files.watch(files...)
 		defer stop()
 	}
-	f, err := openLog(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.send(conn, errorResponse(fmt.Errorf("cannot read the log of %q: %w", name, unwrapErrno(err))))
-		return
-	}
-	// A daemon that never wrote anything has no log yet: nothing to send,
-	// and a follower waits for the file to appear.
-	t := &tailer{path: path, f: f}
-	defer t.close()
-	if f != nil {
-		fi, err := f.Stat()
-		if err == nil {
-			t.off, err = tailOffset(f, fi.Size(), lines)
-		}
-		if err != nil {
-			s.send(conn, errorResponse(fmt.Errorf("cannot read the log of %q: %w", name, err)))
+	for i, t := range tailers {
+		if err := t.open(lines); err != nil {
+			s.send(conn, errorResponse(fmt.Errorf("cannot read the log of %q: %w", names[i], err)))
 			return
 		}
 	}
 	if s.send(conn, Response{V: Version, OK: true}) != nil {
 		return
 	}
-	w := deadlineWriter{conn: conn, timeout: s.opts.WriteTimeout}
-	if err := t.copy(w); err != nil || !req.Follow {
+	copyAll := func() error {
+		for _, t := range tailers {
+			if err := t.copy(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := copyAll(); err != nil || !req.Follow {
+		for _, t := range tailers {
+			if err == nil && t.prefix != nil {
+				err = t.prefix.flush()
+			}
+		}
 		return
 	}
 	gone := clientGone(conn)
@@ -84,11 +114,86 @@ func (s *Server) logs(conn *net.UnixConn, req Request) {
 		case <-s.sup.Done():
 			return
 		}
-		if err := t.copy(w); err != nil {
-			s.log.Debug("stopped following a log", "path", path, "error", err)
+		if err := copyAll(); err != nil {
+			s.log.Debug("stopped following a log", "daemon", name, "error", err)
 			return
 		}
 	}
+}
+
+// open opens the tailer's file, if it exists, at its last lines. A daemon
+// that never wrote anything has no log yet: nothing to send, and a
+// follower waits for the file to appear.
+func (t *tailer) open(lines int) error {
+	f, err := openLog(t.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return unwrapErrno(err)
+	}
+	t.f = f
+	fi, err := f.Stat()
+	if err == nil {
+		t.off, err = tailOffset(f, fi.Size(), lines)
+	}
+	return err
+}
+
+// linePrefixer writes whole lines to w, each after prefix. It holds a line
+// back until its newline comes, so that lines of several files followed at
+// once do not mix; of a line longer than tailBlock, what has come is
+// written as a line of its own once tailBlock bytes are held.
+type linePrefixer struct {
+	w       io.Writer
+	prefix  []byte
+	partial []byte // the start of a line whose newline has not come
+	cut     bool   // the last line written was cut short, before its newline
+}
+
+func (p *linePrefixer) Write(b []byte) (int, error) {
+	n := len(b)
+	var out []byte
+	for len(b) > 0 {
+		if p.cut && len(p.partial) == 0 && b[0] == '\n' {
+			b = b[1:] // the newline of the line cut short: already written
+			p.cut = false
+			continue
+		}
+		i := bytes.IndexByte(b, '\n')
+		p.cut = false
+		if i < 0 {
+			if len(p.partial)+len(b) < tailBlock {
+				p.partial = append(p.partial, b...)
+				break
+			}
+			i = len(b) - 1 // a piece of a long line: out it goes
+			p.cut = b[i] != '\n'
+		}
+		out = append(out, p.prefix...)
+		out = append(out, p.partial...)
+		out = append(out, b[:i+1]...)
+		if b[i] != '\n' {
+			out = append(out, '\n')
+		}
+		p.partial = p.partial[:0]
+		b = b[i+1:]
+	}
+	if len(out) > 0 {
+		if _, err := p.w.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// flush writes the line held back, if any, with a newline.
+func (p *linePrefixer) flush() error {
+	if len(p.partial) == 0 {
+		return nil
+	}
+	_, err := p.Write([]byte{'\n'})
+	return err
 }
 
 // tailer reads a log file from an offset on, following it when it is
@@ -98,10 +203,15 @@ type tailer struct {
 	path string
 	f    *os.File // nil until the file exists
 	off  int64
+	// prefix, when not nil, is where copy writes, rather than its writer.
+	prefix *linePrefixer
 }
 
 // copy writes what the file holds beyond the offset to w.
 func (t *tailer) copy(w io.Writer) error {
+	if t.prefix != nil {
+		w = t.prefix
+	}
 	for {
 		if t.f == nil {
 			f, err := openLog(t.path)

@@ -31,6 +31,7 @@ const (
 	CmdShutdown = "shutdown" // answers, then closes once the supervisor stopped
 	CmdReload   = "reload"   // answers with what changed, once applied
 	CmdProfile  = "profile"  // profile: the profile to switch to
+	CmdScale    = "scale"    // names: exactly one; instances; answers like reload
 	CmdEmit     = "emit"     // type, data, as: publish an event (emit.go)
 )
 
@@ -55,6 +56,8 @@ type Request struct {
 	// prints it (indented JSON and a newline), after the answer line
 	// rather than in it; the answer line says its Length.
 	Text bool `json:"text,omitempty"`
+	// Instances is how many instances a scale request asks for.
+	Instances int `json:"instances,omitempty"`
 
 	// Type is the event type an emit request publishes.
 	Type string `json:"type,omitempty"`
@@ -104,6 +107,10 @@ func appendRequest(b []byte, req Request) []byte {
 	if req.Text {
 		b = append(b, `,"text":true`...)
 	}
+	if req.Instances != 0 {
+		b = append(b, `,"instances":`...)
+		b = strconv.AppendInt(b, int64(req.Instances), 10)
+	}
 	b = appendEmitFields(b, req)
 	return append(b, '}')
 }
@@ -124,8 +131,8 @@ type Response struct {
 	Length int `json:"length,omitempty"`
 	// Event is one event of an events stream.
 	Event *supervisor.Event `json:"event,omitempty"`
-	// Reload answers reload: the daemons it added, removed, restarted
-	// and updated.
+	// Reload answers reload and scale: the daemons it added, removed,
+	// restarted and updated.
 	Reload *supervisor.ReloadSummary `json:"reload,omitempty"`
 	// End is set on the last line of an events stream the server ended
 	// normally: "shutdown".

@@ -386,6 +386,17 @@ func (s *Server) serve(conn *net.UnixConn, req Request, p peer) {
 			return
 		}
 		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
+	case CmdScale:
+		if len(req.Names) != 1 {
+			s.send(conn, errorResponse(errors.New("scale needs exactly one daemon name")))
+			return
+		}
+		sum, err := s.sup.Scale(req.Names[0], req.Instances)
+		if err != nil {
+			s.send(conn, errorResponse(err))
+			return
+		}
+		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
 	case CmdProfile:
 		if req.Profile == "" {
 			s.send(conn, errorResponse(errors.New("profile needs a profile name")))

@@ -53,7 +53,13 @@ func appendStatusText(b []byte, st supervisor.Status) ([]byte, error) {
 // lines are indented by six spaces.
 func appendDaemonText(b []byte, d supervisor.DaemonStatus) ([]byte, error) {
 	var err error
-	b = append(b, "{\n      \"state\": "...)
+	b = append(b, "{\n      \"daemon\": "...)
+	b = appendJSONString(b, d.Daemon)
+	if d.Instance != nil { // omitempty
+		b = append(b, ",\n      \"instance\": "...)
+		b = strconv.AppendInt(b, int64(*d.Instance), 10)
+	}
+	b = append(b, ",\n      \"state\": "...)
 	b = appendJSONString(b, d.State.String())
 	b = append(b, ",\n      \"pid\": "...)
 	b = strconv.AppendInt(b, int64(d.PID), 10)

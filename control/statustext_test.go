@@ -174,6 +174,9 @@ func FuzzStatusText(f *testing.F) {
 				d.DependsOn = append(d.DependsOn, name+text)
 			}
 		}
+		if deps%5 != 0 {
+			d.Daemon, d.Instance = name, &deps
+		}
 		if deps%2 != 0 {
 			d.LastExit = &supervisor.ExitStatus{Code: deps, Signal: signal}
 			d.Leftovers = []int{pid, deps}

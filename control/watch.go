@@ -32,11 +32,11 @@ func newWatcher(dir string, log hclog.Logger) *watcher {
 	return &watcher{dir: dir, log: log, subs: make(map[string]map[chan struct{}]struct{})}
 }
 
-// watch returns a channel that receives a value when the file name in the
-// directory may have changed (several changes may give one value), and a
-// function to stop watching. When the directory cannot be watched, the
-// channel ticks every pollInterval instead.
-func (w *watcher) watch(name string) (<-chan struct{}, func()) {
+// watch returns a channel that receives a value when one of the files
+// names in the directory may have changed (several changes may give one
+// value), and a function to stop watching. When the directory cannot be
+// watched, the channel ticks every pollInterval instead.
+func (w *watcher) watch(names ...string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -56,16 +56,20 @@ func (w *watcher) watch(name string) (<-chan struct{}, func()) {
 		}()
 		return ch, sync.OnceFunc(func() { close(stop) })
 	}
-	if w.subs[name] == nil {
-		w.subs[name] = make(map[chan struct{}]struct{})
+	for _, name := range names {
+		if w.subs[name] == nil {
+			w.subs[name] = make(map[chan struct{}]struct{})
+		}
+		w.subs[name][ch] = struct{}{}
 	}
-	w.subs[name][ch] = struct{}{}
 	return ch, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		delete(w.subs[name], ch)
-		if len(w.subs[name]) == 0 {
-			delete(w.subs, name)
+		for _, name := range names {
+			delete(w.subs[name], ch)
+			if len(w.subs[name]) == 0 {
+				delete(w.subs, name)
+			}
 		}
 	}
 }

@@ -1,13 +1,11 @@
 package health
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/ringrift/ringsup/procexec"
 	"golang.org/x/sys/unix"
+
+	"github.com/ringrift/ringsup/internal/testproc"
 )
 
 // The test binary impersonates the daemons the tests start (the pattern of
@@ -103,15 +103,7 @@ var helpers = map[string]func(args []string) int{
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "1" {
-		args := os.Args[1:]
-		h, ok := helpers[args[0]]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "unknown helper %q\n", args[0])
-			os.Exit(2)
-		}
-		os.Exit(h(args[1:]))
-	}
+	testproc.RunIfHelper(helperEnv, helpers)
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	spawner = procexec.NewSpawner()
 	code := m.Run()
@@ -122,18 +114,11 @@ func TestMain(m *testing.M) {
 // helperSpec is the Spec of a helper command. (A race-enabled helper that
 // exits 0 would otherwise sleep a second in the race detector's exit hook.)
 func helperSpec(t testing.TB, args ...string) procexec.Spec {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return procexec.Spec{
-		Argv: append([]string{exe}, args...),
-		Env:  map[string]string{helperEnv: "1", "GORACE": "atexit_sleep_ms=0"},
-	}
+	return procexec.Spec{Argv: testproc.Argv(args...), Env: testproc.Env(helperEnv)}
 }
 
 // waitTimeout bounds every wait of the tests.
-const waitTimeout = 20 * time.Second
+const waitTimeout = testproc.WaitTimeout
 
 var (
 	// spawner starts every helper.
@@ -188,46 +173,9 @@ func waitExit(t testing.TB, p *procexec.Proc) procexec.Exit {
 }
 
 // output is an Output that can be read while it is written and waited on.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
+type output = testproc.Output
 
-func newOutput() *output { return &output{changed: make(chan struct{}, 1)} }
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	select {
-	case o.changed <- struct{}{}:
-	default:
-	}
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor waits until the output matches re and returns the submatches.
-func (o *output) waitFor(t testing.TB, re string) []string {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(waitTimeout)
-	for {
-		if m := rx.FindStringSubmatch(o.String()); m != nil {
-			return m
-		}
-		select {
-		case <-o.changed:
-		case <-deadline:
-			t.Fatalf("output %q does not match %q after %v", o.String(), re, waitTimeout)
-		}
-	}
-}
+func newOutput() *output { return testproc.NewOutput() }
 
 // startServer starts a helper server and returns its address.
 func startServer(t testing.TB, helper string) string {
@@ -236,5 +184,5 @@ func startServer(t testing.TB, helper string) string {
 	spec := helperSpec(t, helper)
 	spec.Output = out
 	start(t, spec)
-	return out.waitFor(t, `addr (\S+)\n`)[1]
+	return out.WaitFor(t, `addr (\S+)\n`)[1]
 }

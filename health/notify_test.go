@@ -171,7 +171,7 @@ func TestNotifySlowConsumer(t *testing.T) {
 	spec.Env[helperEnv] = "1"
 	spec.Output = out
 	start(t, spec)
-	out.waitFor(t, "sent\n")
+	out.WaitFor(t, "sent\n")
 
 	m := receive(t, s)
 	if !m.Ready {

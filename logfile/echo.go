@@ -50,11 +50,18 @@ func NewEcho(out io.Writer, color bool) *Echo {
 // every daemon the same width, the length of the longest name, to align
 // their lines.
 func (e *Echo) Prefix(name string, width int) string {
-	padded := name + strings.Repeat(" ", max(0, width-len(name)))
 	if !e.color {
-		return padded + " | "
+		return PlainPrefix(name, width)
 	}
+	padded := name + strings.Repeat(" ", max(0, width-len(name)))
 	return "\x1b[" + colorOf(name) + "m" + padded + " |\x1b[0m "
+}
+
+// PlainPrefix returns the prefix of Prefix without color: name padded to
+// width, then " | ". `ctl logs` of a daemon with instances prefixes each
+// instance's lines with it.
+func PlainPrefix(name string, width int) string {
+	return name + strings.Repeat(" ", max(0, width-len(name))) + " | "
 }
 
 // colors are the ANSI foreground colors of prefixes: no red, which reads as

@@ -36,9 +36,17 @@ func TestPrefix(t *testing.T) {
 			t.Errorf("colored Prefix(%q, %d) = %q, want %q", tt.name, tt.width, got, want)
 		}
 	}
-	// The color depends on the name only, and names get different ones.
-	if colorOf("web") != colorOf("web") {
-		t.Errorf("colorOf(%q) is not stable", "web")
+	// The color depends on the name only (not on the width, nor on the
+	// Echo: a restarted supervisor gives a daemon the same color), and
+	// names get different ones.
+	other := NewEcho(nil, true)
+	defer other.Close()
+	colorRe := regexp.MustCompile(`^\x1b\[([0-9;]+)m`)
+	first := colorRe.FindStringSubmatch(colored.Prefix("web", 3))
+	for _, p := range []string{colored.Prefix("web", 20), other.Prefix("web", 3)} {
+		if m := colorRe.FindStringSubmatch(p); first == nil || m == nil || m[1] != first[1] {
+			t.Errorf("prefix %q of web has another color than %q", p, colored.Prefix("web", 3))
+		}
 	}
 	seen := make(map[string]bool)
 	for _, name := range []string{"event_router", "selfplay", "training", "evaluator", "flaky_uploader"} {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,9 @@ type statusCollector struct {
 }
 
 func newStatusCollector(sup *supervisor.Supervisor) *statusCollector {
-	daemon := []string{"daemon"}
+	// instance is the number of an instance NAME@n, whose daemon label
+	// is NAME; "" (no label, to Prometheus) for a daemon without instances.
+	daemon := []string{"daemon", "instance"}
 	return &statusCollector{
 		sup: sup,
 		info: prometheus.NewDesc("ringsup_info",
@@ -34,7 +37,7 @@ func newStatusCollector(sup *supervisor.Supervisor) *statusCollector {
 			[]string{"profile", "config"}, nil),
 		state: prometheus.NewDesc("ringsup_daemon_state",
 			"1 for the daemon's current state, 0 for the six others.",
-			[]string{"daemon", "state"}, nil),
+			[]string{"daemon", "instance", "state"}, nil),
 		up: prometheus.NewDesc("ringsup_daemon_up",
 			"1 when the daemon is running, else 0.",
 			daemon, nil),
@@ -49,7 +52,7 @@ func newStatusCollector(sup *supervisor.Supervisor) *statusCollector {
 			daemon, nil),
 		health: prometheus.NewDesc("ringsup_daemon_health",
 			"1 for the daemon's current health, 0 for the others.",
-			[]string{"daemon", "health"}, nil),
+			[]string{"daemon", "instance", "health"}, nil),
 		lastExit: prometheus.NewDesc("ringsup_daemon_last_exit_code",
 			"The exit code of the daemon's last process, -1 when a signal ended it; absent before its first exit.",
 			daemon, nil),
@@ -109,27 +112,32 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.mu.Unlock()
 	for name, d := range st.Daemons {
-		for _, s := range supervisor.States() {
-			gauge(c.state, oneHot(d.State == s), name, s.String())
+		inst := ""
+		if d.Instance != nil {
+			inst = strconv.Itoa(*d.Instance)
 		}
-		gauge(c.up, oneHot(d.State == supervisor.Running), name)
-		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, restarts[name], name)
-		gauge(c.restartCount, float64(d.RestartCount), name)
-		gauge(c.backoff, d.BackoffS, name)
+		id := []string{d.Daemon, inst}
+		for _, s := range supervisor.States() {
+			gauge(c.state, oneHot(d.State == s), id[0], id[1], s.String())
+		}
+		gauge(c.up, oneHot(d.State == supervisor.Running), id...)
+		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, restarts[name], id...)
+		gauge(c.restartCount, float64(d.RestartCount), id...)
+		gauge(c.backoff, d.BackoffS, id...)
 		hv := healthValues()
 		if !slices.Contains(hv, d.Health) {
 			hv = append(hv, d.Health) // keep it one-hot if a value is added
 		}
 		for _, h := range hv {
-			gauge(c.health, oneHot(d.Health == h), name, h)
+			gauge(c.health, oneHot(d.Health == h), id[0], id[1], h)
 		}
 		if x := d.LastExit; x != nil {
 			code := x.Code
 			if x.Signal != "" {
 				code = -1
 			}
-			gauge(c.lastExit, float64(code), name)
+			gauge(c.lastExit, float64(code), id...)
 		}
-		gauge(c.uptime, d.UptimeS, name)
+		gauge(c.uptime, d.UptimeS, id...)
 	}
 }

@@ -2,25 +2,6 @@ package metrics
 
 import "github.com/ringrift/ringsup/supervisor"
 
-// eventTypes returns the event types whose ringsup_events_total series
-// exist, at 0, from the start.
-func eventTypes() []supervisor.EventType {
-	return []supervisor.EventType{
-		supervisor.DaemonStarted,
-		supervisor.DaemonStopped,
-		supervisor.DaemonExited,
-		supervisor.DaemonRestarting,
-		supervisor.DaemonFailed,
-		supervisor.DaemonImportFailed,
-		supervisor.DaemonHealthy,
-		supervisor.DaemonUnhealthy,
-		supervisor.ConfigReloaded,
-		supervisor.ConfigReloadFailed,
-		supervisor.EventsDropped,
-		supervisor.HookFailed,
-	}
-}
-
 // watch counts the supervisor's events until its Run returns or Close is
 // called. When the supervisor drops the subscription because watch fell
 // behind, it subscribes again and counts the drop.

@@ -113,7 +113,7 @@ func newExporter(sup *supervisor.Supervisor, opts Options) *Exporter {
 		subscribed: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	for _, t := range eventTypes() {
+	for _, t := range supervisor.EventTypes() {
 		e.events.WithLabelValues(string(t))
 	}
 	e.reg.MustRegister(

@@ -305,7 +305,7 @@ func TestDaemonMetrics(t *testing.T) {
 			t.Errorf("%s has type %v, want %v", name, f.GetType(), typ)
 		}
 	}
-	for _, typ := range eventTypes() {
+	for _, typ := range supervisor.EventTypes() {
 		if _, ok := value(fams, "ringsup_events_total", "type", string(typ)); !ok {
 			t.Errorf("ringsup_events_total{type=%q}: no sample, want one from the start", typ)
 		}

@@ -2,6 +2,7 @@ package procexec
 
 import (
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,18 +27,21 @@ type Exit struct {
 // Success reports whether the process exited with status 0.
 func (e Exit) Success() bool { return e.Signal == 0 && e.Code == 0 }
 
-// String describes the exit as "exit status 1" or "signal SIGKILL".
+// String describes the exit as "exit status 1", "signal SIGKILL" or
+// "signal 40".
 func (e Exit) String() string {
 	if e.Signal != 0 {
-		return "signal " + signalName(e.Signal)
+		return "signal " + strings.TrimPrefix(SignalName(e.Signal), "signal ")
 	}
 	return "exit status " + strconv.Itoa(e.Code)
 }
 
-// signalName is "SIGKILL" for a known signal and the number otherwise.
-func signalName(sig syscall.Signal) string {
+// SignalName returns the name of sig, such as "SIGTERM", or a description
+// such as "signal 40" for a signal without a name. It is the one place
+// ringsup spells a signal: in events, `ctl status`, logs and errors.
+func SignalName(sig syscall.Signal) string {
 	if name := unix.SignalName(sig); name != "" {
 		return name
 	}
-	return strconv.Itoa(int(sig))
+	return sig.String()
 }

@@ -1,11 +1,13 @@
 package procexec
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,45 +16,62 @@ import (
 // TestOnlyProcexecImportsOsExec: every process of ringsup, health checks and
 // hooks included, is started here, so that Reap is the only waiter.
 func TestOnlyProcexecImportsOsExec(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, path := range goFilesOutside(t, false) {
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "os/exec" {
+				t.Errorf("%s imports os/exec; start processes with procexec instead", rel(t, path))
+			}
+		}
+	}
+}
+
+// goFilesOutside lists the Go files of the module outside procexec (and
+// testdata, vendor, hidden directories); with ringsupOnly, only the
+// non-test files outside scripts/, the files of ringsup itself.
+func goFilesOutside(t *testing.T, ringsupOnly bool) []string {
+	t.Helper()
 	root := moduleRoot(t)
 	own, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bad []string
-	fset := token.NewFileSet()
+	var files []string
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			name := d.Name()
-			if path == own || name == "testdata" || name == "vendor" || (path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))) {
+			if path == own || name == "testdata" || name == "vendor" ||
+				(ringsupOnly && path == filepath.Join(root, "scripts")) ||
+				(path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
-		for _, imp := range f.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); p == "os/exec" {
-				rel, _ := filepath.Rel(root, path)
-				bad = append(bad, rel)
-			}
+		if strings.HasSuffix(path, ".go") && !(ringsupOnly && strings.HasSuffix(path, "_test.go")) {
+			files = append(files, path)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range bad {
-		t.Errorf("%s imports os/exec; start processes with procexec instead", f)
+	return files
+}
+
+// rel is path relative to the module root.
+func rel(t *testing.T, path string) string {
+	r, err := filepath.Rel(moduleRoot(t), path)
+	if err != nil {
+		return path
 	}
+	return r
 }
 
 // moduleRoot is the directory of the go.mod above the package.
@@ -70,5 +89,38 @@ func moduleRoot(t *testing.T) string {
 			t.Fatal("no go.mod above the package")
 		}
 		dir = parent
+	}
+}
+
+// forkWait are the calls that start or wait for a process without os/exec.
+var forkWait = map[string][]string{
+	"syscall": {"ForkExec", "StartProcess", "Wait4", "RawSyscall", "RawSyscall6"},
+	"unix":    {"Wait4", "Waitid", "RawSyscall", "RawSyscall6"},
+	"os":      {"StartProcess"},
+}
+
+// TestOnlyProcexecForksAndWaits: beside os/exec, nothing of ringsup but
+// procexec forks or waits for a process, so that Reap is the only waiter
+// and no exit is taken from under it. Tests (which fork a floor to compare
+// with, or themselves as a helper) and the benchmark harness in scripts/ (a
+// program of its own) are not ringsup.
+func TestOnlyProcexecForksAndWaits(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, path := range goFilesOutside(t, true) {
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && slices.Contains(forkWait[x.Name], sel.Sel.Name) {
+				t.Errorf("%s:%d: %s.%s; start and reap processes with procexec instead",
+					rel(t, path), fset.Position(sel.Pos()).Line, x.Name, sel.Sel.Name)
+			}
+			return true
+		})
 	}
 }

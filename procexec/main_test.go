@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ringrift/ringsup/internal/testproc"
 )
 
 // The test binary impersonates the programs the tests start (the pattern of
@@ -106,15 +107,7 @@ var helpers = map[string]func(args []string) int{
 
 func TestMain(m *testing.M) {
 	MaybeTrampoline()
-	if os.Getenv(helperEnv) == "1" {
-		args := os.Args[1:]
-		h, ok := helpers[args[0]]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "unknown helper %q\n", args[0])
-			os.Exit(2)
-		}
-		os.Exit(h(args[1:]))
-	}
+	testproc.RunIfHelper(helperEnv, helpers)
 	// Orphaned grandchildren come back to the test process, so that the
 	// tests can reap them and check that none is left a zombie.
 	if err := SetSubreaper(); err != nil {
@@ -140,22 +133,13 @@ func startSelf(stdout *os.File, args ...string) int {
 	return cmd.Process.Pid
 }
 
-func self() string {
-	exe, err := os.Executable()
-	if err != nil {
-		panic(err)
-	}
-	return exe
-}
+func self() string { return testproc.Self() }
 
 // helperArgv is the Argv that runs a helper command.
-func helperArgv(args ...string) []string { return append([]string{self()}, args...) }
+func helperArgv(args ...string) []string { return testproc.Argv(args...) }
 
-// helperEnvMap is the Env of a helper command. A race-enabled helper that
-// exits 0 would otherwise sleep a second in the race detector's exit hook.
-func helperEnvMap() map[string]string {
-	return map[string]string{helperEnv: "1", "GORACE": "atexit_sleep_ms=0"}
-}
+// helperEnvMap is the Env of a helper command.
+func helperEnvMap() map[string]string { return testproc.Env(helperEnv) }
 
 // helperSpec is the Spec of a helper command.
 func helperSpec(args ...string) Spec { return Spec{Argv: helperArgv(args...), Env: helperEnvMap()} }
@@ -215,7 +199,12 @@ func takeExit(t testing.TB, pid int, since time.Time) (Exit, bool) {
 }
 
 // waitTimeout bounds every wait of the tests.
-const waitTimeout = 20 * time.Second
+const waitTimeout = testproc.WaitTimeout
+
+// output is an Output that can be read while it is written and waited on.
+type output = testproc.Output
+
+func newOutput() *output { return testproc.NewOutput() }
 
 // waitExit waits for the exit of pid, a process started after since.
 func waitExit(t testing.TB, pid int, since time.Time) Exit {
@@ -295,52 +284,10 @@ func pollUntil(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// output is an Output that can be read while it is written and waited on.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
-
-func newOutput() *output { return &output{changed: make(chan struct{}, 1)} }
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	select {
-	case o.changed <- struct{}{}:
-	default:
-	}
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor waits until the output matches re and returns the submatches.
-func (o *output) waitFor(t testing.TB, re string) []string {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(waitTimeout)
-	for {
-		if m := rx.FindStringSubmatch(o.String()); m != nil {
-			return m
-		}
-		select {
-		case <-o.changed:
-		case <-deadline:
-			t.Fatalf("output %q does not match %q after %v", o.String(), re, waitTimeout)
-		}
-	}
-}
-
 // waitPID waits for a line "<label> PID" in the output.
-func (o *output) waitPID(t testing.TB, label string) int {
+func waitPID(t testing.TB, o *output, label string) int {
 	t.Helper()
-	m := o.waitFor(t, label+` (\d+)\n`)
+	m := o.WaitFor(t, label+` (\d+)\n`)
 	pid, _ := strconv.Atoi(m[1])
 	return pid
 }

@@ -98,7 +98,7 @@ func TestOutputExitDoesNotWaitForPipe(t *testing.T) {
 	spec.Output = out
 	p := start(t, testSpawner, spec)
 	since := p.Started
-	gpid := out.waitPID(t, "grandchild")
+	gpid := waitPID(t, out, "grandchild")
 	// Regression: the exit must come while a grandchild holds the pipe.
 	if e := waitProc(t, p); !e.Success() {
 		t.Fatalf("hold-pipe-open: %v", e)

@@ -53,7 +53,7 @@ func TestSignalIgnoredTerm(t *testing.T) {
 	spec := helperSpec("ignore-sigterm")
 	spec.Output = out
 	p := start(t, testSpawner, spec)
-	out.waitFor(t, "ready\n")
+	out.WaitFor(t, "ready\n")
 	// An ignored signal is dropped when sent, so the SIGKILL that follows
 	// is what ends the process.
 	if err := p.Signal(syscall.SIGTERM); err != nil {
@@ -93,7 +93,7 @@ func TestGroupKillReachesGrandchildren(t *testing.T) {
 	spec.Output = out
 	p := start(t, testSpawner, spec)
 	since := time.Now()
-	gpid := out.waitPID(t, "grandchild")
+	gpid := waitPID(t, out, "grandchild")
 	if got, err := unix.Getpgid(gpid); err != nil || got != p.PID {
 		t.Fatalf("Getpgid(grandchild %d) = %d, %v; want %d", gpid, got, err, p.PID)
 	}
@@ -488,7 +488,7 @@ func TestChildDiesWithSupervisor(t *testing.T) {
 	spec.Output = out
 	sup := start(t, testSpawner, spec)
 	since := time.Now()
-	child := out.waitPID(t, "child")
+	child := waitPID(t, out, "child")
 	if !alive(child) {
 		t.Fatalf("child %d of the supervisor is not running", child)
 	}

@@ -25,6 +25,6 @@ func SignalGroup(pgid int, sig syscall.Signal) error {
 	case unix.ESRCH:
 		return fmt.Errorf("cannot signal process group %d: %w", pgid, ErrNoProcess)
 	default:
-		return fmt.Errorf("cannot send %s to process group %d: %w", signalName(sig), pgid, err)
+		return fmt.Errorf("cannot send %s to process group %d: %w", SignalName(sig), pgid, err)
 	}
 }

@@ -58,7 +58,7 @@ type Spec struct {
 	// out of range, a nil or a closed file is an [ExecError] of kind
 	// [ExecOther].
 	ExtraFiles map[int]*os.File
-	// Rlimits, keyed by resource (RlimitByName), and Umask, when set, are
+	// Rlimits, keyed by resource (unix.RLIMIT_NOFILE, ...), and Umask, when set, are
 	// applied in the process before the command is executed. Such a
 	// process is started through a trampoline (see MaybeTrampoline), so a
 	// failure to apply them shows as an exit with status 126 and a message

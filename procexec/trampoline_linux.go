@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Go's fork and exec cannot set resource limits or the umask in the child
@@ -22,8 +20,12 @@ import (
 const trampolineArg = "__ringsup_exec__"
 
 // Rlimit is a resource limit: the soft and hard values, as setrlimit(2)
-// takes them (RLIM_INFINITY for unlimited).
-type Rlimit struct{ Cur, Max uint64 }
+// takes them (RLIM_INFINITY for unlimited), and the name that errors give
+// it, such as "nofile" (config.RlimitByName); "" gives its number.
+type Rlimit struct {
+	Cur, Max uint64
+	Name     string
+}
 
 // MaybeTrampoline must be called first in main, and in TestMain of test
 // binaries that spawn with Spec.Rlimits or Spec.Umask. When the process is
@@ -49,7 +51,11 @@ func trampolineArgv(spec Spec, path string) []string {
 	}
 	var limits []string
 	for res, l := range spec.Rlimits {
-		limits = append(limits, fmt.Sprintf("%d=%d:%d", res, l.Cur, l.Max))
+		name := l.Name
+		if name == "" {
+			name = strconv.Itoa(res)
+		}
+		limits = append(limits, fmt.Sprintf("%d=%d:%d:%s", res, l.Cur, l.Max, name))
 	}
 	sort.Strings(limits)
 	argv := []string{spec.Argv[0], trampolineArg, umask, strings.Join(limits, ","), path}
@@ -73,14 +79,15 @@ func trampoline(args []string) error {
 		for _, l := range strings.Split(limits, ",") {
 			var res int
 			var cur, max uint64
-			if _, err := fmt.Sscanf(l, "%d=%d:%d", &res, &cur, &max); err != nil {
+			var name string
+			if _, err := fmt.Sscanf(strings.Replace(l, ":", " ", 2), "%d=%d %d %s", &res, &cur, &max, &name); err != nil {
 				return fmt.Errorf("trampoline: bad limit %q", l)
 			}
 			// syscall.Setrlimit (not x/sys): for RLIMIT_NOFILE it also
 			// stops Go from restoring the limit it found at start-up when
 			// it executes the command.
 			if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: cur, Max: max}); err != nil {
-				return fmt.Errorf("cannot set %s to %d: %w", RlimitName(res), cur, err)
+				return fmt.Errorf("cannot set %s to %d: %w", name, cur, err)
 			}
 		}
 	}
@@ -88,44 +95,4 @@ func trampoline(args []string) error {
 		return fmt.Errorf("cannot execute %q: %w", argv[0], err)
 	}
 	return nil
-}
-
-// rlimitNames maps the names of resource limits, as config writes them
-// (RLIMIT_NOFILE is "nofile"), to their numbers.
-func rlimitNames() map[string]int {
-	return map[string]int{
-		"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU,
-		"data": unix.RLIMIT_DATA, "fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS,
-		"memlock": unix.RLIMIT_MEMLOCK, "msgqueue": unix.RLIMIT_MSGQUEUE,
-		"nice": unix.RLIMIT_NICE, "nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC,
-		"rss": unix.RLIMIT_RSS, "rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME,
-		"sigpending": unix.RLIMIT_SIGPENDING, "stack": unix.RLIMIT_STACK,
-	}
-}
-
-// RlimitByName returns the number of the resource limit name, such as
-// "nofile", and whether it exists.
-func RlimitByName(name string) (int, bool) {
-	n, ok := rlimitNames()[name]
-	return n, ok
-}
-
-// RlimitName returns the name of resource limit res, such as "nofile".
-func RlimitName(res int) string {
-	for name, n := range rlimitNames() {
-		if n == res {
-			return name
-		}
-	}
-	return strconv.Itoa(res)
-}
-
-// RlimitNames returns the names of every resource limit, sorted.
-func RlimitNames() []string {
-	names := make([]string, 0, 16)
-	for name := range rlimitNames() {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -39,7 +39,7 @@ func TestRlimitFailureIsReported(t *testing.T) {
 	var cur unix.Rlimit
 	unix.Getrlimit(unix.RLIMIT_NOFILE, &cur)
 	// A soft limit above the hard one is refused by the kernel.
-	spec.Rlimits = map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: cur.Max + 1, Max: cur.Max}}
+	spec.Rlimits = map[int]Rlimit{unix.RLIMIT_NOFILE: {Cur: cur.Max + 1, Max: cur.Max, Name: "nofile"}}
 	spec.Output = out
 	p := start(t, testSpawner, spec)
 	if e := waitProc(t, p); e.Code != 126 {

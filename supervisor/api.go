@@ -6,24 +6,9 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/ringrift/ringsup/procexec"
 )
-
-// request is a message to the loop. Each carries its own reply channel,
-// buffered so the loop never waits for a caller.
-type request interface {
-	handle(s *Supervisor)
-}
-
-// call sends req to the loop, or gives up with ErrNotRunning once Run has
-// returned.
-func (s *Supervisor) call(req request) error {
-	select {
-	case s.requests <- req:
-		return nil
-	case <-s.done:
-		return ErrNotRunning
-	}
-}
 
 // UnknownDaemonError reports a daemon name that is not in the config.
 type UnknownDaemonError struct{ Name string }
@@ -42,15 +27,22 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("cannot %s: daemon %q is %s", e.Reason, e.Name, e.State)
 }
 
-// lookup resolves names, failing on the first unknown one.
+// lookup resolves names, failing on the first unknown one. The name of a
+// daemon with instances stands for every instance, in order; NAME@n for
+// one.
 func (s *Supervisor) lookup(names []string) ([]*daemon, error) {
 	out := make([]*daemon, 0, len(names))
 	for _, n := range names {
-		d, ok := s.daemons[n]
-		if !ok {
+		if d, ok := s.daemons[n]; ok {
+			out = append(out, d)
+			continue
+		}
+		if _, ok := s.cfg.Templates[n]; !ok {
 			return nil, &UnknownDaemonError{Name: n}
 		}
-		out = append(out, d)
+		for _, in := range s.cfg.Instances(n) {
+			out = append(out, s.daemons[in])
+		}
 	}
 	return out, nil
 }
@@ -71,7 +63,7 @@ func (s *Supervisor) operate(r *opRequest) error {
 		return err
 	}
 	if s.shuttingDown {
-		return fmt.Errorf("cannot %s: shutting down", r.op)
+		return fmt.Errorf("cannot %s: %w", r.op, ErrShuttingDown)
 	}
 	switch r.op {
 	case "start":
@@ -106,9 +98,9 @@ func (s *Supervisor) operate(r *opRequest) error {
 // stay down; schedule stops them dependents first.
 func (s *Supervisor) stopWithDependents(d *daemon) {
 	for _, dep := range s.dependentsOf(d) {
-		s.stopNow(dep)
+		s.apply(dep, input{kind: inStopDue, reason: stayDown})
 	}
-	s.stopNow(d)
+	s.apply(d, input{kind: inStopDue, reason: stayDown})
 }
 
 // restartWithDependents restarts d (starting its dependencies if needed):
@@ -116,17 +108,15 @@ func (s *Supervisor) stopWithDependents(d *daemon) {
 // resets the restart count and is what lets a failed daemon start.
 func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
 	for _, dep := range s.dependenciesOf(d) {
-		dep.stopPending = false
 		s.apply(dep, input{kind: inStart})
 	}
-	d.stopPending = false
 	s.apply(d, input{kind: inRestart, force: force})
 	if d.rec.PID != 0 {
-		s.requestStop(d, startAgain)
+		s.apply(d, input{kind: inStopDue, reason: startAgain})
 	}
 	for _, dep := range s.dependentsOf(d) {
 		if dep.rec.PID != 0 {
-			s.requestStop(dep, startAgain)
+			s.apply(dep, input{kind: inStopDue, reason: startAgain})
 		}
 	}
 }
@@ -134,16 +124,9 @@ func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
 // startWithDependencies wants d up, and with it everything it depends on.
 func (s *Supervisor) startWithDependencies(d *daemon) {
 	for _, dep := range s.dependenciesOf(d) {
-		dep.stopPending = false
 		s.apply(dep, input{kind: inStart})
 	}
-	d.stopPending = false
 	s.apply(d, input{kind: inStart})
-}
-
-// stopNow marks d to stop and stay down; it stops once its dependents are.
-func (s *Supervisor) stopNow(d *daemon) {
-	d.stopPending, d.stopReason = true, stayDown
 }
 
 func (s *Supervisor) op(op string, force bool, names []string) error {
@@ -221,6 +204,11 @@ type Status struct {
 
 // DaemonStatus is one daemon's entry in Status.
 type DaemonStatus struct {
+	// Daemon is the name of the daemon's table: the name without "@n"
+	// of an instance.
+	Daemon string `json:"daemon"`
+	// Instance is the instance's number n, for an instance NAME@n.
+	Instance     *int        `json:"instance,omitempty"`
 	State        State       `json:"state"`
 	PID          int         `json:"pid"`
 	RestartCount int         `json:"restart_count"`
@@ -293,13 +281,15 @@ func (s *Supervisor) status(names []string) (Status, error) {
 	}
 	now := time.Now()
 	st := Status{
-		Profile: s.profile,
+		Profile: s.sel.name,
 		Config:  s.path,
 		PID:     os.Getpid(),
 		Daemons: make(map[string]DaemonStatus, len(ds)),
 	}
 	for _, d := range ds {
 		ds := DaemonStatus{
+			Daemon:       d.cfg.Template,
+			Instance:     instanceOf(d),
 			State:        d.rec.State,
 			PID:          d.rec.PID,
 			RestartCount: d.rec.RestartCount,
@@ -311,17 +301,28 @@ func (s *Supervisor) status(names []string) (Status, error) {
 			ds.UptimeS = now.Sub(d.rec.Since).Seconds()
 		}
 		ds.Done = d.rec.Done
-		ds.Leftovers = slices.Clone(d.leftovers)
+		ds.Leftovers = slices.Clone(s.groups.leftoversOf(d.name))
 		if d.rec.State == Restarting {
 			ds.BackoffS = max(0, d.rec.Deadline.Sub(now).Seconds())
 		}
 		if x := d.rec.LastExit; x != nil {
 			ds.LastExit = &ExitStatus{Code: x.Code}
 			if x.Signal != 0 {
-				ds.LastExit.Signal = signalName(x.Signal)
+				ds.LastExit.Signal = procexec.SignalName(x.Signal)
 			}
 		}
 		st.Daemons[d.name] = ds
 	}
 	return st, nil
+}
+
+// healthStatus returns what `ctl status` shows for d's health.
+func healthStatus(d *daemon) (status, errText string) {
+	if !healthCheckOf(d.cfg).watched() {
+		return healthNone, ""
+	}
+	if d.rec.PID == 0 {
+		return healthUnknown, d.health.LastErr
+	}
+	return d.health.Status, d.health.LastErr
 }

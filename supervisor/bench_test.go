@@ -125,3 +125,34 @@ func bareOnce(b *testing.B, n int) time.Duration {
 	}
 	return elapsed
 }
+
+// BenchmarkStartInstances1000 starts one daemon with 1000 instances and
+// 1000 daemons of the same command, interleaved in each iteration so that
+// a noisy machine affects both alike (in turn first). An instance is a daemon to the
+// loop, so the two should take the same time; it reports the medians and
+// their ratio.
+func BenchmarkStartInstances1000(b *testing.B) {
+	const n = 1000
+	daemons := benchConfig(b, n, 1)
+	cfg, err := config.Parse("bench.toml", fmt.Appendf(nil,
+		"[supervisor]\nlog_dir = %q\n[daemons.d]\ncommand = [\"/bin/sleep\", \"1000\"]\ninstances = %d\n", b.TempDir(), n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tDaemons, tInstances []time.Duration
+	for i := 0; b.Loop(); i++ {
+		// Each goes first every other time: the first of a pair pays
+		// for the teardown of the 1000 processes before it.
+		if i%2 == 0 {
+			tDaemons = append(tDaemons, startOnce(b, daemons, n))
+		}
+		tInstances = append(tInstances, startOnce(b, cfg, n))
+		if i%2 == 1 {
+			tDaemons = append(tDaemons, startOnce(b, daemons, n))
+		}
+	}
+	md, mi := median(tDaemons), median(tInstances)
+	b.ReportMetric(md.Seconds(), "daemons-s")
+	b.ReportMetric(mi.Seconds(), "instances-s")
+	b.ReportMetric(float64(mi)/float64(md), "instances/daemons")
+}

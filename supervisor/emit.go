@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/eventtype"
 )
 
 // This file holds the events daemons publish themselves (ctl emit): their
@@ -18,10 +19,10 @@ import (
 const (
 	// EventsDropped reports how many events of a publisher the rate
 	// limit refused, at most once a second per publisher.
-	EventsDropped EventType = "EVENTS_DROPPED"
+	EventsDropped EventType = eventtype.EventsDropped
 	// HookFailed reports a hook whose command failed or timed out, or
 	// whose action was refused.
-	HookFailed EventType = "HOOK_FAILED"
+	HookFailed EventType = eventtype.HookFailed
 )
 
 // MaxEventData is the largest Data an Emission may have, in bytes.
@@ -157,33 +158,57 @@ func (s *Supervisor) emit(m Emission, now time.Time) error {
 	if err := s.cfg.Events.CheckType(t); err != nil {
 		return fmt.Errorf("cannot publish: %w", err)
 	}
-	source, err := s.emitSource(m)
+	d, err := s.emitSource(m)
 	if err != nil {
 		return err
 	}
-	if !s.emits.allow(source, s.cfg.Events.RateLimit, now) {
+	source := ""
+	if d != nil {
+		source = d.name
+	}
+	if !s.emits.limits.allow(source, s.cfg.Events.RateLimit, now) {
 		return ErrRateLimited
 	}
-	s.publishNow(Event{Type: m.Type, Daemon: source, Data: m.Data})
+	s.publishOf(source, Event{Type: m.Type, Data: m.Data})
 	return nil
 }
 
 // emitSource returns the daemon an emission comes from: the one whose
-// process leads its process group, else the one it names.
-func (s *Supervisor) emitSource(m Emission) (string, error) {
+// process leads its process group, else the one it names; nil for none.
+func (s *Supervisor) emitSource(m Emission) (*daemon, error) {
 	if d := s.byPID[m.Group]; m.Group > 0 && d != nil {
 		if m.As != "" && m.As != d.name {
-			return "", &ImpersonationError{Daemon: d.name, As: m.As}
+			return nil, &ImpersonationError{Daemon: d.name, As: m.As}
 		}
-		return d.name, nil
+		return d, nil
 	}
 	if m.As == "" {
-		return "", nil
+		return nil, nil
 	}
-	if _, ok := s.daemons[m.As]; !ok {
-		return "", &UnknownDaemonError{Name: m.As}
+	d, ok := s.daemons[m.As]
+	if !ok {
+		return nil, &UnknownDaemonError{Name: m.As}
 	}
-	return m.As, nil
+	return d, nil
+}
+
+// publishOf publishes e as an event of the daemon source, or of no daemon
+// when source is "" or no longer in the config.
+func (s *Supervisor) publishOf(source string, e Event) {
+	if d, ok := s.daemons[source]; ok {
+		s.publishFor(d, e)
+		return
+	}
+	e.Daemon = source
+	s.publishNow(e)
+}
+
+// emitter is what the loop keeps for the events daemons publish: each
+// publisher's rate limit, and the control sockets of the daemons that run
+// as another user (usersocket.go).
+type emitter struct {
+	limits  emitLimits
+	sockets map[string]userSocket // by daemon name
 }
 
 // emitLimits holds the rate limit of each publisher, by source daemon
@@ -228,7 +253,7 @@ func (l *emitLimits) allow(source string, rate int, now time.Time) bool {
 // dropsDeadline returns when the first EVENTS_DROPPED is due, or zero.
 func (s *Supervisor) dropsDeadline() time.Time {
 	var first time.Time
-	for _, b := range s.emits {
+	for _, b := range s.emits.limits {
 		first = earliest(first, b.reportAt)
 	}
 	return first
@@ -245,14 +270,14 @@ func earliest(a, b time.Time) time.Time {
 // reportDrops publishes the EVENTS_DROPPED events that are due, and
 // forgets the buckets of daemons no longer in the config.
 func (s *Supervisor) reportDrops(now time.Time) {
-	for _, source := range sortedSources(s.emits) {
-		b := s.emits[source]
+	for _, source := range sortedSources(s.emits.limits) {
+		b := s.emits.limits[source]
 		if !b.reportAt.IsZero() && !now.Before(b.reportAt) {
-			s.publishNow(Event{Type: EventsDropped, Daemon: source, Dropped: b.dropped})
+			s.publishOf(source, Event{Type: EventsDropped, Dropped: b.dropped})
 			b.dropped, b.reportAt = 0, time.Time{}
 		}
 		if _, ok := s.daemons[source]; !ok && source != "" && b.reportAt.IsZero() {
-			delete(s.emits, source)
+			delete(s.emits.limits, source)
 		}
 	}
 }
@@ -267,7 +292,8 @@ func sortedSources(l emitLimits) []string {
 }
 
 // EventFilter selects events: those of one of Types (all when empty) and,
-// when Daemons is not empty, of one of those daemons (their daemon_type).
+// when Daemons is not empty, of one of those daemons (their daemon_type;
+// a daemon with instances stands for each of them).
 type EventFilter struct {
 	Types   []EventType
 	Daemons []string
@@ -276,7 +302,20 @@ type EventFilter struct {
 // Match reports whether e passes f.
 func (f EventFilter) Match(e Event) bool {
 	return (len(f.Types) == 0 || slices.Contains(f.Types, e.Type)) &&
-		(len(f.Daemons) == 0 || slices.Contains(f.Daemons, e.Daemon))
+		(len(f.Daemons) == 0 || e.of(f.Daemons))
+}
+
+// of reports whether e is an event of one of the daemons names: of one
+// of them, or of an instance of one.
+func (e Event) of(names []string) bool {
+	if slices.Contains(names, e.Daemon) {
+		return true
+	}
+	if e.Instance == nil {
+		return false
+	}
+	name, _, _ := config.SplitInstance(e.Daemon)
+	return slices.Contains(names, name)
 }
 
 // checkFilter reports a type of f that is neither ringsup's own nor
@@ -312,11 +351,10 @@ func hookName(h config.Hook) string {
 // fired, as the matching ctl command would; it reports whether there were
 // any, so the loop runs another pass to carry them out.
 func (s *Supervisor) runHookActions() bool {
-	if len(s.hookActions) == 0 {
+	acts := s.hooks.takeActions()
+	if len(acts) == 0 {
 		return false
 	}
-	acts := s.hookActions
-	s.hookActions = nil
 	for _, a := range acts {
 		err := s.operate(&opRequest{op: a.hook.Action, names: a.hook.Targets})
 		if err != nil {
@@ -336,11 +374,11 @@ func (s *Supervisor) hookFailed(h config.Hook, e Event, msg string) {
 		s.log.Error("hook failed", "event", string(e.Type), "hook", hookName(h), "error", msg)
 		return
 	}
-	s.publishNow(Event{Type: HookFailed, Daemon: e.Daemon, Hook: hookName(h), Trigger: e.Type, Error: msg})
+	s.publishNow(Event{Type: HookFailed, Daemon: e.Daemon, Instance: e.Instance, Hook: hookName(h), Trigger: e.Type, Error: msg})
 }
 
 // hookMatches reports whether hook h fires for e.
 func hookMatches(h config.Hook, e Event) bool {
 	return slices.Contains(h.Events, string(e.Type)) &&
-		(len(h.Daemons) == 0 || slices.Contains(h.Daemons, e.Daemon))
+		(len(h.Daemons) == 0 || e.of(h.Daemons))
 }

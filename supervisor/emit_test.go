@@ -199,6 +199,50 @@ func TestSubscribeFilter(t *testing.T) {
 	})
 }
 
+// TestInstancesInFiltersAndHooks: a daemon with instances, named in a
+// subscription's or a hook's daemons, stands for each of its instances,
+// and an instance's own events say which one it is.
+func TestInstancesInFiltersAndHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, emitNode+`
+[daemons.worker]
+command = "worker"
+instances = 2
+
+[[hooks]]
+events = ["SELFPLAY_COMPLETED"]
+daemons = ["worker"]
+command = ["hook"]
+`, "")
+		defer h.stop()
+		ch, cancel, err := h.sup.SubscribeFilter(EventFilter{Types: []EventType{"SELFPLAY_COMPLETED"}, Daemons: []string{"worker"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		h.sup.Emit(Emission{Type: "SELFPLAY_COMPLETED", Group: h.status("worker@1").PID})
+		h.sup.Emit(Emission{Type: "SELFPLAY_COMPLETED", As: "selfplay"}) // not a worker's
+		synctest.Wait()
+		var got []string
+		for len(ch) > 0 {
+			e := <-ch
+			if e.Instance == nil || *e.Instance != 1 {
+				t.Errorf("event of %s has instance %v, want 1", e.Daemon, e.Instance)
+			}
+			got = append(got, e.Daemon)
+		}
+		if want := []string{"worker@1"}; !slices.Equal(got, want) {
+			t.Errorf("events of worker = %q, want %q", got, want)
+		}
+		h.rt.mu.Lock()
+		envs := h.rt.hookEnv
+		h.rt.mu.Unlock()
+		if len(envs) != 1 || envs[0]["RINGSUP_DAEMON"] != "worker@1" {
+			t.Errorf("hook runs = %v, want one, for worker@1", envs)
+		}
+	})
+}
+
 func TestHookActionsGoThroughTheLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, emitNode+`

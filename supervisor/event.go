@@ -3,24 +3,40 @@ package supervisor
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/ringrift/ringsup/eventtype"
 )
 
-// EventType names a lifecycle event. The names are the contract (SPEC.md).
+// EventType names a lifecycle event. The names are the contract (SPEC.md),
+// spelled once in package eventtype.
 type EventType string
 
 // The event types of SPEC.md.
 const (
-	DaemonStarted      EventType = "DAEMON_STARTED"
-	DaemonStopped      EventType = "DAEMON_STOPPED"
-	DaemonExited       EventType = "DAEMON_EXITED"
-	DaemonRestarting   EventType = "DAEMON_RESTARTING"
-	DaemonFailed       EventType = "DAEMON_FAILED"
-	DaemonImportFailed EventType = "DAEMON_IMPORT_FAILED"
-	DaemonHealthy      EventType = "DAEMON_HEALTHY"
-	DaemonUnhealthy    EventType = "DAEMON_UNHEALTHY"
-	ConfigReloaded     EventType = "CONFIG_RELOADED"
-	ConfigReloadFailed EventType = "CONFIG_RELOAD_FAILED"
+	DaemonStarted      EventType = eventtype.DaemonStarted
+	DaemonStopped      EventType = eventtype.DaemonStopped
+	DaemonExited       EventType = eventtype.DaemonExited
+	DaemonRestarting   EventType = eventtype.DaemonRestarting
+	DaemonFailed       EventType = eventtype.DaemonFailed
+	DaemonImportFailed EventType = eventtype.DaemonImportFailed
+	DaemonHealthy      EventType = eventtype.DaemonHealthy
+	DaemonUnhealthy    EventType = eventtype.DaemonUnhealthy
+	ConfigReloaded     EventType = eventtype.ConfigReloaded
+	ConfigReloadFailed EventType = eventtype.ConfigReloadFailed
+	// ProfileChanged is published when SetProfile switched the active
+	// profile; its Profile field names the new one.
+	ProfileChanged EventType = eventtype.ProfileChanged
 )
+
+// EventTypes returns every event type, in the order of SPEC.md.
+func EventTypes() []EventType {
+	all := eventtype.All()
+	out := make([]EventType, len(all))
+	for i, t := range all {
+		out[i] = EventType(t)
+	}
+	return out
+}
 
 // Event is one lifecycle event. It marshals to the JSON of SPEC.md: type,
 // timestamp (Unix seconds) and, for daemon events, daemon_type, plus the
@@ -29,6 +45,9 @@ type Event struct {
 	Type      EventType `json:"type"`
 	Timestamp float64   `json:"timestamp"`
 	Daemon    string    `json:"daemon_type,omitempty"`
+	// Instance is the instance's number n when Daemon is an instance
+	// NAME@n.
+	Instance *int `json:"instance,omitempty"`
 
 	// PID is set on DAEMON_STARTED.
 	PID int `json:"pid,omitempty"`
@@ -42,14 +61,18 @@ type Event struct {
 	DelayS       *float64 `json:"delay_s,omitempty"`
 	// Profile is set on PROFILE_CHANGED.
 	Profile string `json:"profile,omitempty"`
-	// Error is set on DAEMON_FAILED, DAEMON_IMPORT_FAILED and
-	// CONFIG_RELOAD_FAILED, and on DAEMON_STOPPED when a dependency failed.
+	// Error is set on DAEMON_FAILED, DAEMON_IMPORT_FAILED,
+	// CONFIG_RELOAD_FAILED and HOOK_FAILED, and on DAEMON_STOPPED when a
+	// dependency failed.
 	Error string `json:"error,omitempty"`
 
 	// Data is the payload of a custom event (ctl emit): a JSON object.
 	Data json.RawMessage `json:"data,omitempty"`
-	// Dropped is set on EVENTS_DROPPED: how many events of the daemon
-	// the rate limit refused.
+	// Dropped is set on EVENTS_DROPPED: how many events a rate limit
+	// refused since the last report. The daemon's, when Daemon is set; of
+	// the publishers outside any daemon, when not. In cluster mode the
+	// node reports the events its own limit kept out of etcd the same way,
+	// with no daemon_type (package cluster).
 	Dropped int `json:"dropped,omitempty"`
 	// Hook and Trigger are set on HOOK_FAILED: the hook (its command, or
 	// its action and targets) and the type of the event that fired it.
@@ -69,4 +92,19 @@ func (e Event) Time() time.Time {
 
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
+}
+
+// ReloadSummary is what a reload changed, by daemon name; every list is
+// sorted and never nil. It is the body of CONFIG_RELOADED.
+type ReloadSummary struct {
+	// Added daemons are new in the file.
+	Added []string `json:"added"`
+	// Removed daemons left the file; they are stopped and forgotten.
+	Removed []string `json:"removed"`
+	// Restarted daemons changed how they run and were restarted (with
+	// their dependents), or were failed and get a new chance.
+	Restarted []string `json:"restarted"`
+	// Updated daemons changed settings that apply in place, or runtime
+	// settings that take effect at their next start.
+	Updated []string `json:"updated"`
 }

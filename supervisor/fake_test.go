@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -38,6 +37,9 @@ type fakeRuntime struct {
 	// hookInput and they exit 0 at once.
 	hookInput []string
 	hookEnv   []map[string]string
+	// escaped are processes that left their daemon's group and were
+	// re-parented to the supervisor: pid -> the RINGSUP_DAEMON they carry.
+	escaped map[int]string
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -51,6 +53,7 @@ func newFakeRuntime() *fakeRuntime {
 		probeCode: make(map[string]int),
 		probeHang: make(map[string]bool),
 		probes:    make(map[int]bool),
+		escaped:   make(map[int]string),
 	}
 }
 
@@ -77,12 +80,16 @@ func (f *fakeRuntime) Spawn(spec procexec.Spec) (int, error) {
 	if spec.Argv[0] == "hook" {
 		data, _ := io.ReadAll(spec.Stdin)
 		f.hookInput = append(f.hookInput, string(data))
-		f.hookEnv = append(f.hookEnv, map[string]string{"RINGSUP_EVENT": spec.Env["RINGSUP_EVENT"], "RINGSUP_DAEMON": spec.Name})
+		f.hookEnv = append(f.hookEnv, map[string]string{"RINGSUP_EVENT": spec.Env["RINGSUP_EVENT"], "RINGSUP_DAEMON": spec.Name, SocketEnv: spec.Env[SocketEnv]})
 		code := 0
 		if len(spec.Argv) > 1 && spec.Argv[1] == "fail" { // hook fail: exits 1
 			code = 1
 		}
 		f.exitLocked(pid, procexec.Exit{PID: pid, Code: code})
+		return pid, nil
+	}
+	if spec.Argv[0] == "hook-hang" { // a hook that runs until killed
+		f.live[pid] = "hook"
 		return pid, nil
 	}
 	if spec.Argv[0] == "probe" {
@@ -111,11 +118,68 @@ func (f *fakeRuntime) Signal(pgid int, sig syscall.Signal) error {
 	if f.probes[pgid] {
 		name = "probe:" + name
 	}
-	f.log = append(f.log, fmt.Sprintf("%s %s", config.SignalName(sig), name))
+	f.log = append(f.log, fmt.Sprintf("%s %s", procexec.SignalName(sig), name))
 	if sig == syscall.SIGKILL || (sig != 0 && !f.ignore[name]) {
 		f.exitLocked(pgid, procexec.Exit{PID: pgid, Code: -1, Signal: sig})
 	}
 	return nil
+}
+
+func (f *fakeRuntime) Kill(pid int, sig syscall.Signal) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name, ok := f.escaped[pid]
+	if !ok {
+		return procexec.ErrNoProcess
+	}
+	if sig == 0 {
+		return nil
+	}
+	f.log = append(f.log, fmt.Sprintf("%s leftover:%s", procexec.SignalName(sig), name))
+	if sig == syscall.SIGKILL {
+		delete(f.escaped, pid)
+		f.exitLocked(pid, procexec.Exit{PID: pid, Code: -1, Signal: sig})
+	}
+	return nil
+}
+
+func (f *fakeRuntime) Getpgid(pid int) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.live[pid]; ok {
+		return pid, nil
+	}
+	if _, ok := f.escaped[pid]; ok {
+		return pid, nil // a group of its own (setsid)
+	}
+	return 0, syscall.ESRCH
+}
+
+func (f *fakeRuntime) Children() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var pids []int
+	for pid := range f.escaped {
+		pids = append(pids, pid)
+	}
+	slices.Sort(pids)
+	return pids
+}
+
+func (f *fakeRuntime) DaemonOf(pid int) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.escaped[pid]
+}
+
+// escape makes a process of daemon name leave its group and its parent
+// die: it is now the supervisor's child, and its pid is returned.
+func (f *fakeRuntime) escape(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextPID++
+	f.escaped[f.nextPID] = name
+	return f.nextPID
 }
 
 func (f *fakeRuntime) Exited() <-chan os.Signal { return f.exited }
@@ -220,3 +284,6 @@ func (p *fakeProber) StartTCP(_ context.Context, addr string, _ time.Duration) (
 		return p.result(addr)
 	}, nil
 }
+
+// specFor is a spec of a process of daemon name.
+func specFor(name string) procexec.Spec { return procexec.Spec{Name: name, Argv: []string{name}} }

@@ -1,26 +1,18 @@
 package supervisor
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"syscall"
 	"time"
 
-	"github.com/ringrift/ringsup/health"
-
-	"github.com/ringrift/ringsup/procexec"
+	"github.com/ringrift/ringsup/config"
 )
 
-// Prober runs the network health probes. The health package's Prober
-// implements it.
-type Prober interface {
-	// HTTP GETs url; nil means a 2xx answer within timeout.
-	HTTP(ctx context.Context, url string, timeout time.Duration) error
-	// StartTCP connects to addr; nil means connected within timeout. When
-	// the outcome is not known at once, finish waits for it.
-	StartTCP(ctx context.Context, addr string, timeout time.Duration) (finish func() error, err error)
-}
+// This file holds a daemon's health and readiness checks as one pure
+// function, healthStep, beside step. It decides when a probe is due, what
+// its outcome means, when a readiness notification makes the daemon ready
+// and when a missed watchdog makes it unhealthy. It runs nothing: the loop
+// feeds it inputs and maps its verdict to probes to run (probes.go), events
+// to publish, and inReady or inUnhealthy to feed to step.
 
 // Health values shown by `ctl status`.
 const (
@@ -34,67 +26,247 @@ const (
 // its interval, if shorter).
 const readyCadence = time.Second
 
-// checker is the loop's record of one daemon's health checks, for its
-// current process. Only the loop touches it.
-type checker struct {
-	// incarnation counts the daemon's processes; a probe result for an
-	// earlier one is stale and dropped.
-	incarnation uint64
-	status      string
-	lastErr     string
-	failures    int // consecutive failures that count
-	ready       bool
-	spawnedAt   time.Time
-	next        time.Time // when the next probe is due; zero: none
-	inFlight    bool
-	execPID     int       // the exec probe's process, while it runs
-	execKillAt  time.Time // when the exec probe times out
-	// Readiness notification (ready.go).
-	pipe       *health.ReadyPipe // ready = "fd:N": the process's pipe
-	watchdogAt time.Time         // when a missed WATCHDOG=1 makes it unhealthy
-	statusText string            // the latest STATUS= it sent
+// healthCheck is what a daemon's config asks to be checked.
+type healthCheck struct {
+	// Probe is the health probe; nil: none.
+	Probe *config.Health
+	// Notified: readiness comes from the daemon's notification (ready =
+	// "notify" or "fd:N"), not from the probe's first pass.
+	Notified bool
+	// Watchdog: a notifying daemon that sends no WATCHDOG=1 for this long
+	// is unhealthy; zero: no watchdog.
+	Watchdog time.Duration
 }
 
-// networkProbe is a network probe to run, for a daemon's incarnation.
-type networkProbe struct {
-	name        string
-	incarnation uint64
-	url, addr   string
-	timeout     time.Duration
+func healthCheckOf(d *config.Daemon) healthCheck {
+	return healthCheck{Probe: d.Health, Notified: d.Ready != "", Watchdog: d.Watchdog}
 }
 
-// probeResult is a network probe's outcome, sent back to the loop.
-type probeResult struct {
-	name        string
+// watched reports whether the daemon's health is watched: by a probe, or by
+// a notification watchdog.
+func (c healthCheck) watched() bool { return c.Probe != nil || c.Watchdog > 0 }
+
+// healthState is a daemon's health for its current process.
+type healthState struct {
+	// Incarnation names the process checked: an outcome for another one
+	// is stale and dropped. The loop numbers every process it spawns.
+	Incarnation uint64
+	// Live: the process is up and checked; false once it is gone or
+	// going.
+	Live       bool
+	Status     string // healthNone, healthUnknown, healthHealthy, healthUnhealthy
+	LastErr    string
+	Failures   int // consecutive failures that count
+	Ready      bool
+	SpawnedAt  time.Time
+	Next       time.Time // when the next probe is due; zero: none
+	InFlight   bool      // a probe runs
+	KillProbe  time.Time // when the running exec probe times out; zero: none
+	WatchdogAt time.Time // when a missed WATCHDOG=1 makes it unhealthy
+	StatusText string    // the latest STATUS= it sent
+}
+
+// healthInputKind is what happened to a daemon's health checks.
+type healthInputKind int
+
+const (
+	// hSpawned: its process (input.incarnation) was spawned.
+	hSpawned healthInputKind = iota
+	// hGone: its process is gone or going (step's actHealthStop).
+	hGone
+	// hDeadline: its health deadline passed.
+	hDeadline
+	// hProbeDone: a probe of input.incarnation ended with input.err.
+	hProbeDone
+	// hNotified: its process sent a notification (input.ready,
+	// input.watchdog, input.status); the loop checked that it came from
+	// the daemon's process group.
+	hNotified
+	// hPipeReady: the process of input.incarnation wrote its readiness
+	// newline.
+	hPipeReady
+)
+
+var healthInputNames = [...]string{
+	hSpawned: "spawned", hGone: "gone", hDeadline: "deadline", hProbeDone: "probe_done",
+	hNotified: "notified", hPipeReady: "pipe_ready",
+}
+
+func (k healthInputKind) String() string { return healthInputNames[k] }
+
+func allHealthInputs() []healthInputKind {
+	return []healthInputKind{hSpawned, hGone, hDeadline, hProbeDone, hNotified, hPipeReady}
+}
+
+type healthInput struct {
+	kind        healthInputKind
 	incarnation uint64
 	err         error
+	// What a notification said.
+	ready, watchdog bool
+	status          string
 }
 
-// probeExit records an exec probe's process until it is reaped.
-type probeExit struct {
-	d           *daemon
-	incarnation uint64
-	timedOut    bool
+// verdict is what the loop must do after a healthStep.
+type verdict struct {
+	// Probe: start a probe of the current process now.
+	Probe bool
+	// DropProbe: kill the running exec probe, if any; its outcome no
+	// longer counts.
+	DropProbe bool
+	// Event: publish DAEMON_HEALTHY or DAEMON_UNHEALTHY (with Error);
+	// "" for none. It goes out before what Ready or Unhealthy cause.
+	Event EventType
+	Error string
+	// Ready: feed inReady to step.
+	Ready bool
+	// Unhealthy, if not nil: feed inUnhealthy with it to step.
+	Unhealthy error
 }
 
-// healthStarted resets d's checks for its new process.
-func (s *Supervisor) healthStarted(d *daemon, now time.Time) {
-	h := &d.health
-	h.incarnation++
-	h.failures, h.ready, h.inFlight, h.execPID, h.lastErr = 0, false, false, 0, ""
-	h.spawnedAt, h.next, h.execKillAt, h.watchdogAt = now, time.Time{}, time.Time{}, time.Time{}
-	h.status, h.statusText = healthNone, ""
-	if hasHealth(d) {
-		h.status = healthUnknown
+// healthStep returns the daemon's next health state and the verdict when
+// input in happens at time now. It is pure and total, like step: every
+// input is decided in every state, most as "nothing to do".
+func healthStep(h healthState, c healthCheck, in healthInput, now time.Time) (healthState, verdict) {
+	var v verdict
+	switch in.kind {
+	case hSpawned:
+		h = healthState{Incarnation: in.incarnation, Live: true, Status: healthNone, SpawnedAt: now}
+		if c.watched() {
+			h.Status = healthUnknown
+		}
+		if c.Probe != nil {
+			h.Next = probeTime(now, min(readyCadence, c.Probe.Interval))
+		}
+	case hGone:
+		v.DropProbe = h.InFlight
+		h.Live, h.InFlight = false, false
+		h.Next, h.KillProbe, h.WatchdogAt = time.Time{}, time.Time{}, time.Time{}
+	case hDeadline:
+		if !h.Live {
+			break
+		}
+		if c.Probe == nil {
+			h.Next, h.KillProbe = time.Time{}, time.Time{} // after a reload that removed it
+		}
+		if !h.KillProbe.IsZero() && !now.Before(h.KillProbe) {
+			v.DropProbe = true
+			h, v = probeDone(h, c, fmt.Errorf("probe timed out after %v", c.Probe.Timeout), now, v)
+			if v.Unhealthy != nil {
+				return h, v
+			}
+		}
+		if !h.Next.IsZero() && !now.Before(h.Next) && !h.InFlight {
+			v.Probe, h.Next, h.InFlight = true, time.Time{}, true
+			if len(c.Probe.Exec) > 0 {
+				h.KillProbe = now.Add(c.Probe.Timeout)
+			}
+		}
+		if !h.WatchdogAt.IsZero() && !now.Before(h.WatchdogAt) {
+			h.WatchdogAt = time.Time{}
+			err := fmt.Errorf("watchdog: no WATCHDOG=1 for %v", c.Watchdog)
+			h.LastErr = err.Error()
+			h, v = setStatus(h, healthUnhealthy, v)
+			if c.Probe == nil || c.Probe.OnUnhealthy == "restart" {
+				v.Unhealthy = fmt.Errorf("unhealthy: %w", err)
+			}
+		}
+	case hProbeDone:
+		if in.incarnation == h.Incarnation && h.Live && c.Probe != nil {
+			h, v = probeDone(h, c, in.err, now, v)
+		}
+	case hNotified:
+		if !h.Live {
+			break
+		}
+		if in.status != "" {
+			h.StatusText = in.status
+		}
+		if (in.ready || in.watchdog) && c.Watchdog > 0 {
+			h.WatchdogAt = now.Add(c.Watchdog)
+		}
+		if in.ready && !h.Ready {
+			h, v = becomeReady(h, c, now, v)
+		}
+	case hPipeReady:
+		if h.Live && in.incarnation == h.Incarnation && !h.Ready {
+			h, v = becomeReady(h, c, now, v)
+		}
 	}
-	if hc := d.cfg.Health; hc != nil {
-		h.next = probeTime(now, min(readyCadence, hc.Interval))
-	}
+	return h, v
 }
 
-// hasHealth reports whether d's health is watched: by a probe, or by a
-// notification watchdog.
-func hasHealth(d *daemon) bool { return d.cfg.Health != nil || d.cfg.Watchdog > 0 }
+// probeDone counts one probe's outcome: the first pass makes a daemon
+// without another readiness source ready; Retries failures in a row
+// (outside start_period) make it unhealthy, which restarts it when
+// on_unhealthy is "restart" and always when it has never been ready.
+func probeDone(h healthState, c healthCheck, err error, now time.Time, v verdict) (healthState, verdict) {
+	p := c.Probe
+	h.InFlight, h.KillProbe = false, time.Time{}
+	if h.Ready {
+		h.Next = probeTime(now, p.Interval)
+	} else {
+		h.Next = probeTime(now, min(readyCadence, p.Interval))
+	}
+	if err == nil {
+		h.Failures, h.LastErr = 0, ""
+		h, v = setStatus(h, healthHealthy, v)
+		if !h.Ready && !c.Notified {
+			h, v = becomeReady(h, c, now, v)
+		}
+		return h, v
+	}
+	h.LastErr = err.Error()
+	if now.Before(h.SpawnedAt.Add(p.StartPeriod)) {
+		return h, v // failures in the start period do not count
+	}
+	h.Failures++
+	if h.Failures < p.Retries {
+		return h, v
+	}
+	h, v = setStatus(h, healthUnhealthy, v)
+	if !h.Ready || p.OnUnhealthy == "restart" {
+		v.Unhealthy = fmt.Errorf("unhealthy: %d failed probes, last: %s", h.Failures, h.LastErr)
+	}
+	return h, v
+}
+
+// becomeReady makes the process ready; from now on it is probed at its
+// interval.
+func becomeReady(h healthState, c healthCheck, now time.Time, v verdict) (healthState, verdict) {
+	h.Ready, v.Ready = true, true
+	if c.Probe != nil && !h.Next.IsZero() {
+		h.Next = probeTime(now, c.Probe.Interval)
+	}
+	return h, v
+}
+
+// setStatus records the health status; a change to healthy or unhealthy
+// is published.
+func setStatus(h healthState, status string, v verdict) (healthState, verdict) {
+	if h.Status == status {
+		return h, v
+	}
+	h.Status = status
+	switch status {
+	case healthHealthy:
+		v.Event = DaemonHealthy
+	case healthUnhealthy:
+		v.Event, v.Error = DaemonUnhealthy, h.LastErr
+	}
+	return h, v
+}
+
+// deadline returns the earliest of the health deadlines, or zero.
+func (h healthState) deadline() time.Time {
+	var first time.Time
+	for _, t := range []time.Time{h.KillProbe, h.Next, h.WatchdogAt} {
+		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
+}
 
 // probeTime returns when to probe next, interval after now, rounded up to
 // a multiple of a tenth of interval (at most 100ms): probes of many daemons
@@ -110,258 +282,4 @@ func probeTime(now time.Time, interval time.Duration) time.Time {
 		return r.Add(slack)
 	}
 	return t
-}
-
-// healthStopped ends d's checks: its process is gone or going.
-func (s *Supervisor) healthStopped(d *daemon) {
-	h := &d.health
-	h.incarnation++
-	h.next, h.inFlight, h.execKillAt, h.watchdogAt = time.Time{}, false, time.Time{}, time.Time{}
-	if h.execPID != 0 {
-		s.killProbe(d)
-	}
-	if h.pipe != nil {
-		h.pipe.Close()
-		h.pipe = nil
-	}
-}
-
-// runProbe starts d's probe: an exec probe as a child process reaped by the
-// loop like any other; a network probe is queued for startNetworkProbes.
-func (s *Supervisor) runProbe(d *daemon, now time.Time) {
-	hc, h := d.cfg.Health, &d.health
-	h.next, h.inFlight = time.Time{}, true
-	if len(hc.Exec) == 0 {
-		s.dueProbes = append(s.dueProbes, networkProbe{
-			name: d.name, incarnation: h.incarnation,
-			url: hc.HTTP, addr: hc.TCP, timeout: hc.Timeout,
-		})
-		return
-	}
-	pid, err := s.rt.Spawn(procexec.Spec{
-		Name: d.name,
-		Argv: hc.Exec,
-		Dir:  d.cfg.WorkingDir,
-		Env:  d.cfg.Env,
-		User: d.cfg.User,
-	})
-	if err != nil {
-		s.probeDone(d, h.incarnation, fmt.Errorf("cannot run probe: %w", err), now)
-		return
-	}
-	h.execPID, h.execKillAt = pid, now.Add(hc.Timeout)
-	s.probes[pid] = &probeExit{d: d, incarnation: h.incarnation}
-}
-
-// startNetworkProbes runs the network probes that fell due, off the loop,
-// on one goroutine: the tcp probes whose outcome is known at once (the
-// usual case over loopback) come back together in one message, so that a
-// thousand probes a second wake the loop once per batch rather than once
-// per probe. Each http probe, and each tcp probe still connecting, finishes
-// on a goroutine of its own and reports alone.
-func (s *Supervisor) startNetworkProbes() {
-	if len(s.dueProbes) == 0 {
-		return
-	}
-	due, prober, results, done := s.dueProbes, s.opts.Prober, s.probeResults, s.done
-	s.dueProbes = nil
-	report := func(rs []probeResult) {
-		select {
-		case results <- rs:
-		case <-done:
-		}
-	}
-	go func() {
-		var now []probeResult
-		for _, p := range due {
-			result := probeResult{name: p.name, incarnation: p.incarnation}
-			if p.url != "" {
-				go func() {
-					result.err = prober.HTTP(context.Background(), p.url, p.timeout)
-					report([]probeResult{result})
-				}()
-				continue
-			}
-			finish, err := prober.StartTCP(context.Background(), p.addr, p.timeout)
-			if finish == nil {
-				result.err = err
-				now = append(now, result)
-				continue
-			}
-			go func() {
-				result.err = finish()
-				report([]probeResult{result})
-			}()
-		}
-		if len(now) > 0 {
-			report(now)
-		}
-	}()
-}
-
-// killProbe kills d's running exec probe's group; its exit is still reaped.
-func (s *Supervisor) killProbe(d *daemon) {
-	h := &d.health
-	if p := s.probes[h.execPID]; p != nil {
-		p.timedOut = true
-	}
-	if err := s.rt.Signal(h.execPID, syscall.SIGKILL); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
-		s.log.Error("cannot kill probe", "daemon", d.name, "pid", h.execPID, "error", err)
-	}
-	h.execPID, h.execKillAt = 0, time.Time{}
-}
-
-// probeExited handles the exit of an exec probe process; it reports whether
-// pid was one.
-func (s *Supervisor) probeExited(x procexec.Exit) bool {
-	p, ok := s.probes[x.PID]
-	if !ok {
-		return false
-	}
-	delete(s.probes, x.PID)
-	// What is left of the probe's group goes with it.
-	_ = s.rt.Signal(x.PID, syscall.SIGKILL)
-	if p.timedOut || s.daemons[p.d.name] != p.d {
-		return true
-	}
-	p.d.health.execPID, p.d.health.execKillAt = 0, time.Time{}
-	var err error
-	if !x.Success() {
-		err = fmt.Errorf("probe %s", x)
-	}
-	s.probeDone(p.d, p.incarnation, err, time.Now())
-	return true
-}
-
-// probeTimedOut kills an exec probe that ran past its timeout and counts a
-// failure.
-func (s *Supervisor) probeTimedOut(d *daemon, now time.Time) {
-	s.killProbe(d)
-	s.probeDone(d, d.health.incarnation, fmt.Errorf("probe timed out after %v", d.cfg.Health.Timeout), now)
-}
-
-// drainProbeResults takes the results that are ready without waiting, so
-// that a batch of probes costs one pass of the loop.
-func (s *Supervisor) drainProbeResults() {
-	for {
-		select {
-		case rs := <-s.probeResults:
-			s.networkProbesDone(rs)
-		default:
-			return
-		}
-	}
-}
-
-// networkProbesDone takes network probes' results.
-func (s *Supervisor) networkProbesDone(rs []probeResult) {
-	now := time.Now()
-	for _, r := range rs {
-		if d, ok := s.daemons[r.name]; ok {
-			s.probeDone(d, r.incarnation, r.err, now)
-		}
-	}
-}
-
-// probeDone counts one probe's outcome for d and acts on it: the first pass
-// makes a daemon without another readiness source ready; retries failures
-// in a row (outside start_period) make it unhealthy, which restarts it when
-// on_unhealthy is "restart" and always when it has never been ready.
-func (s *Supervisor) probeDone(d *daemon, incarnation uint64, err error, now time.Time) {
-	h, hc := &d.health, d.cfg.Health
-	if incarnation != h.incarnation || hc == nil || d.rec.PID == 0 {
-		return // a stale result: the process it probed is gone
-	}
-	h.inFlight = false
-	if h.ready {
-		h.next = probeTime(now, hc.Interval)
-	} else {
-		h.next = probeTime(now, min(readyCadence, hc.Interval))
-	}
-	if err == nil {
-		h.failures, h.lastErr = 0, ""
-		s.setHealth(d, healthHealthy, "")
-		if !h.ready && d.cfg.Ready == "" {
-			s.markReady(d)
-		}
-		return
-	}
-	h.lastErr = err.Error()
-	if now.Before(h.spawnedAt.Add(hc.StartPeriod)) {
-		return // failures in the start period do not count
-	}
-	h.failures++
-	if h.failures < hc.Retries {
-		return
-	}
-	s.setHealth(d, healthUnhealthy, h.lastErr)
-	if !h.ready || hc.OnUnhealthy == "restart" {
-		s.unhealthy(d, fmt.Errorf("unhealthy: %d failed probes, last: %s", h.failures, h.lastErr))
-	}
-}
-
-// markReady makes a starting daemon running.
-func (s *Supervisor) markReady(d *daemon) {
-	d.health.ready = true
-	if d.cfg.Health != nil && !d.health.next.IsZero() {
-		d.health.next = probeTime(time.Now(), d.cfg.Health.Interval)
-	}
-	s.apply(d, input{kind: inReady})
-}
-
-// unhealthy treats d's live process as crashed.
-func (s *Supervisor) unhealthy(d *daemon, err error) {
-	s.healthStopped(d)
-	s.apply(d, input{kind: inUnhealthy, err: err})
-}
-
-// setHealth records d's health and publishes a change to healthy or
-// unhealthy.
-func (s *Supervisor) setHealth(d *daemon, status, errText string) {
-	if d.health.status == status {
-		return
-	}
-	d.health.status = status
-	switch status {
-	case healthHealthy:
-		s.publishFor(d, Event{Type: DaemonHealthy})
-	case healthUnhealthy:
-		s.publishFor(d, Event{Type: DaemonUnhealthy, Error: errText})
-	}
-}
-
-// healthDeadline returns d's earliest health deadline, or zero.
-func (h *checker) deadline() time.Time {
-	var first time.Time
-	for _, t := range []time.Time{h.execKillAt, h.next, h.watchdogAt} {
-		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
-			first = t
-		}
-	}
-	return first
-}
-
-// fireHealth runs the health deadlines of d that have passed.
-func (s *Supervisor) fireHealth(d *daemon, now time.Time) {
-	h := &d.health
-	if !h.execKillAt.IsZero() && !now.Before(h.execKillAt) {
-		s.probeTimedOut(d, now)
-	}
-	if !h.next.IsZero() && !now.Before(h.next) && !h.inFlight && d.rec.PID != 0 {
-		s.runProbe(d, now)
-	}
-	if !h.watchdogAt.IsZero() && !now.Before(h.watchdogAt) && d.rec.PID != 0 {
-		s.watchdogMissed(d)
-	}
-}
-
-// healthStatus returns what `ctl status` shows for d's health.
-func healthStatus(d *daemon) (status, errText string) {
-	if !hasHealth(d) {
-		return healthNone, ""
-	}
-	if d.rec.PID == 0 {
-		return healthUnknown, d.health.lastErr
-	}
-	return d.health.status, d.health.lastErr
 }

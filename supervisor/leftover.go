@@ -1,14 +1,13 @@
 package supervisor
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ringrift/ringsup/procexec"
 )
 
 // A process that leaves its daemon's process group (setsid, setpgid) is out
@@ -21,112 +20,118 @@ import (
 // and at shutdown. A process that also clears its environment, or whose
 // parent is still alive, is not found.
 
-// scanLeftovers refreshes every daemon's leftovers from the supervisor's
-// children. It reads /proc: one file per thread of the supervisor, plus
-// one per unknown child; daemons without leftovers are not visited.
-func (s *Supervisor) scanLeftovers() {
-	owners := make(map[*daemon]bool, len(s.leftoverOwners))
-	for _, pid := range childPIDs() {
-		if s.known(pid) {
+// groupTracker keeps track of what may be left of daemons' processes once
+// their leader is gone: the process groups sent SIGKILL after their leader
+// exited, until they are empty, and the leftovers, until they are gone.
+// Every system call it makes goes through the Runtime. Only the loop calls
+// its methods.
+type groupTracker struct {
+	rt  Runtime
+	log hclog.Logger
+	// lingering holds the process groups whose leader has exited and
+	// whose other members were sent SIGKILL, until they are empty.
+	lingering map[int]struct{}
+	// dying holds leftover processes sent SIGKILL, until they are gone.
+	dying map[int]struct{}
+	// leftovers holds, by daemon, the leftovers the last scan found.
+	leftovers map[string][]int
+	// scanDue says that processes exited since the last scan.
+	scanDue bool
+}
+
+func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
+	return &groupTracker{
+		rt: rt, log: log,
+		lingering: make(map[int]struct{}),
+		dying:     make(map[int]struct{}),
+		leftovers: make(map[string][]int),
+	}
+}
+
+// killGroup sends SIGKILL to what is left of process group pgid, whose
+// leader (of daemon name) has exited, and follows it until it is empty.
+func (g *groupTracker) killGroup(name string, pgid int) {
+	g.follow(g.lingering, pgid, g.rt.Signal(pgid, syscall.SIGKILL), "cannot kill process group", "daemon", name, "pgid", pgid)
+}
+
+// follow adds id to set, to be followed until it is gone, when err (of
+// the SIGKILL sent to it) is nil; it logs msg with args when err says
+// more than that id is gone already.
+func (g *groupTracker) follow(set map[int]struct{}, id int, err error, msg string, args ...any) {
+	switch {
+	case err == nil:
+		set[id] = struct{}{}
+	case !errors.Is(err, procexec.ErrNoProcess):
+		g.log.Error(msg, append(args, "error", err)...)
+	}
+}
+
+// lingers reports whether pgid is a killed group not yet known to be
+// empty.
+func (g *groupTracker) lingers(pgid int) bool {
+	_, ok := g.lingering[pgid]
+	return ok
+}
+
+// prune forgets the killed groups that are now empty, and the killed
+// leftovers that are gone. The loop calls it after each reap.
+func (g *groupTracker) prune() {
+	for pgid := range g.lingering {
+		if errors.Is(g.rt.Signal(pgid, 0), procexec.ErrNoProcess) {
+			delete(g.lingering, pgid)
+		}
+	}
+	for pid := range g.dying {
+		if errors.Is(g.rt.Kill(pid, 0), procexec.ErrNoProcess) {
+			delete(g.dying, pid)
+		}
+	}
+}
+
+// settled reports whether every killed group and leftover is gone.
+func (g *groupTracker) settled() bool { return len(g.lingering) == 0 && len(g.dying) == 0 }
+
+// scan refreshes every daemon's leftovers from the supervisor's children:
+// those that known does not claim and whose RINGSUP_DAEMON names a daemon
+// (isDaemon).
+func (g *groupTracker) scan(known func(pid int) bool, isDaemon func(name string) bool) {
+	g.scanDue = false
+	found := make(map[string][]int, len(g.leftovers))
+	for _, pid := range g.rt.Children() {
+		if known(pid) {
 			continue
 		}
-		if d, ok := s.daemons[daemonOf(pid)]; ok {
-			if !owners[d] {
-				owners[d] = true
-				d.leftovers = d.leftovers[:0]
-			}
-			d.leftovers = append(d.leftovers, pid)
+		if name := g.rt.DaemonOf(pid); name != "" && isDaemon(name) {
+			found[name] = append(found[name], pid)
 		}
 	}
-	for d := range s.leftoverOwners {
-		if !owners[d] {
-			d.leftovers = nil
+	for name, pids := range found {
+		slices.Sort(pids)
+		if _, ok := g.leftovers[name]; !ok {
+			g.log.Warn("processes escaped their daemon's process group", "daemon", name, "pids", pids)
 		}
 	}
-	for d := range owners {
-		slices.Sort(d.leftovers)
-		if !s.leftoverOwners[d] {
-			s.log.Warn("processes escaped their daemon's process group", "daemon", d.name, "pids", d.leftovers)
-		}
-	}
-	s.leftoverOwners = owners
+	g.leftovers = found
 }
 
-// known reports whether pid is a process the supervisor started (or a
-// member of a daemon's group).
-func (s *Supervisor) known(pid int) bool {
-	if _, ok := s.byPID[pid]; ok {
-		return true
+// owners returns the daemons that have leftovers.
+func (g *groupTracker) owners() []string {
+	var names []string
+	for name := range g.leftovers {
+		names = append(names, name)
 	}
-	if _, ok := s.probes[pid]; ok {
-		return true
-	}
-	if _, ok := s.hooks[pid]; ok {
-		return true
-	}
-	pgid, err := syscall.Getpgid(pid)
-	if err != nil {
-		return true // gone already
-	}
-	_, inGroup := s.byPID[pgid]
-	_, lingering := s.lingering[pgid]
-	return inGroup || lingering
+	slices.Sort(names)
+	return names
 }
 
-// leftoversAfterExits scans for leftovers and kills those of the daemons
-// that are stopped for good.
-func (s *Supervisor) leftoversAfterExits() {
-	s.scanLeftovers()
-	for d := range s.leftoverOwners {
-		if d.rec.State == Stopped || d.removed {
-			s.killLeftovers(d)
-		}
-	}
-}
+// leftoversOf returns the leftovers of daemon name, sorted.
+func (g *groupTracker) leftoversOf(name string) []int { return g.leftovers[name] }
 
-// killLeftovers kills d's leftovers; shutdown waits for them to be reaped.
-func (s *Supervisor) killLeftovers(d *daemon) {
-	for _, pid := range d.leftovers {
-		err := syscall.Kill(pid, syscall.SIGKILL)
-		switch {
-		case err == nil:
-			s.dying[pid] = struct{}{}
-		case !errors.Is(err, syscall.ESRCH):
-			s.log.Error("cannot kill leftover process", "daemon", d.name, "pid", pid, "error", err)
-		}
+// killLeftovers kills the leftovers of daemon name; they are followed
+// until they are gone.
+func (g *groupTracker) killLeftovers(name string) {
+	for _, pid := range g.leftovers[name] {
+		g.follow(g.dying, pid, g.rt.Kill(pid, syscall.SIGKILL), "cannot kill leftover process", "daemon", name, "pid", pid)
 	}
-	d.leftovers = nil
-	delete(s.leftoverOwners, d)
-}
-
-// childPIDs lists the children of the process's main thread: the
-// processes re-parented to the supervisor. Linux hands an orphan to the
-// first live thread of its subreaper, the main thread, which in Go lives as
-// long as the process; the daemons, probes and hooks are children of the
-// Spawner's thread instead, and reading their list, hundreds of pids
-// walked by the kernel for each read, cost about a millisecond per scan
-// with 500 daemons.
-func childPIDs() []int {
-	data, _ := os.ReadFile("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
-	var pids []int
-	for field := range strings.FieldsSeq(string(data)) {
-		if pid, err := strconv.Atoi(field); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// daemonOf returns the RINGSUP_DAEMON of process pid's environment, or "".
-func daemonOf(pid int) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		return ""
-	}
-	for _, kv := range bytes.Split(data, []byte{0}) {
-		if name, ok := bytes.CutPrefix(kv, []byte("RINGSUP_DAEMON=")); ok {
-			return string(name)
-		}
-	}
-	return ""
+	delete(g.leftovers, name)
 }

@@ -50,6 +50,14 @@ func (s *Supervisor) newLog(name, echoName string, opts logfile.Options, onError
 	return w
 }
 
+// openHookLog returns the writer of hooks.log.
+func (s *Supervisor) openHookLog() *logfile.Writer {
+	opts := logfile.Options{MaxSize: s.cfg.Supervisor.LogMaxSize, MaxFiles: s.cfg.Supervisor.LogMaxFiles}
+	return s.newLog("hooks.log", "hooks", opts, func(err error) {
+		s.log.Error("hook output is being lost", "error", err)
+	})
+}
+
 // echoWidth is the width of the echo prefixes: the longest daemon name.
 func (s *Supervisor) echoWidth() int {
 	width := len("hooks")
@@ -67,8 +75,8 @@ func (s *Supervisor) logWriters() []*logfile.Writer {
 			ws = append(ws, d.out)
 		}
 	}
-	if s.hookLog != nil {
-		ws = append(ws, s.hookLog)
+	if s.hooks.out != nil {
+		ws = append(ws, s.hooks.out)
 	}
 	return ws
 }

@@ -1,9 +1,5 @@
 package supervisor
 
-// ProfileChanged is the type of the event published when SetProfile
-// switched the active profile; its Profile field names the new one.
-const ProfileChanged EventType = "PROFILE_CHANGED"
-
 type profileRequest struct {
 	name  string
 	reply chan error
@@ -28,18 +24,14 @@ func (s *Supervisor) setProfile(name string) error {
 	if s.shuttingDown {
 		return ErrShuttingDown
 	}
-	profile, active, err := s.cfg.Select(name)
+	sel, err := selectProfile(s.cfg, name)
 	if err != nil {
 		return err
 	}
-	wasActive := s.active
-	s.wanted, s.profile = name, profile
-	s.active = make(map[string]bool, len(active))
-	for _, n := range active {
-		s.active[n] = true
-	}
+	wasActive := s.sel.active
+	s.sel = sel
 	s.applyMembership(wasActive)
-	s.log.Info("profile changed", "profile", profile)
-	s.publishNow(Event{Type: ProfileChanged, Profile: profile})
+	s.log.Info("profile changed", "profile", sel.name)
+	s.publishNow(Event{Type: ProfileChanged, Profile: sel.name})
 	return nil
 }

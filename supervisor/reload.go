@@ -1,30 +1,11 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/ringrift/ringsup/config"
 )
-
-// ReloadSummary is what a reload changed, by daemon name; every list is
-// sorted and never nil. It is the body of CONFIG_RELOADED.
-type ReloadSummary struct {
-	// Added daemons are new in the file.
-	Added []string `json:"added"`
-	// Removed daemons left the file; they are stopped and forgotten.
-	Removed []string `json:"removed"`
-	// Restarted daemons changed how they run and were restarted (with
-	// their dependents), or were failed and get a new chance.
-	Restarted []string `json:"restarted"`
-	// Updated daemons changed settings that apply in place, or runtime
-	// settings that take effect at their next start.
-	Updated []string `json:"updated"`
-}
-
-// ErrShuttingDown is returned by a reload that arrives during shutdown.
-var ErrShuttingDown = errors.New("shutting down")
 
 // Reload reads and validates the config file again and applies the
 // difference: removed daemons stop (dependents first), added daemons of the
@@ -53,16 +34,6 @@ func (s *Supervisor) Reload() (ReloadSummary, error) {
 	return rep.summary, rep.err
 }
 
-type reloadRequest struct {
-	cfg   *config.Config
-	reply chan reloadReply
-}
-
-type reloadReply struct {
-	summary ReloadSummary
-	err     error
-}
-
 func (r *reloadRequest) handle(s *Supervisor) {
 	s.reloads = append(s.reloads, r)
 }
@@ -81,7 +52,7 @@ func (r *reloadFailedRequest) handle(s *Supervisor) {
 // fixes it.
 func (s *Supervisor) busy() bool {
 	for _, d := range s.order {
-		if d.stopPending || d.rec.State == Stopping {
+		if d.rec.StopDue || d.rec.State == Stopping {
 			return true
 		}
 	}
@@ -106,13 +77,27 @@ func (s *Supervisor) applyQueuedReload() {
 	}
 	r := s.reloads[0]
 	s.reloads = s.reloads[1:]
-	sum, err := s.applyReload(r.cfg)
+	cfg := r.cfg
+	if r.scale != nil {
+		var err error
+		if cfg, err = s.scaledConfig(r.scale); err != nil {
+			r.reply <- reloadReply{err: err}
+			return
+		}
+	} else {
+		cfg = s.keepScales(cfg)
+	}
+	sum, err := s.applyReload(cfg)
 	r.reply <- reloadReply{summary: sum, err: err}
 }
 
 // applyReload makes cfg the running config and starts the transitions it
 // calls for; the loop's schedule carries them out.
 func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
+	if err := config.CheckReload(s.cfg, cfg); err != nil {
+		s.publishNow(Event{Type: ConfigReloadFailed, Error: err.Error()})
+		return ReloadSummary{}, err
+	}
 	diff := config.Compare(s.cfg, cfg)
 	for _, key := range diff.NeedRestart {
 		s.log.Warn("config setting changed but needs a restart of ringsup to apply", "key", "supervisor."+key)
@@ -120,7 +105,7 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 	// Settings that cannot change live keep their running value.
 	cfg.Supervisor.Socket, cfg.Supervisor.LogDir = s.cfg.Supervisor.Socket, s.cfg.Supervisor.LogDir
 
-	wasActive := s.active
+	wasActive := s.sel.active
 	var removed []*daemon
 	for _, name := range diff.Removed {
 		removed = append(removed, s.daemons[name])
@@ -145,7 +130,7 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 		case d.rec.PID != 0:
 			s.restartWithDependents(d, false)
 			sum.Restarted = append(sum.Restarted, name)
-		case (d.rec.State == Failed || d.rec.State == ImportFailed) && s.active[name]:
+		case (d.rec.State == Failed || d.rec.State == ImportFailed) && s.sel.active[name]:
 			s.apply(d, input{kind: inRestart, force: true})
 			sum.Restarted = append(sum.Restarted, name)
 		default:
@@ -166,30 +151,10 @@ func (s *Supervisor) applyMembership(wasActive map[string]bool) {
 	for _, d := range s.order {
 		switch {
 		case d.removed:
-		case s.active[d.name] && !wasActive[d.name]:
+		case s.sel.active[d.name] && !wasActive[d.name]:
 			s.apply(d, input{kind: inStart})
-		case !s.active[d.name] && wasActive[d.name]:
+		case !s.sel.active[d.name] && wasActive[d.name]:
 			s.stopWithDependents(d)
 		}
-	}
-}
-
-// forgetRemoved drops the daemons a reload removed once they are down.
-func (s *Supervisor) forgetRemoved() {
-	for i := 0; i < len(s.order); i++ {
-		d := s.order[i]
-		if !d.removed || d.rec.PID != 0 || d.stopPending {
-			continue
-		}
-		if d.out != nil {
-			d.out.Close()
-		}
-		if d.notify != nil {
-			d.notify.Close()
-		}
-		s.closeUserSocket(d.name)
-		delete(s.daemons, d.name)
-		s.order = slices.Delete(s.order, i, i+1)
-		i--
 	}
 }

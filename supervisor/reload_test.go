@@ -213,3 +213,25 @@ func TestSetProfile(t *testing.T) {
 		}
 	})
 }
+
+// TestReloadRemovesAHealthCheck: a reload that removes the health check of
+// a running daemon (a setting applied in place) used to leave its next
+// probe armed, and the loop then ran a probe of a nil check and panicked.
+func TestReloadRemovesAHealthCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const withProbe = "[daemons.db]\ncommand = \"db\"\n[daemons.db.health]\nexec = [\"probe\"]\ninterval = \"5s\"\n"
+		h := start(t, withProbe, "")
+		defer h.stop()
+		sleep(time.Second) // the first probe passes: running
+		pid := h.status("db").PID
+		h.wantState("db", Running)
+		writeConfig(t, h.path, "[daemons.db]\ncommand = \"db\"\n")
+		if sum, err := h.sup.Reload(); err != nil || !slices.Equal(sum.Updated, []string{"db"}) {
+			t.Fatalf("Reload = %+v, %v; want db updated in place", sum, err)
+		}
+		sleep(time.Minute) // past many probe intervals
+		if st := h.status("db"); st.State != Running || st.PID != pid || st.Health != "none" {
+			t.Fatalf("db after its check was removed = %+v, want running, pid %d, health none", st, pid)
+		}
+	})
+}

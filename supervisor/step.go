@@ -49,6 +49,12 @@ const (
 	// be treated as an unexpected exit: stopped, then restarted with
 	// backoff or failed.
 	inUnhealthy
+	// inStopDue: stop it once its dependents are down, and afterwards do
+	// what input.reason says; a stop that keeps it down wins over the
+	// others. The loop's schedule sends inStop when the time comes.
+	inStopDue
+	// inKill: SIGKILL its process group now and keep it down (Kill).
+	inKill
 )
 
 var inputNames = [...]string{
@@ -56,6 +62,7 @@ var inputNames = [...]string{
 	inSpawnFailed: "spawn_failed", inSpawnError: "spawn_error", inExit: "exit",
 	inStop: "stop", inRestart: "restart", inDeadline: "deadline",
 	inDepFailed: "dep_failed", inReady: "ready", inUnhealthy: "unhealthy",
+	inStopDue: "stop_due", inKill: "kill",
 }
 
 func (k inputKind) String() string { return inputNames[k] }
@@ -63,7 +70,8 @@ func (k inputKind) String() string { return inputNames[k] }
 // allInputs lists every input kind; the transition test walks them all.
 func allInputs() []inputKind {
 	return []inputKind{inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError,
-		inExit, inStop, inRestart, inDeadline, inDepFailed, inReady, inUnhealthy}
+		inExit, inStop, inRestart, inDeadline, inDepFailed, inReady, inUnhealthy,
+		inStopDue, inKill}
 }
 
 // stopReason says what a stopping daemon does once its process is gone.
@@ -105,6 +113,12 @@ type record struct {
 	// Done: a oneshot daemon whose command exited 0; it is stopped, and
 	// satisfies its dependents.
 	Done bool
+	// StopDue: the daemon is to stop once its dependents are down (the
+	// loop's schedule then sends inStop); DueReason says what it does
+	// afterwards. Set by inStopDue, cleared by inStop, inStart, inRestart
+	// and inKill, in any state.
+	StopDue   bool
+	DueReason stopReason
 }
 
 // policy is a daemon's restart and stop configuration.
@@ -144,10 +158,24 @@ const (
 	// waiting for a daemon that ended failed give up in the loop's
 	// schedule, which sees the state.)
 	actCascade
-	// actStopAsCrash: stop the daemon once its dependents are down, and
-	// handle its exit as an unexpected one.
-	actStopAsCrash
+	// actHealthStart: its process was spawned; start checking its health
+	// and readiness (healthStep's hSpawned).
+	actHealthStart
+	// actHealthStop: its process is gone or going; stop checking it, and
+	// drop the results still on their way (healthStep's hGone).
+	actHealthStop
+	// actKillLeftovers: it came to rest stopped; SIGKILL the processes
+	// that escaped its process group (leftover.go).
+	actKillLeftovers
 )
+
+var actionNames = [...]string{
+	actSpawn: "spawn", actSignal: "signal", actKillGroup: "kill_group", actEmit: "emit",
+	actCascade: "cascade", actHealthStart: "health_start", actHealthStop: "health_stop",
+	actKillLeftovers: "kill_leftovers",
+}
+
+func (k actionKind) String() string { return actionNames[k] }
 
 type action struct {
 	kind  actionKind
@@ -164,20 +192,40 @@ var errMaxRestarts = errors.New("too many restarts")
 // step returns the daemon's next record and the actions to carry out when
 // input in happens at time now. It is pure and total: every (state, input)
 // pair is decided, most of them as "nothing changes".
+//
+// Two things are decided here for every state: the stop that waits for
+// the daemon's dependents (record.StopDue), and a daemon that comes to
+// rest stopped takes the processes that escaped its group with it.
 func step(r record, p policy, in input, now time.Time) (record, []action) {
+	switch in.kind {
+	case inStopDue:
+		if !r.StopDue || r.DueReason != stayDown {
+			r.StopDue, r.DueReason = true, in.reason
+		}
+		return r, nil
+	case inStart, inRestart, inStop:
+		r.StopDue = false
+	}
+	var next record
+	var acts []action
 	switch r.State {
 	case Stopped, Failed, ImportFailed:
-		return stepDown(r, p, in, now)
+		next, acts = stepDown(r, p, in, now)
 	case Starting:
-		return stepStarting(r, p, in, now)
+		next, acts = stepStarting(r, p, in, now)
 	case Running:
-		return stepRunning(r, p, in, now)
+		next, acts = stepRunning(r, p, in, now)
 	case Stopping:
-		return stepStopping(r, p, in, now)
+		next, acts = stepStopping(r, p, in, now)
 	case Restarting:
-		return stepRestarting(r, p, in, now)
+		next, acts = stepRestarting(r, p, in, now)
+	default:
+		panic(fmt.Sprintf("step: unknown state %v", r.State))
 	}
-	panic(fmt.Sprintf("step: unknown state %v", r.State))
+	if next.State == Stopped && r.State != Stopped {
+		acts = append(acts, action{kind: actKillLeftovers})
+	}
+	return next, acts
 }
 
 // stepDown handles stopped, failed and import_failed: no process, not wanted.
@@ -197,7 +245,7 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 		}
 		r.State, r.LastError, r.Done = Starting, "", false
 	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inStop,
-		inDeadline, inDepFailed, inReady, inUnhealthy:
+		inDeadline, inDepFailed, inReady, inUnhealthy, inStopDue, inKill:
 		// Nothing to do: no process and nothing wanted.
 	}
 	return r, nil
@@ -216,10 +264,12 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 			return r, nil
 		}
 		r.PID, r.Since = in.pid, now
+		acts := []action{{kind: actHealthStart}}
 		if p.NeedsReady {
-			return r, nil // running once it reports ready
+			return r, acts // running once it reports ready
 		}
-		return becomeRunning(r, p, now)
+		r, more := becomeRunning(r, p, now)
+		return r, append(acts, more...)
 	case inReady:
 		if r.PID != 0 {
 			return becomeRunning(r, p, now)
@@ -262,13 +312,24 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 		if in.force {
 			r.RestartCount, r.LastError = 0, ""
 		}
+	case inKill:
+		if r.PID != 0 {
+			return killNow(r)
+		}
+		// Not spawned yet: the stop due since the shutdown keeps it down.
 	case inDeadline:
 		// Starting has no deadline of its own; readiness is timed by the
 		// health checks, which send inUnhealthy.
-	case inStart:
-		// Already on its way up.
+	case inStart, inStopDue:
+		// Already on its way up; inStopDue is step's.
 	}
 	return r, nil
+}
+
+// killNow sends SIGKILL to a daemon's live process, which is to stay down.
+func killNow(r record) (record, []action) {
+	r.State, r.After, r.Killed, r.Deadline, r.StopDue = Stopping, stayDown, true, time.Time{}, false
+	return r, []action{{kind: actHealthStop}, {kind: actSignal, sig: syscall.SIGKILL}}
 }
 
 // becomeRunning makes a spawned daemon running.
@@ -289,6 +350,7 @@ func stepRunning(r record, p policy, in input, now time.Time) (record, []action)
 			r.State, r.Done, r.LastExit, r.PID = Stopped, true, &exit, 0
 			r.LastError, r.Deadline = "", time.Time{}
 			return r, []action{
+				{kind: actHealthStop},
 				{kind: actKillGroup, pid: exit.PID},
 				emit(withExit(Event{Type: DaemonStopped}, exit)),
 			}
@@ -309,8 +371,13 @@ func stepRunning(r record, p policy, in input, now time.Time) (record, []action)
 		// Handled as a crash once its dependents are down: the loop stops
 		// them first, then stops this one with reason asCrash.
 		r.LastError = in.err.Error()
-		return r, []action{{kind: actCascade}, {kind: actStopAsCrash}}
-	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady:
+		if !r.StopDue || r.DueReason != stayDown {
+			r.StopDue, r.DueReason = true, asCrash
+		}
+		return r, []action{{kind: actHealthStop}, {kind: actCascade}}
+	case inKill:
+		return killNow(r)
+	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inStopDue:
 		// Already running; a dependency's failure reaches a running daemon
 		// as a cascade stop instead.
 	}
@@ -361,7 +428,11 @@ func stepStopping(r record, p policy, in input, now time.Time) (record, []action
 			r.RestartCount, r.LastError = 0, ""
 		}
 		r.After = startAgain
-	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inUnhealthy:
+	case inKill:
+		// What it does once down is left as it was.
+		r.Killed, r.Deadline = true, time.Time{}
+		return r, []action{{kind: actSignal, sig: syscall.SIGKILL}}
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inUnhealthy, inStopDue:
 		// Going down already.
 	}
 	return r, nil
@@ -388,17 +459,19 @@ func stepRestarting(r record, _ policy, in input, now time.Time) (record, []acti
 	case inDepFailed:
 		r.State, r.Deadline, r.LastError = Stopped, time.Time{}, in.err.Error()
 		return r, []action{emit(Event{Type: DaemonStopped, Error: r.LastError})}
-	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inReady, inUnhealthy:
-		// No process; waiting for the delay.
+	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inReady, inUnhealthy, inStopDue, inKill:
+		// No process; waiting for the delay. A kill leaves it to the stop
+		// due since the shutdown.
 	}
 	return r, nil
 }
 
-// beginStop signals the daemon's group and arms the SIGKILL deadline.
+// beginStop signals the daemon's group and arms the SIGKILL deadline; its
+// health is no longer checked.
 func beginStop(r record, p policy, after stopReason, now time.Time) (record, []action) {
 	r.State, r.After, r.Killed = Stopping, after, false
 	r.Deadline = now.Add(p.StopTimeout)
-	return r, []action{{kind: actSignal, sig: p.StopSignal}}
+	return r, []action{{kind: actHealthStop}, {kind: actSignal, sig: p.StopSignal}}
 }
 
 // crashed handles an unexpected end of the daemon: an exit while starting or
@@ -407,6 +480,9 @@ func beginStop(r record, p policy, after stopReason, now time.Time) (record, []a
 func crashed(r record, p policy, now time.Time, exit *procexec.Exit, jitter float64) (record, []action) {
 	wasRunning := r.State == Running
 	var acts []action
+	if exit != nil && r.State != Stopping {
+		acts = append(acts, action{kind: actHealthStop}) // stopping: done already
+	}
 	if exit != nil {
 		e := *exit
 		r.LastExit, r.PID, r.LastError = &e, 0, "exited unexpectedly: "+e.String()
@@ -456,7 +532,7 @@ func stableDeadline(r record, p policy, now time.Time) time.Time {
 // withExit fills in an event's exit_code or signal.
 func withExit(e Event, x procexec.Exit) Event {
 	if x.Signal != 0 {
-		e.Signal = signalName(x.Signal)
+		e.Signal = procexec.SignalName(x.Signal)
 	} else {
 		code := x.Code
 		e.ExitCode = &code

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -42,32 +43,32 @@ var transitions = []struct {
 	{"restart (refused)", record{State: ImportFailed}, nil, input{kind: inRestart}, ImportFailed, nil},
 	{"restart --force", record{State: ImportFailed}, nil, input{kind: inRestart, force: true}, Starting, nil},
 	{"deps running", record{State: Starting}, nil, input{kind: inDepsReady}, Starting, []actionKind{actSpawn}},
-	{"spawned", record{State: Starting}, nil, input{kind: inSpawned, pid: 7}, Running, []actionKind{actEmit}},
+	{"spawned", record{State: Starting}, nil, input{kind: inSpawned, pid: 7}, Running, []actionKind{actHealthStart, actEmit}},
 	{"cannot exec", record{State: Starting}, nil, input{kind: inSpawnFailed, err: errors.New("not found")}, ImportFailed, []actionKind{actEmit}},
 	{"spawn error", record{State: Starting}, nil, input{kind: inSpawnError, err: errors.New("EMFILE")}, Restarting, []actionKind{actEmit}},
-	{"dependency failed", record{State: Starting}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit}},
-	{"stop", record{State: Starting}, nil, input{kind: inStop}, Stopped, []actionKind{actEmit}},
-	{"crash", record{State: Running, PID: 7}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Restarting, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
-	{"crash, max_restarts reached", record{State: Running, PID: 7, RestartCount: 5}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Failed, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
-	{"exit != 0, no auto_restart", record{State: Running, PID: 7}, func(p *policy) { p.AutoRestart = false }, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 2}}, Failed, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
-	{"exit 0, no auto_restart", record{State: Running, PID: 7}, func(p *policy) { p.AutoRestart = false }, input{kind: inExit, exit: procexec.Exit{PID: 7}}, Stopped, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
+	{"dependency failed", record{State: Starting}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit, actKillLeftovers}},
+	{"stop", record{State: Starting}, nil, input{kind: inStop}, Stopped, []actionKind{actEmit, actKillLeftovers}},
+	{"crash", record{State: Running, PID: 7}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Restarting, []actionKind{actHealthStop, actKillGroup, actEmit, actCascade, actEmit}},
+	{"crash, max_restarts reached", record{State: Running, PID: 7, RestartCount: 5}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Failed, []actionKind{actHealthStop, actKillGroup, actEmit, actCascade, actEmit}},
+	{"exit != 0, no auto_restart", record{State: Running, PID: 7}, func(p *policy) { p.AutoRestart = false }, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 2}}, Failed, []actionKind{actHealthStop, actKillGroup, actEmit, actCascade, actEmit}},
+	{"exit 0, no auto_restart", record{State: Running, PID: 7}, func(p *policy) { p.AutoRestart = false }, input{kind: inExit, exit: procexec.Exit{PID: 7}}, Stopped, []actionKind{actHealthStop, actKillGroup, actEmit, actCascade, actEmit, actKillLeftovers}},
 	{"exit of another pid", record{State: Running, PID: 7}, nil, input{kind: inExit, exit: procexec.Exit{PID: 8}}, Running, nil},
-	{"stop", record{State: Running, PID: 7}, nil, input{kind: inStop}, Stopping, []actionKind{actSignal}},
+	{"stop", record{State: Running, PID: 7}, nil, input{kind: inStop}, Stopping, []actionKind{actHealthStop, actSignal}},
 	{"stable_after", record{State: Running, PID: 7, RestartCount: 3, Deadline: t0}, nil, input{kind: inDeadline}, Running, nil},
-	{"exit", record{State: Stopping, PID: 7, After: stayDown}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Signal: syscall.SIGTERM}}, Stopped, []actionKind{actKillGroup, actEmit}},
+	{"exit", record{State: Stopping, PID: 7, After: stayDown}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Signal: syscall.SIGTERM}}, Stopped, []actionKind{actKillGroup, actEmit, actKillLeftovers}},
 	{"exit, to start again", record{State: Stopping, PID: 7, After: startAgain}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Signal: syscall.SIGTERM}}, Starting, []actionKind{actKillGroup, actEmit}},
 	{"stop_timeout: SIGKILL", record{State: Stopping, PID: 7, Deadline: t0}, nil, input{kind: inDeadline}, Stopping, []actionKind{actSignal}},
-	{"unhealthy: stop after dependents", record{State: Running, PID: 7}, nil, input{kind: inUnhealthy, err: errors.New("probe")}, Running, []actionKind{actCascade, actStopAsCrash}},
-	{"stop (unhealthy)", record{State: Running, PID: 7}, nil, input{kind: inStop, reason: asCrash}, Stopping, []actionKind{actSignal}},
+	{"unhealthy: stop after dependents", record{State: Running, PID: 7}, nil, input{kind: inUnhealthy, err: errors.New("probe")}, Running, []actionKind{actHealthStop, actCascade}},
+	{"stop (unhealthy)", record{State: Running, PID: 7}, nil, input{kind: inStop, reason: asCrash}, Stopping, []actionKind{actHealthStop, actSignal}},
 	{"exit after unhealthy", record{State: Stopping, PID: 7, After: asCrash}, nil, input{kind: inExit, exit: procexec.Exit{PID: 7, Signal: syscall.SIGTERM}}, Restarting, []actionKind{actKillGroup, actEmit, actEmit}},
-	{"not ready in time", record{State: Starting, PID: 7}, nil, input{kind: inUnhealthy, err: errors.New("probe")}, Stopping, []actionKind{actSignal}},
+	{"not ready in time", record{State: Starting, PID: 7}, nil, input{kind: inUnhealthy, err: errors.New("probe")}, Stopping, []actionKind{actHealthStop, actSignal}},
 	{"ready", record{State: Starting, PID: 7}, nil, input{kind: inReady}, Running, []actionKind{actEmit}},
-	{"spawned (needs ready)", record{State: Starting}, func(p *policy) { p.NeedsReady = true }, input{kind: inSpawned, pid: 7}, Starting, nil},
-	{"crash, backoff_min 0", record{State: Running, PID: 7}, func(p *policy) { p.BackoffMin = 0 }, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Starting, []actionKind{actKillGroup, actEmit, actCascade, actEmit}},
+	{"spawned (needs ready)", record{State: Starting}, func(p *policy) { p.NeedsReady = true }, input{kind: inSpawned, pid: 7}, Starting, []actionKind{actHealthStart}},
+	{"crash, backoff_min 0", record{State: Running, PID: 7}, func(p *policy) { p.BackoffMin = 0 }, input{kind: inExit, exit: procexec.Exit{PID: 7, Code: 1}}, Starting, []actionKind{actHealthStop, actKillGroup, actEmit, actCascade, actEmit}},
 	{"backoff over", record{State: Restarting, Deadline: t0}, nil, input{kind: inDeadline}, Starting, nil},
 	{"start", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inStart}, Starting, nil},
-	{"stop", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inStop}, Stopped, []actionKind{actEmit}},
-	{"dependency failed", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit}},
+	{"stop", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inStop}, Stopped, []actionKind{actEmit, actKillLeftovers}},
+	{"dependency failed", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit, actKillLeftovers}},
 }
 
 func TestTransitions(t *testing.T) {
@@ -126,22 +127,71 @@ func TestStepIsTotal(t *testing.T) {
 	}
 }
 
-// TestStateDiagram keeps docs/states.md in step with the table.
+// stepEdges enumerates step over every state and every input, each in the
+// variants that lead to different places (with and without a process, every
+// stop reason, restarts left or not, each kind of policy), and returns the
+// state changes it takes: for each (from, to), the inputs that take it.
+func stepEdges() map[[2]State][]string {
+	policies := []func(*policy){
+		nil,
+		func(p *policy) { p.AutoRestart = false },
+		func(p *policy) { p.BackoffMin = 0 },
+		func(p *policy) { p.Oneshot = true },
+		func(p *policy) { p.NeedsReady = true },
+	}
+	reasons := []stopReason{stayDown, startAgain, asCrash}
+	edges := map[[2]State][]string{}
+	for _, st := range States() {
+		for _, pid := range []int{0, 7} {
+			if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+				continue // not a reachable record
+			}
+			for _, after := range reasons {
+				for _, count := range []int{0, basePolicy.MaxRestarts} {
+					for _, pol := range policies {
+						p := basePolicy
+						if pol != nil {
+							pol(&p)
+						}
+						r := record{State: st, PID: pid, After: after, RestartCount: count, Deadline: t0}
+						for _, kind := range allInputs() {
+							for _, reason := range reasons {
+								for _, code := range []int{0, 1} {
+									for _, force := range []bool{false, true} {
+										in := input{kind: kind, pid: 9, exit: procexec.Exit{PID: pid, Code: code},
+											err: errors.New("x"), reason: reason, force: force}
+										got, _ := step(r, p, in, t0)
+										e := [2]State{st, got.State}
+										if st != got.State && !slices.Contains(edges[e], kind.String()) {
+											edges[e] = append(edges[e], kind.String())
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return edges
+}
+
+// TestStateDiagram keeps docs/states.md in step with step itself.
 func TestStateDiagram(t *testing.T) {
+	edges := stepEdges()
 	var b strings.Builder
 	b.WriteString("# Daemon states\n\n")
-	b.WriteString("Generated from the transition table in supervisor/step_test.go by\n")
-	b.WriteString("`go test ./supervisor -run TestStateDiagram -update`; do not edit.\n\n")
+	b.WriteString("Generated by enumerating `step` (supervisor/step.go) over every state and\n")
+	b.WriteString("input by `go test ./supervisor -run TestStateDiagram -update`; do not edit.\n")
+	b.WriteString("An edge is labelled with the inputs (supervisor/step.go, `inputKind`) that\n")
+	b.WriteString("take it; inputs that leave the state as it is are not drawn.\n\n")
 	b.WriteString("```mermaid\nstateDiagram-v2\n    [*] --> stopped\n")
-	seen := map[string]bool{}
-	for _, tt := range transitions {
-		if tt.rec.State == tt.want && !strings.Contains(tt.label, "SIGKILL") && !strings.Contains(tt.label, "stable") {
-			continue
-		}
-		line := fmt.Sprintf("    %s --> %s: %s\n", tt.rec.State, tt.want, tt.label)
-		if !seen[line] {
-			seen[line] = true
-			b.WriteString(line)
+	for _, from := range States() {
+		for _, to := range States() {
+			if inputs := edges[[2]State{from, to}]; len(inputs) > 0 {
+				fmt.Fprintf(&b, "    %s --> %s: %s\n", from, to, strings.Join(inputs, ", "))
+			}
 		}
 	}
 	b.WriteString("```\n")
@@ -163,6 +213,28 @@ func TestStateDiagram(t *testing.T) {
 	}
 }
 
+// TestStepTakesTheTableEdges: every state change of the transition table
+// is among the edges the diagram draws; the two it used to miss are there.
+func TestStepTakesTheTableEdges(t *testing.T) {
+	edges := stepEdges()
+	for _, tt := range transitions {
+		if tt.rec.State != tt.want && !slices.Contains(edges[[2]State{tt.rec.State, tt.want}], tt.in.kind.String()) {
+			t.Errorf("edge %v --> %v: %v [%s] is not in the diagram", tt.rec.State, tt.want, tt.in.kind, tt.label)
+		}
+	}
+	for _, e := range []struct {
+		from, to State
+		in       inputKind
+	}{
+		{Starting, Failed, inExit}, // a crash while starting, no restarts left
+		{Stopping, Failed, inExit}, // an unhealthy daemon stopped, no restarts left
+	} {
+		if !slices.Contains(edges[[2]State{e.from, e.to}], e.in.String()) {
+			t.Errorf("edge %v --> %v on %v is missing", e.from, e.to, e.in)
+		}
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	for _, tt := range []struct {
 		min, max time.Duration
@@ -179,6 +251,52 @@ func TestBackoff(t *testing.T) {
 	} {
 		if got := backoff(tt.min, tt.max, tt.n); got != tt.want {
 			t.Errorf("backoff(%v, %v, %d) = %v, want %v", tt.min, tt.max, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestStopDue checks the stop that waits for a daemon's dependents, and
+// the kill that does not wait: both are decided by step, in every state.
+func TestStopDue(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		rec     record
+		in      input
+		want    record
+		wantSig syscall.Signal // the signal sent, if any
+	}{
+		{"due to start again", record{State: Running, PID: 7}, input{kind: inStopDue, reason: startAgain},
+			record{State: Running, PID: 7, StopDue: true, DueReason: startAgain}, 0},
+		{"staying down wins", record{State: Running, PID: 7, StopDue: true, DueReason: stayDown}, input{kind: inStopDue, reason: startAgain},
+			record{State: Running, PID: 7, StopDue: true, DueReason: stayDown}, 0},
+		{"staying down overrides", record{State: Running, PID: 7, StopDue: true, DueReason: startAgain}, input{kind: inStopDue, reason: stayDown},
+			record{State: Running, PID: 7, StopDue: true, DueReason: stayDown}, 0},
+		{"due while down", record{State: Stopped}, input{kind: inStopDue, reason: stayDown},
+			record{State: Stopped, StopDue: true, DueReason: stayDown}, 0},
+		{"start cancels it", record{State: Starting, StopDue: true}, input{kind: inStart},
+			record{State: Starting}, 0},
+		{"stop takes it", record{State: Stopped, StopDue: true}, input{kind: inStop},
+			record{State: Stopped}, 0},
+		{"unhealthy: stop as a crash", record{State: Running, PID: 7}, input{kind: inUnhealthy, err: errors.New("x")},
+			record{State: Running, PID: 7, StopDue: true, DueReason: asCrash, LastError: "x"}, 0},
+		{"unhealthy while due to stay down", record{State: Running, PID: 7, StopDue: true, DueReason: stayDown}, input{kind: inUnhealthy, err: errors.New("x")},
+			record{State: Running, PID: 7, StopDue: true, DueReason: stayDown, LastError: "x"}, 0},
+		{"kill running", record{State: Running, PID: 7, StopDue: true}, input{kind: inKill},
+			record{State: Stopping, PID: 7, After: stayDown, Killed: true}, syscall.SIGKILL},
+		{"kill stopping", record{State: Stopping, PID: 7, After: startAgain, Deadline: t0}, input{kind: inKill},
+			record{State: Stopping, PID: 7, After: startAgain, Killed: true}, syscall.SIGKILL},
+		{"kill before spawn: the due stop keeps it down", record{State: Starting, StopDue: true}, input{kind: inKill},
+			record{State: Starting, StopDue: true}, 0},
+	} {
+		got, acts := step(tt.rec, basePolicy, tt.in, t0)
+		var sig syscall.Signal
+		for _, a := range acts {
+			if a.kind == actSignal {
+				sig = a.sig
+			}
+		}
+		if !reflect.DeepEqual(got, tt.want) || sig != tt.wantSig {
+			t.Errorf("step(%+v, %v) [%s] = %+v, signal %d; want %+v, signal %d", tt.rec, tt.in.kind, tt.name, got, sig, tt.want, tt.wantSig)
 		}
 	}
 }

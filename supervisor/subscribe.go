@@ -1,12 +1,8 @@
 package supervisor
 
-import "time"
-
-// subscriber is one reader of the event stream.
-type subscriber struct {
-	ch     chan Event
-	filter EventFilter
-}
+import (
+	"time"
+)
 
 type subscribeRequest struct {
 	sub   *subscriber
@@ -18,7 +14,7 @@ func (r *subscribeRequest) handle(s *Supervisor) {
 		r.reply <- err
 		return
 	}
-	s.subs[r.sub] = struct{}{}
+	s.events.subs[r.sub] = struct{}{}
 	r.reply <- nil
 }
 
@@ -47,13 +43,14 @@ func (s *Supervisor) SubscribeFilter(f EventFilter) (<-chan Event, func(), error
 	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
 	// Before Run, the subscriber is handed to Run, so that it sees the
 	// events of start-up too.
-	s.early.Lock()
-	if !s.early.started {
-		s.early.subs = append(s.early.subs, sub)
-		s.early.Unlock()
+	early := &s.events.early
+	early.Lock()
+	if !early.started {
+		early.subs = append(early.subs, sub)
+		early.Unlock()
 		return sub.ch, cancel, nil
 	}
-	s.early.Unlock()
+	early.Unlock()
 	r := &subscribeRequest{sub: sub, reply: make(chan error, 1)}
 	if err := s.call(r); err != nil {
 		close(sub.ch)
@@ -68,25 +65,26 @@ func (s *Supervisor) SubscribeFilter(f EventFilter) (<-chan Event, func(), error
 // takeEarlySubscribers registers the subscribers made before Run; from now
 // on Subscribe goes through the loop.
 func (s *Supervisor) takeEarlySubscribers() {
-	s.early.Lock()
-	defer s.early.Unlock()
-	s.early.started = true
-	for _, sub := range s.early.subs {
-		s.subs[sub] = struct{}{}
+	early := &s.events.early
+	early.Lock()
+	defer early.Unlock()
+	early.started = true
+	for _, sub := range early.subs {
+		s.events.subs[sub] = struct{}{}
 	}
-	s.early.subs = nil
+	early.subs = nil
 }
 
 func (s *Supervisor) dropSubscriber(sub *subscriber) {
-	if _, ok := s.subs[sub]; ok {
-		delete(s.subs, sub)
+	if _, ok := s.events.subs[sub]; ok {
+		delete(s.events.subs, sub)
 		close(sub.ch)
 	}
 }
 
 // publishFor publishes e as an event of daemon d, stamped with the time.
 func (s *Supervisor) publishFor(d *daemon, e Event) {
-	e.Daemon = d.name
+	e.Daemon, e.Instance = d.name, instanceOf(d)
 	s.publishNow(e)
 }
 
@@ -96,24 +94,24 @@ func (s *Supervisor) publishFor(d *daemon, e Event) {
 // restart should not wait for the log line of the exit.
 func (s *Supervisor) publishNow(e Event) {
 	e.Timestamp = unixSeconds(time.Now())
-	s.pendingEvents = append(s.pendingEvents, e)
+	s.events.pending = append(s.events.pending, e)
 }
 
 // flushEvents publishes the events of the loop's pass.
 func (s *Supervisor) flushEvents() {
-	for i := 0; i < len(s.pendingEvents); i++ { // publishing may add more
-		s.publish(s.pendingEvents[i])
+	for i := 0; i < len(s.events.pending); i++ { // publishing may add more
+		s.publish(s.events.pending[i])
 	}
-	clear(s.pendingEvents)
-	s.pendingEvents = s.pendingEvents[:0]
+	clear(s.events.pending)
+	s.events.pending = s.events.pending[:0]
 }
 
 // publish logs e and hands it to every subscriber, dropping those whose
 // buffer is full.
 func (s *Supervisor) publish(e Event) {
 	s.logEvent(e)
-	s.queueHooks(e)
-	for sub := range s.subs {
+	s.hooks.fire(s.cfg.Hooks, s.cfg.Dir, e, time.Now())
+	for sub := range s.events.subs {
 		if !sub.filter.Match(e) {
 			continue
 		}
@@ -127,7 +125,7 @@ func (s *Supervisor) publish(e Event) {
 }
 
 func (s *Supervisor) closeSubscribers() {
-	for sub := range s.subs {
+	for sub := range s.events.subs {
 		s.dropSubscriber(sub)
 	}
 }

@@ -39,7 +39,7 @@ func (s *Supervisor) socketFor(d *daemon) string {
 	if err != nil {
 		return main // the spawn fails on the same lookup, and says so
 	}
-	if us, ok := s.userSockets[d.name]; ok {
+	if us, ok := s.emits.sockets[d.name]; ok {
 		if us.uid == uid {
 			return us.path
 		}
@@ -50,23 +50,23 @@ func (s *Supervisor) socketFor(d *daemon) string {
 		s.log.Error("cannot open the daemon's control socket; it cannot publish events", "daemon", d.name, "error", err)
 		return main
 	}
-	if s.userSockets == nil {
-		s.userSockets = make(map[string]userSocket)
+	if s.emits.sockets == nil {
+		s.emits.sockets = make(map[string]userSocket)
 	}
-	s.userSockets[d.name] = userSocket{path: path, uid: uid}
+	s.emits.sockets[d.name] = userSocket{path: path, uid: uid}
 	return path
 }
 
 // closeUserSocket closes the own socket of the daemon name, if it has one.
 func (s *Supervisor) closeUserSocket(name string) {
-	if _, ok := s.userSockets[name]; ok {
+	if _, ok := s.emits.sockets[name]; ok {
 		s.opts.DaemonSockets.Close(name)
-		delete(s.userSockets, name)
+		delete(s.emits.sockets, name)
 	}
 }
 
 func (s *Supervisor) closeUserSockets() {
-	for name := range s.userSockets {
+	for name := range s.emits.sockets {
 		s.closeUserSocket(name)
 	}
 }

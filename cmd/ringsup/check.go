@@ -31,16 +31,35 @@ func checkAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	g := depgraph.New(cfg.Deps())
+	// Each daemon with instances is one node, shown with its count.
+	g := depgraph.New(cfg.TableDeps())
 	levels, err := g.Levels()
 	if err != nil {
 		return err // validation rejects cycles; this is a bug guard
 	}
+	for _, level := range levels {
+		for i, name := range level {
+			level[i] = tableLabel(cfg, name)
+		}
+	}
+	tables := cfg.TablesOf(active)
+	for i, name := range tables {
+		tables[i] = tableLabel(cfg, name)
+	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "%s: ok, %d daemons\n", cfg.Path, len(cfg.Daemons))
-	writeStartOrder(w, profile, active, levels)
+	fmt.Fprintf(w, "%s: ok, %d daemons\n", cfg.Path, len(cfg.Tables()))
+	writeStartOrder(w, profile, tables, levels)
 	writeProfiles(w, cfg, g)
 	return nil
+}
+
+// tableLabel returns how check and graph show the daemon name: with its
+// number of instances, "selfplay ×8", when it has an instances key.
+func tableLabel(cfg *config.Config, name string) string {
+	if t, ok := cfg.Templates[name]; ok {
+		return fmt.Sprintf("%s ×%d", name, t.Instances)
+	}
+	return name
 }
 
 // writeStartOrder prints the active daemons grouped by dependency level:
@@ -85,9 +104,16 @@ func writeProfiles(w io.Writer, cfg *config.Config, g *depgraph.Graph) {
 				pulled = append(pulled, name)
 			}
 		}
-		line := fmt.Sprintf("  %-*s  %s", width+1, p+":", strings.Join(members, ", "))
+		labels := func(names []string) string {
+			out := make([]string, len(names))
+			for i, n := range names {
+				out[i] = tableLabel(cfg, n)
+			}
+			return strings.Join(out, ", ")
+		}
+		line := fmt.Sprintf("  %-*s  %s", width+1, p+":", labels(members))
 		if len(pulled) > 0 {
-			line += fmt.Sprintf(" (pulls in %s)", strings.Join(pulled, ", "))
+			line += fmt.Sprintf(" (pulls in %s)", labels(pulled))
 		}
 		if p == cfg.Supervisor.DefaultProfile {
 			line += " [default]"

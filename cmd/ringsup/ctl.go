@@ -24,8 +24,10 @@ func ctlCommands() []*cli.Command {
 		ctlLogsCommand(),
 		ctlEventsCommand(),
 		ctlEmitCommand(),
+		ctlTopCommand(),
 		ctlReloadCommand(),
 		ctlProfileCommand(),
+		ctlScaleCommand(),
 		ctlShutdownCommand(),
 	}
 }
@@ -34,15 +36,15 @@ func ctlCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ctl",
 		Usage:     "control a running supervisor through its socket",
-		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|emit|reload|profile|shutdown ...",
-		Flags: []cli.Flag{
+		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|emit|top|reload|profile|scale|shutdown ...\n   ringsup ctl --cluster [--etcd ENDPOINTS] status|events|start|stop|restart ...",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{
 				Name:    "socket",
 				Usage:   "control socket `PATH` (default: [supervisor] socket of the config, or ringsup.sock beside it)",
 				EnvVars: []string{"RINGSUP_SOCKET"},
 			},
 			configFlag(),
-		},
+		}, ctlClusterFlags()...),
 		HideHelpCommand: true,
 		Subcommands:     ctlCommands(),
 		// Reached only when no subcommand matched.
@@ -132,6 +134,14 @@ func ctlAction(action func(*cli.Context, *control.Client) error) cli.ActionFunc 
 		for _, arg := range c.Args().Slice() {
 			if strings.HasPrefix(arg, "-") {
 				return ctlFail(c, fmt.Errorf("flag %s after a name: flags go first (%s)", arg, c.Command.UsageText))
+			}
+		}
+		if c.Bool("cluster") {
+			return ctlFail(c, ctlClusterAction(c))
+		}
+		for _, flag := range []string{"node", "since"} {
+			if c.IsSet(flag) {
+				return ctlFail(c, fmt.Errorf("--%s needs --cluster (ringsup ctl --cluster %s --%s ...)", flag, c.Command.Name, flag))
 			}
 		}
 		client, err := ctlClient(c)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,16 @@ func BenchmarkCtlStatusJSON1000(b *testing.B) {
 	})
 	args := []string{"ctl", "--socket", sock, "status", "--json"}
 
+	benchCommand(b, dir, args, daemons*100)
+}
+
+// benchCommand runs the ringsup command args (without "ringsup") as
+// sub-benchmarks: in-process, the whole command (flags, connect, request,
+// answer, output) without process start-up; process, the command run as
+// a new process until its output ends, which must be at least minOut
+// bytes: the test binary, or the binary $RINGSUP_BENCH_BINARY names (a
+// release build of scripts/build.sh). Metric ms-median is the median.
+func benchCommand(b *testing.B, dir string, args []string, minOut int) {
 	b.Run("in-process", func(b *testing.B) {
 		var times []time.Duration
 		for b.Loop() {
@@ -65,7 +76,7 @@ func BenchmarkCtlStatusJSON1000(b *testing.B) {
 			out := &countWriter{}
 			start := time.Now()
 			p, err := spawner().Spawn(procexec.Spec{
-				Argv:   append([]string{os.Args[0]}, args...),
+				Argv:   append([]string{cmp.Or(os.Getenv("RINGSUP_BENCH_BINARY"), os.Args[0])}, args...),
 				Dir:    dir,
 				Env:    map[string]string{"RINGSUP_TEST_AS_MAIN": "1"},
 				Output: out,
@@ -75,8 +86,8 @@ func BenchmarkCtlStatusJSON1000(b *testing.B) {
 			}
 			<-p.OutputDone() // the process has exited, or closed its output
 			times = append(times, time.Since(start))
-			if x := waitExit(b, p.PID, 10*time.Second); x.Code != 0 || out.n < daemons*100 {
-				b.Fatalf("ctl status --json: %v, %d bytes", x, out.n)
+			if x := waitExit(b, p.PID, 10*time.Second); x.Code != 0 || out.n < minOut {
+				b.Fatalf("ringsup %s: %v, %d bytes", strings.Join(args, " "), x, out.n)
 			}
 		}
 		reportMedian(b, times)

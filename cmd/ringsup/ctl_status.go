@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/supervisor"
 )
@@ -52,7 +54,9 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 	bw := bufio.NewWriter(w)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tINFO")
-	for _, name := range st.Names() {
+	names := st.Names()
+	slices.SortFunc(names, config.CompareNames) // selfplay@2 before selfplay@10
+	for _, name := range names {
 		d := st.Daemons[name]
 		pid, uptime := "-", "-"
 		if d.PID != 0 {
@@ -89,16 +93,4 @@ func writeStatusTable(w io.Writer, st supervisor.Status) error {
 
 // formatUptime writes d with its two largest units: 42s, 5m03s, 2h07m,
 // 3d04h.
-func formatUptime(d time.Duration) string {
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	default:
-		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
-	}
-}
+func formatUptime(d time.Duration) string { return control.FormatUptime(d) }

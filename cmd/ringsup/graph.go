@@ -31,18 +31,23 @@ func graphCommand() *cli.Command {
 }
 
 // writeDOT writes the graph of the active daemons: an edge "a" -> "b" for
-// each a that depends on b.
+// each a that depends on b. A daemon with instances is one node, labelled
+// with its count ("selfplay ×8").
 func writeDOT(w io.Writer, cfg *config.Config, active []string) error {
-	names := slices.Clone(active)
+	names := cfg.TablesOf(active)
 	slices.Sort(names)
 	if _, err := fmt.Fprintln(w, "digraph ringsup {"); err != nil {
 		return err
 	}
 	for _, name := range names {
+		if label := tableLabel(cfg, name); label != name {
+			fmt.Fprintf(w, "  %q [label=%q];\n", name, label)
+			continue
+		}
 		fmt.Fprintf(w, "  %q;\n", name)
 	}
 	for _, name := range names {
-		for _, dep := range cfg.Daemons[name].DependsOn {
+		for _, dep := range cfg.Table(name).DependsOn {
 			fmt.Fprintf(w, "  %q -> %q;\n", name, dep)
 		}
 	}

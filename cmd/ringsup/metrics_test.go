@@ -23,6 +23,9 @@ func TestMetricsServed(t *testing.T) {
 metrics = %q
 [daemons.web]
 command = "exec sleep 1000"
+[daemons.worker]
+command = "exec sleep 1000"
+instances = 2
 `, addr))
 	var body string
 	eventually(t, 10*time.Second, "metrics are served", func() bool {
@@ -33,9 +36,12 @@ command = "exec sleep 1000"
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		body = string(b)
-		return resp.StatusCode == 200 && strings.Contains(body, `ringsup_daemon_up{daemon="web"} 1`)
+		return resp.StatusCode == 200 && strings.Contains(body, `ringsup_daemon_up{daemon="web",instance=""} 1`) &&
+			strings.Contains(body, `ringsup_daemon_up{daemon="worker",instance="1"} 1`)
 	})
-	if !strings.Contains(body, `ringsup_daemon_state{daemon="web",state="running"} 1`) {
+	// A daemon without instances has an empty instance label: to
+	// Prometheus, none.
+	if !strings.Contains(body, `ringsup_daemon_state{daemon="web",instance="",state="running"} 1`) {
 		t.Errorf("no running state for web in:\n%s", body)
 	}
 }

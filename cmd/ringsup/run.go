@@ -96,6 +96,14 @@ func runAction(c *cli.Context) error {
 	}
 	defer srv.Close()
 
+	if cfg.Cluster != nil {
+		stop, err := startCluster(c, cfg, sup, logger.Named("cluster"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
 	if addr := cfg.Supervisor.Metrics; addr != "" {
 		exp := metrics.New(sup, metrics.Options{Logger: logger.Named("metrics")})
 		defer exp.Close()
