@@ -38,8 +38,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.probes = newProbeRunner(s.rt, s.opts.Prober, s.log, s.done)
 	s.groups = newGroupTracker(s.rt, s.log)
 	s.hooks = newHookRunner(s.rt, s.log, s.openHookLog)
+	s.hooks.socket, s.hooks.failed = s.cfg.Supervisor.Socket, s.hookFailed
 	defer s.rt.Close()
 	defer s.closeLogs()
+	defer s.closeUserSockets()
 
 	if err := os.MkdirAll(s.cfg.Supervisor.LogDir, 0o755); err != nil {
 		s.log.Error("cannot create log directory; daemon output is discarded",
@@ -87,6 +89,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		}
 		s.flushEvents()
+		if s.runHookActions() {
+			continue // what they started or stopped
+		}
 		timerC := s.armTimer(timer)
 		select {
 		case req := <-s.requests:
@@ -171,6 +176,7 @@ func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, err
 	if c := s.cfg.Cluster; c != nil {
 		env["RINGSUP_NODE"] = c.Node
 	}
+	env[SocketEnv] = s.socketFor(d)
 	extra := make(map[int]*os.File)
 	pipe, err := s.prepareReadiness(d, env, extra)
 	if err != nil {
@@ -376,7 +382,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer(timer *time.Timer) <-chan time.Time {
-	first := s.hooks.deadline()
+	first := earliest(s.hooks.deadline(), s.dropsDeadline())
 	for _, d := range s.order {
 		if dl := d.deadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
 			first = dl
@@ -408,6 +414,7 @@ func (d *daemon) deadline() time.Time {
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
 	s.hooks.killLate(now)
+	s.reportDrops(now)
 	for _, d := range s.order {
 		if dl := d.deadline(); dl.IsZero() || now.Before(dl) {
 			continue
@@ -499,6 +506,7 @@ func (s *Supervisor) forgetRemoved() {
 		if d.notify != nil {
 			d.notify.Close()
 		}
+		s.closeUserSocket(d.name)
 		delete(s.daemons, d.name)
 		s.order = slices.Delete(s.order, i, i+1)
 		i--

@@ -58,7 +58,8 @@ type Options struct {
 	// procexec, with the supervisor made a child subreaper when Run starts.
 	Runtime Runtime
 	// EventBuffer is how many events a subscriber may fall behind before
-	// it is dropped. Default 1024.
+	// it is dropped. Default: the config's [events] subscriber_buffer, or
+	// 1024.
 	EventBuffer int
 	// Prober runs http and tcp health probes. Default: health.NewProber().
 	Prober Prober
@@ -68,6 +69,10 @@ type Options struct {
 	// Echo, if not nil, also receives every line of daemon output,
 	// prefixed with the daemon's name (ringsup --echo).
 	Echo *logfile.Echo
+	// DaemonSockets, if not nil, gives each daemon that runs as another
+	// user a control socket of its own (usersocket.go). Default: none;
+	// such daemons get the supervisor's socket, which they cannot open.
+	DaemonSockets DaemonSockets
 }
 
 // ErrNotRunning is returned by the methods of a Supervisor whose Run has
@@ -93,6 +98,7 @@ type Supervisor struct {
 	order   []*daemon // dependencies before dependents
 	byPID   map[int]*daemon
 	events  eventHub // the event stream
+	emits   emitter  // what daemons publish themselves (emit.go)
 	// The loop's parts: hooks runs the hooks, probes the health probes,
 	// and groups follows what is left of daemons' process groups.
 	hooks  *hookRunner
@@ -141,6 +147,9 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = opts.Config.Events.SubscriberBuffer
 	}
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = 1024

@@ -49,7 +49,11 @@ func ctlClusterAction(c *cli.Context) error {
 	case "status":
 		return ctlClusterStatus(c, cli, keys)
 	case "events":
+		f := ctlEventFilter(c)
 		return cluster.Events(c.Context, cli, keys, c.String("node"), c.Int64("since"), func(b []byte) error {
+			if !f.Match(b) {
+				return nil
+			}
 			_, err := c.App.Writer.Write(append(b, '\n'))
 			return err
 		})

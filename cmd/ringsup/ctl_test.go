@@ -391,7 +391,7 @@ func TestCtlErrors(t *testing.T) {
 			t.Errorf("ctl %v: %q", args, msg)
 		}
 	}
-	if msg := ctlFails(t, dir, "--socket", sock, "dance"); !strings.HasPrefix(msg, `ringsup ctl: unknown command "dance" (have: status, start, stop, restart, logs, events, top, reload, profile, scale, shutdown)`) {
+	if msg := ctlFails(t, dir, "--socket", sock, "dance"); !strings.HasPrefix(msg, `ringsup ctl: unknown command "dance" (have: status, start, stop, restart, logs, events, emit, top, reload, profile, scale, shutdown)`) {
 		t.Errorf("ctl dance: %q", msg)
 	}
 	// A config that does not parse: say so, in one line.

@@ -72,21 +72,24 @@ func runAction(c *cli.Context) error {
 		defer echo.Close()
 	}
 
+	userSockets := &control.UserSockets{} // for daemons that run as another user
 	sup, err := supervisor.New(supervisor.Options{
-		Config:  cfg,
-		Profile: c.String("profile"),
-		Logger:  logger.Named("supervisor"),
-		Echo:    echo,
+		Config:        cfg,
+		Profile:       c.String("profile"),
+		Logger:        logger.Named("supervisor"),
+		Echo:          echo,
+		DaemonSockets: userSockets,
 	})
 	if err != nil {
 		return err
 	}
 	// The socket before any daemon: a second supervisor stops here.
 	srv, err := control.Listen(control.Options{
-		Path:       cfg.Supervisor.Socket,
-		Supervisor: sup,
-		LogDir:     cfg.Supervisor.LogDir,
-		Logger:     logger.Named("control"),
+		Path:        cfg.Supervisor.Socket,
+		Supervisor:  sup,
+		LogDir:      cfg.Supervisor.LogDir,
+		Logger:      logger.Named("control"),
+		UserSockets: userSockets,
 	})
 	if err != nil {
 		return err
