@@ -135,6 +135,12 @@ func (c *conn) read() (reply, error) {
 	if rp, ok := textAnswer(line); ok {
 		return rp, nil
 	}
+	if rp, ok := eventLine(line); ok {
+		return rp, nil
+	}
+	if bytes.Equal(line, okLine) {
+		return reply{V: Version, OK: true}, nil
+	}
 	var rp reply
 	if err := json.Unmarshal(line, &rp); err != nil {
 		return rp, fmt.Errorf("cannot decode the answer: %w", err)
@@ -370,7 +376,12 @@ func (cl *Client) Shutdown(ctx context.Context) error {
 // or the supervisor shuts down (nil). A client that falls behind is dropped
 // by the supervisor: that is a *RemoteError.
 func (cl *Client) Events(ctx context.Context, fn func(json.RawMessage) error) error {
-	s, err := cl.Subscribe(ctx)
+	return cl.events(ctx, Request{V: Version, Cmd: CmdEvents}, fn)
+}
+
+// events makes the events request req and calls fn with each event.
+func (cl *Client) events(ctx context.Context, req Request, fn func(json.RawMessage) error) error {
+	s, err := cl.subscribe(ctx, req)
 	if err != nil {
 		return err
 	}

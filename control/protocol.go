@@ -32,6 +32,7 @@ const (
 	CmdReload   = "reload"   // answers with what changed, once applied
 	CmdProfile  = "profile"  // profile: the profile to switch to
 	CmdScale    = "scale"    // names: exactly one; instances; answers like reload
+	CmdEmit     = "emit"     // type, data, as: publish an event (emit.go)
 )
 
 // Request is the one line a client sends.
@@ -66,6 +67,18 @@ type Request struct {
 	Wait bool `json:"wait,omitempty"`
 	// Instances is how many instances a scale request asks for.
 	Instances int `json:"instances,omitempty"`
+
+	// Type is the event type an emit request publishes.
+	Type string `json:"type,omitempty"`
+	// Data is the payload of an emit request: a JSON object on one line.
+	Data json.RawMessage `json:"data,omitempty"`
+	// As names the source daemon of an emit request from outside any
+	// daemon; only root and the supervisor's user may.
+	As string `json:"as,omitempty"`
+	// Types and Daemons filter an events request: only events of one of
+	// Types (all when empty) and of one of Daemons (all when empty).
+	Types   []string `json:"types,omitempty"`
+	Daemons []string `json:"daemons,omitempty"`
 }
 
 // appendRequest appends req as json.Marshal encodes it, without the
@@ -116,6 +129,7 @@ func appendRequest(b []byte, req Request) []byte {
 		b = append(b, `,"instances":`...)
 		b = strconv.AppendInt(b, int64(req.Instances), 10)
 	}
+	b = appendEmitFields(b, req)
 	return append(b, '}')
 }
 

@@ -29,6 +29,9 @@ type Options struct {
 	// Logger receives the server's log: refused clients, bad requests.
 	// Default: no logging.
 	Logger hclog.Logger
+	// UserSockets, if not nil, is attached to the server: the sockets it
+	// opens for daemons that run as another user are served by it.
+	UserSockets *UserSockets
 
 	// MaxClients is how many connections are served at once. Default 64.
 	MaxClients int
@@ -90,6 +93,10 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*net.UnixConn]struct{}
+	// daemonLns are the sockets of daemons that run as another user, by
+	// daemon name, in daemonDir (usersocket.go).
+	daemonLns map[string]*net.UnixListener
+	daemonDir string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,8 +132,11 @@ func Listen(opts Options) (*Server, error) {
 		conns: make(map[*net.UnixConn]struct{}),
 	}
 	s.log.Debug("listening", "socket", opts.Path)
+	if opts.UserSockets != nil {
+		opts.UserSockets.attach(s)
+	}
 	s.wg.Add(1)
-	go s.accept()
+	go s.accept(ln, nil)
 	return s, nil
 }
 
@@ -145,7 +155,8 @@ func (s *Server) Close() error {
 		s.closed = true
 		s.mu.Unlock()
 		s.closeErr = s.ln.Close() // removes the socket file
-		s.lock.Close()            // then lets the next supervisor in
+		s.closeDaemonSockets()
+		s.lock.Close() // then lets the next supervisor in
 		close(s.quit)
 		// Event streams end with a line saying why. A client that does not
 		// read holds its stream in a write; closing its connection after a
@@ -170,11 +181,14 @@ func (s *Server) Close() error {
 // accept serves connections until the listener is closed. A connection
 // beyond MaxClients waits up to QueueWait for a slot (the next ones wait in
 // the kernel's backlog meanwhile), then is refused.
-func (s *Server) accept() {
+//
+// role is nil on the supervisor's socket, and says whose socket it is on a
+// daemon's own.
+func (s *Server) accept(ln *net.UnixListener, role *daemonRole) {
 	defer s.wg.Done()
 	var delay time.Duration // after an error such as EMFILE
 	for {
-		conn, err := s.ln.AcceptUnix()
+		conn, err := ln.AcceptUnix()
 		if err != nil {
 			select {
 			case <-s.quit:
@@ -205,7 +219,7 @@ func (s *Server) accept() {
 			return
 		}
 		s.wg.Add(1)
-		go s.handle(conn)
+		go s.handle(conn, role)
 	}
 }
 
@@ -255,7 +269,7 @@ func (s *Server) untrack(conn *net.UnixConn) {
 
 // handle serves one connection: check its credentials, read its request,
 // answer it.
-func (s *Server) handle(conn *net.UnixConn) {
+func (s *Server) handle(conn *net.UnixConn, role *daemonRole) {
 	defer s.wg.Done()
 	defer func() { <-s.slots }()
 	defer s.untrack(conn)
@@ -266,7 +280,7 @@ func (s *Server) handle(conn *net.UnixConn) {
 		s.send(conn, errorResponse(err))
 		return
 	}
-	if uid != 0 && uid != s.uid {
+	if uid != 0 && uid != s.uid && (role == nil || uid != role.uid) {
 		s.log.Warn("refused a client: permission denied", "uid", uid, "pid", pid)
 		s.send(conn, Response{V: Version, Error: fmt.Sprintf("permission denied for uid %d", uid)})
 		return
@@ -281,7 +295,11 @@ func (s *Server) handle(conn *net.UnixConn) {
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
-	s.serve(conn, req)
+	if role != nil && !daemonCommand(req.Cmd) {
+		s.send(conn, errorResponse(fmt.Errorf("%q is not served on the socket of daemon %q (only emit, events and ping)", req.Cmd, role.daemon)))
+		return
+	}
+	s.serve(conn, req, peer{uid: uid, pid: pid})
 }
 
 // readRequest reads and decodes one request line of at most MaxRequestSize
@@ -303,6 +321,12 @@ func readRequest(conn net.Conn) (Request, error) {
 	default:
 		return req, err
 	}
+	return decodeRequest(line)
+}
+
+// decodeRequest decodes a request line of this protocol's version.
+func decodeRequest(line []byte) (Request, error) {
+	var req Request
 	if err := json.Unmarshal(line, &req); err != nil {
 		return req, fmt.Errorf("malformed request: %w", err)
 	}
@@ -312,8 +336,8 @@ func readRequest(conn net.Conn) (Request, error) {
 	return req, nil
 }
 
-// serve answers a valid request.
-func (s *Server) serve(conn *net.UnixConn, req Request) {
+// serve answers a valid request of p.
+func (s *Server) serve(conn *net.UnixConn, req Request, p peer) {
 	switch req.Cmd {
 	case CmdPing:
 		s.send(conn, Response{V: Version, OK: true, PID: os.Getpid()})
@@ -412,7 +436,9 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 		}
 		s.send(conn, errorResponse(s.sup.SetProfile(req.Profile)))
 	case CmdEvents:
-		s.events(conn)
+		s.events(conn, req)
+	case CmdEmit:
+		s.emit(conn, req, p)
 	case CmdLogs:
 		s.logs(conn, req)
 	default:
@@ -426,7 +452,7 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 // The supervisor closes the subscription before its Run returns, and the
 // server is closed after that; whichever of the two the stream sees first,
 // it writes what events are left and the end line.
-func (s *Server) events(conn *net.UnixConn) {
+func (s *Server) events(conn *net.UnixConn, req Request) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -435,12 +461,17 @@ func (s *Server) events(conn *net.UnixConn) {
 	s.streams.Add(1) // before Close waits: it sets closed first
 	s.mu.Unlock()
 	defer s.streams.Done()
-	ch, cancel := s.sup.Subscribe()
+	ch, cancel, err := s.sup.SubscribeFilter(eventFilter(req))
+	if err != nil {
+		s.send(conn, errorResponse(err))
+		return
+	}
 	defer cancel()
 	if s.send(conn, Response{V: Version, OK: true}) != nil {
 		return
 	}
 	gone := clientGone(conn)
+	var buf []byte
 	for {
 		var e supervisor.Event
 		ok := false
@@ -459,8 +490,14 @@ func (s *Server) events(conn *net.UnixConn) {
 			s.endEvents(conn)
 			return
 		}
-		if err := s.send(conn, Response{V: Version, OK: true, Event: &e}); err != nil {
+		var closed bool
+		var err error
+		if buf, closed, err = s.sendEvents(conn, e, ch, buf[:0]); err != nil {
 			s.log.Debug("dropped an event client", "error", err)
+			return
+		}
+		if closed {
+			s.endEvents(conn)
 			return
 		}
 	}

@@ -40,8 +40,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.probes = newProbeRunner(s.rt, s.opts.Prober, s.log, s.done)
 	s.groups = newGroupTracker(s.rt, s.log)
 	s.hooks = newHookRunner(s.rt, s.log, s.openHookLog)
+	s.hooks.socket, s.hooks.failed = s.cfg.Supervisor.Socket, s.hookFailed
 	defer s.rt.Close()
 	defer s.closeLogs()
+	defer s.closeUserSockets()
 
 	if err := os.MkdirAll(s.cfg.Supervisor.LogDir, 0o755); err != nil {
 		s.log.Error("cannot create log directory; daemon output is discarded",
@@ -90,6 +92,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return s.shutdownErr()
 		}
 		s.flushEvents()
+		if s.runHookActions() {
+			continue // what they started or stopped
+		}
 		s.checkWaiters()
 		s.tellManager()
 		timerC := s.armTimer(timer)
@@ -176,6 +181,7 @@ func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, err
 	if c := s.cfg.Cluster; c != nil {
 		env["RINGSUP_NODE"] = c.Node
 	}
+	env[SocketEnv] = s.socketFor(d)
 	extra := make(map[int]*os.File)
 	pipe, err := s.prepareReadiness(d, env, extra)
 	if err != nil {
@@ -233,7 +239,7 @@ func (s *Supervisor) schedule() {
 			switch dep := blockingDependency(d); {
 			case dep == nil:
 				s.apply(d, input{kind: inDepsReady})
-			case !dep.satisfies() && (dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed):
+			case dep.downForGood():
 				err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
 				s.apply(d, input{kind: inDepFailed, err: err})
 			}
@@ -387,14 +393,9 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer(timer *time.Timer) <-chan time.Time {
-	first := s.hooks.deadline()
-	if dl := s.watchdogDeadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
-		first = dl
-	}
+	first := earliest(earliest(s.hooks.deadline(), s.dropsDeadline()), s.watchdogDeadline())
 	for _, d := range s.order {
-		if dl := d.deadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
-			first = dl
-		}
+		first = earliest(first, d.deadline())
 	}
 	timer.Stop()
 	if first.IsZero() {
@@ -423,6 +424,7 @@ func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
 	s.fireWatchdog(now)
 	s.hooks.killLate(now)
+	s.reportDrops(now)
 	for _, d := range s.order {
 		if dl := d.deadline(); dl.IsZero() || now.Before(dl) {
 			continue
@@ -514,6 +516,7 @@ func (s *Supervisor) forgetRemoved() {
 		if d.notify != nil {
 			d.notify.Close()
 		}
+		s.closeUserSocket(d.name)
 		delete(s.daemons, d.name)
 		s.order = slices.Delete(s.order, i, i+1)
 		i--

@@ -203,10 +203,7 @@ var errMaxRestarts = errors.New("too many restarts")
 func step(r record, p policy, in input, now time.Time) (record, []action) {
 	switch in.kind {
 	case inStopDue:
-		if !r.StopDue || r.DueReason != stayDown {
-			r.StopDue, r.DueReason = true, in.reason
-		}
-		return r, nil
+		return stopDue(r, in.reason), nil
 	case inStart, inRestart, inStop:
 		r.StopDue = false
 	}
@@ -333,6 +330,15 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 	return r, nil
 }
 
+// stopDue marks the daemon to stop once its dependents are down, and then
+// to do what reason says; a stop due that keeps it down is kept.
+func stopDue(r record, reason stopReason) record {
+	if !r.StopDue || r.DueReason != stayDown {
+		r.StopDue, r.DueReason = true, reason
+	}
+	return r
+}
+
 // killNow sends SIGKILL to a daemon's live process, which is to stay down.
 func killNow(r record) (record, []action) {
 	r.State, r.After, r.Killed, r.Deadline, r.StopDue = Stopping, stayDown, true, time.Time{}, false
@@ -378,10 +384,7 @@ func stepRunning(r record, p policy, in input, now time.Time) (record, []action)
 		// Handled as a crash once its dependents are down: the loop stops
 		// them first, then stops this one with reason asCrash.
 		r.LastError = in.err.Error()
-		if !r.StopDue || r.DueReason != stayDown {
-			r.StopDue, r.DueReason = true, asCrash
-		}
-		return r, []action{{kind: actHealthStop}, {kind: actCascade}}
+		return stopDue(r, asCrash), []action{{kind: actHealthStop}, {kind: actCascade}}
 	case inKill:
 		return killNow(r)
 	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inStopDue:

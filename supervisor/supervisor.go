@@ -62,7 +62,8 @@ type Options struct {
 	// procexec, with the supervisor made a child subreaper when Run starts.
 	Runtime Runtime
 	// EventBuffer is how many events a subscriber may fall behind before
-	// it is dropped. Default 1024.
+	// it is dropped. Default: the config's [events] subscriber_buffer, or
+	// 1024.
 	EventBuffer int
 	// Prober runs http and tcp health probes. Default: health.NewProber().
 	Prober Prober
@@ -78,6 +79,10 @@ type Options struct {
 	// WatchdogInterval, with Manager, is how often the loop calls
 	// Manager.Watchdog; 0: never.
 	WatchdogInterval time.Duration
+	// DaemonSockets, if not nil, gives each daemon that runs as another
+	// user a control socket of its own (usersocket.go). Default: none;
+	// such daemons get the supervisor's socket, which they cannot open.
+	DaemonSockets DaemonSockets
 }
 
 // ErrNotRunning is returned by the methods of a Supervisor whose Run has
@@ -103,6 +108,7 @@ type Supervisor struct {
 	order   []*daemon // dependencies before dependents
 	byPID   map[int]*daemon
 	events  eventHub // the event stream
+	emits   emitter  // what daemons publish themselves (emit.go)
 	// The loop's parts: hooks runs the hooks, probes the health probes,
 	// and groups follows what is left of daemons' process groups.
 	hooks  *hookRunner
@@ -165,6 +171,9 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = opts.Config.Events.SubscriberBuffer
 	}
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = 1024

@@ -126,10 +126,7 @@ func faultNode(t *testing.T, cfg string) (string, *ringsupProc) {
 	t.Helper()
 	quickRaceExit(t)
 	dir, r := runNode(t, cfg)
-	eventually(t, 10*time.Second, "ringsup listens", func() bool {
-		_, err := os.Stat(filepath.Join(dir, "ringsup.sock"))
-		return err == nil
-	})
+	waitListening(t, r, filepath.Join(dir, "ringsup.sock"))
 	return dir, r
 }
 

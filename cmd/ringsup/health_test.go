@@ -85,7 +85,9 @@ retries = 50`))
 
 func TestHTTPProbeGatesReadiness(t *testing.T) {
 	var healthy atomic.Bool
+	var probes atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probes.Add(1)
 		if !healthy.Load() {
 			http.Error(w, "warming up", http.StatusServiceUnavailable)
 			return
@@ -104,7 +106,7 @@ retries = 100
 command = "echo $$ > client.pid; exec sleep 1000"
 depends_on = ["web"]
 `, srv.URL))
-	time.Sleep(500 * time.Millisecond) // web probed several times, failing
+	eventually(t, 20*time.Second, "web probed several times, failing", func() bool { return probes.Load() >= 3 })
 	if _, err := os.Stat(filepath.Join(dir, "client.pid")); err == nil {
 		t.Fatal("client started while web answered 503")
 	}

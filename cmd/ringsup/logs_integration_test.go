@@ -154,8 +154,14 @@ log_max_files = 1
 			lastExit[e.Daemon] = 0
 		}
 	}
-	if len(gaps) < minLoadRestarts {
-		t.Errorf("%d restarts of the crash loops during the load of %v, want at least %d", len(gaps), end.Sub(start), minLoadRestarts)
+	// A loop that waited for the output would restart nothing until the
+	// load is over. On a loaded machine the whole supervisor can also be
+	// stalled a moment (with stress -c 2 and -race, all four crash loops
+	// once waited 860ms together): the bounds allow for one such stall,
+	// not for restarts that wait for the writer.
+	load := end.Sub(start)
+	if min := max(minLoadRestarts, 4*int(load/(4*delay))); len(gaps) < min {
+		t.Errorf("%d restarts of the crash loops during the load of %v, want at least %d", len(gaps), load, min)
 	}
 	// An event is stamped when it is sent, after the time the restart's
 	// deadline is counted from (on a loaded machine, tens of ms after): a
@@ -163,12 +169,15 @@ log_max_files = 1
 	// backoff.
 	slices.Sort(gaps)
 	for _, g := range gaps {
-		if g < delay/2 || g > delay+500*time.Millisecond {
+		if g < delay/2 || g > delay+max(500*time.Millisecond, load) {
 			t.Errorf("a restart came %v after the exit, want %v (gaps: %v)", g, delay, gaps)
 			break
 		}
 	}
 	if len(gaps) > 0 {
+		if med := gaps[len(gaps)/2]; med > delay+500*time.Millisecond {
+			t.Errorf("restarts came %v after the exit (median), want %v (gaps: %v)", med, delay, gaps)
+		}
 		t.Logf("%d restarts during the load; exit to next start: min %v, median %v, max %v",
 			len(gaps), gaps[0].Round(time.Millisecond), gaps[len(gaps)/2].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond))
 	}
@@ -571,10 +580,19 @@ command = "echo $$ > feeder.pid; exec cat feed"
 	// daemon, then calls fix and checks that the next line reaches logs.
 	check := func(t *testing.T, dir string, r *ringsupProc, why string, fix func(), logs string) {
 		t.Helper()
+		// It once timed out waiting for the error, under stress -c 2 with
+		// -race -count=3 -cpu 1, and did not again in 18 runs: show what
+		// ringsup said.
+		defer func() {
+			if t.Failed() {
+				t.Logf("ringsup's output:\n%s", r.output)
+			}
+		}()
 		pid := readPID(t, filepath.Join(dir, "feeder.pid"))
 		feed := openFeed(t, filepath.Join(dir, "feed"))
 		sendLine(t, feed, "lost 1")
-		eventually(t, 10*time.Second, "an error logged", func() bool { return lost(r) == 1 })
+		// Exactly one error is checked below, with the output.
+		eventually(t, 10*time.Second, "an error logged", func() bool { return lost(r) >= 1 })
 		if out := r.output.String(); !strings.Contains(out, why) {
 			t.Errorf("the error does not say %q:\n%s", why, out)
 		}

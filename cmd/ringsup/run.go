@@ -86,6 +86,7 @@ func runAction(c *cli.Context) error {
 	if notifier != nil {
 		manager = &notifyManager{n: notifier, log: logger.Named("sdnotify")}
 	}
+	userSockets := &control.UserSockets{} // for daemons that run as another user
 	sup, err := supervisor.New(supervisor.Options{
 		Config:           cfg,
 		Profile:          c.String("profile"),
@@ -93,16 +94,18 @@ func runAction(c *cli.Context) error {
 		Echo:             echo,
 		Manager:          manager,
 		WatchdogInterval: notifier.WatchdogInterval(),
+		DaemonSockets:    userSockets,
 	})
 	if err != nil {
 		return err
 	}
 	// The socket before any daemon: a second supervisor stops here.
 	srv, err := control.Listen(control.Options{
-		Path:       cfg.Supervisor.Socket,
-		Supervisor: sup,
-		LogDir:     cfg.Supervisor.LogDir,
-		Logger:     logger.Named("control"),
+		Path:        cfg.Supervisor.Socket,
+		Supervisor:  sup,
+		LogDir:      cfg.Supervisor.LogDir,
+		Logger:      logger.Named("control"),
+		UserSockets: userSockets,
 	})
 	if err != nil {
 		return err
