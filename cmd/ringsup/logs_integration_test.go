@@ -668,7 +668,13 @@ command = "echo $$ > feeder.pid; exec cat feed"
 			return readFile(filepath.Join(logs, "feeder.log")) == "first\n"
 		})
 		// The open file is still written after the directory is gone;
-		// SIGUSR1 closes it, and opening it again finds no directory.
+		// SIGUSR1 closes it, and opening it again finds no directory. That
+		// ringsup holds it is seen first: a wait for its closing that could
+		// not see it open would race the reopen (it did while a spawner
+		// thread was the main thread, whose table /proc/PID/fd shows).
+		if !holdsFile(r.pid, filepath.Join(logs, "feeder.log")) {
+			t.Fatalf("/proc/%d/fd does not show feeder.log, which ringsup has open", r.pid)
+		}
 		if err := os.RemoveAll(logs); err != nil {
 			t.Fatal(err)
 		}
