@@ -4,7 +4,7 @@ package config
 // ringsup.toml(5) man page is made from Keys).
 type Key struct {
 	// Table is where the key goes: "supervisor", "daemons.NAME",
-	// "daemons.NAME.health", "hooks", "cluster".
+	// "daemons.NAME.health", "events", "hooks", "cluster".
 	Table string
 	// Name is the key.
 	Name string
@@ -51,6 +51,9 @@ func Keys() []Key {
 	}
 	for _, f := range healthFields() {
 		add("daemons.NAME.health", f.key, f.kind, f.required)
+	}
+	for _, f := range eventsFields() {
+		add("events", f.key, f.kind, f.required)
 	}
 	for _, f := range hookFields() {
 		add("hooks", f.key, f.kind, f.required)
