@@ -15,6 +15,7 @@ import (
 
 	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/control"
+	"github.com/ringrift/ringsup/eventtype"
 )
 
 // Shell completion: the scripts `ringsup completion SHELL` prints ask
@@ -199,6 +200,10 @@ func flagValues(ctx context.Context, name string, values map[string]string) []st
 		return []string{"trace", "debug", "info", "warn", "error"}
 	case "log-format":
 		return []string{"text", "json"}
+	case "type": // ctl events --type
+		return append(eventtype.All(), customEventTypes(values)...)
+	case "daemon", "as": // ctl events --daemon, ctl emit --as
+		return daemonNames(ctx, values)
 	}
 	return nil // files, durations: the shell's own completion
 }
@@ -220,6 +225,10 @@ func positionalValues(ctx context.Context, path string, n int, values map[string
 	case "ctl scale":
 		if n == 0 {
 			return scalableNames(ctx, values)
+		}
+	case "ctl emit":
+		if n == 0 {
+			return customEventTypes(values)
 		}
 	case "completion":
 		if n == 0 {
@@ -246,6 +255,15 @@ func completionConfig(values map[string]string) *config.Config {
 		return nil
 	}
 	return cfg
+}
+
+// customEventTypes are the config's own event types ([events] types),
+// which ctl emit publishes.
+func customEventTypes(values map[string]string) []string {
+	if cfg := completionConfig(values); cfg != nil {
+		return cfg.Events.Types
+	}
+	return nil
 }
 
 func profileNames(values map[string]string) []string {

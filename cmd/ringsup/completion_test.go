@@ -52,6 +52,9 @@ func TestBashCompletion(t *testing.T) {
 [supervisor]
 watch = false
 
+[events]
+types = ["MODEL_PROMOTED", "MODEL_TRAINED"]
+
 [profiles]
 full = ["web", "worker"]
 small = ["web"]
@@ -66,6 +69,9 @@ command = "exec sleep 1000"
 	write(t, filepath.Join(dir, "ringsup.toml"), `
 [supervisor]
 watch = false
+
+[events]
+types = ["MODEL_PROMOTED", "MODEL_TRAINED"]
 
 [profiles]
 full = ["web", "other"]
@@ -93,6 +99,13 @@ command = "exec sleep 1000"
 		{[]string{"ctl", "logs", "web", ""}, ""},
 		{[]string{"completion", ""}, "bash fish zsh"},
 		{[]string{"check", ""}, ""},
+		{[]string{"ctl", "e"}, "emit events"},
+		{[]string{"ctl", "emit", ""}, "MODEL_PROMOTED MODEL_TRAINED"},
+		{[]string{"ctl", "emit", "MODEL_PROMOTED", ""}, ""},
+		{[]string{"ctl", "emit", "--as", ""}, "web worker"},
+		{[]string{"ctl", "events", "--type", "MODEL_"}, "MODEL_PROMOTED MODEL_TRAINED"},
+		{[]string{"ctl", "events", "--type", "DAEMON_F"}, "DAEMON_FAILED"},
+		{[]string{"ctl", "events", "--daemon", "w"}, "web worker"},
 	} {
 		if got := strings.Join(bashComplete(t, dir, tc.words...), " "); got != tc.want {
 			t.Errorf("completion of ringsup %q = %q, want %q", strings.Join(tc.words, " "), got, tc.want)
