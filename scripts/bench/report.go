@@ -214,17 +214,18 @@ func ratio(a, b float64, digits int) string {
 // ringsup's ratios to the floor and to the best peer, and the targets.
 func (r *results) markdown(o *options) string {
 	var b strings.Builder
-	b.WriteString("| measurement | floor | ringsup | supervisord | s6 | runit | ringsup ÷ floor | ringsup ÷ best peer | target | met |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("| measurement | floor | floor, 2 threads | ringsup | supervisord | s6 | runit | ringsup ÷ floor | ringsup ÷ 2-thread floor | ringsup ÷ best peer | target | met |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, rw := range r.rows(o) {
 		rs := rw.ringsup
 		if rs == "" {
 			rs = "ringsup"
 		}
 		floor := r.value(rw, "floor", o)
+		floor2 := r.value(rw, "floor-2t", o)
 		v := r.value(rw, rs, o)
 		best := math.NaN()
-		cells := []string{rw.label, format(floor, rw.digits), format(v, rw.digits)}
+		cells := []string{rw.label, format(floor, rw.digits), format(floor2, rw.digits), format(v, rw.digits)}
 		for _, p := range peers {
 			pv := math.NaN()
 			if rw.ringsup == "" {
@@ -235,7 +236,7 @@ func (r *results) markdown(o *options) string {
 			}
 			cells = append(cells, format(pv, rw.digits))
 		}
-		cells = append(cells, ratio(v, floor, rw.digits), ratio(v, best, rw.digits), rw.target)
+		cells = append(cells, ratio(v, floor, rw.digits), ratio(v, floor2, rw.digits), ratio(v, best, rw.digits), rw.target)
 		met := ""
 		if rw.meets != nil && !math.IsNaN(v) {
 			met = "yes"
