@@ -2,25 +2,28 @@
 # B6 by hand: the whole-command time of `ringsup ctl status --json` for each
 # given ringsup binary, and of runit's `sv status`, over the same N daemons.
 #
-#   scripts/startup/status.sh [-n N] [-rounds R] [-r RUNS] BINARY...
+#   scripts/startup/status.sh [-n N] [-rounds R] [-r RUNS] [-floor CTLFLOOR] BINARY...
 #
 # The first BINARY supervises N `/bin/sleep` daemons; runsvdir supervises N
 # service directories of the same. Once all are up, each round runs
 # `perf stat -r RUNS` of every command in turn (interleaved, so a busy
-# machine slows them alike) and prints each round's mean; the median of the
+# machine slows them alike) and prints each round's mean; with -floor (which
+# may be repeated), also `CTLFLOOR SOCKET` (scripts/startup/ctlfloor and
+# rawfloor, built alike). The median of the
 # rounds' means, per command, comes last. Needs perf (Debian linux-perf)
 # and runit. Everything it starts is stopped on exit.
 set -eu
-n=500 rounds=5 runs=20
+n=500 rounds=5 runs=20 floors=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) n=$2; shift 2 ;;
 	-rounds) rounds=$2; shift 2 ;;
 	-r) runs=$2; shift 2 ;;
+	-floor) floors="$floors $2"; shift 2 ;;
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-rounds R] [-r RUNS] BINARY..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-rounds R] [-r RUNS] [-floor CTLFLOOR] BINARY..." >&2; exit 2; }
 dir=$(mktemp -d /tmp/rsstatus.XXXXXX)
 sup= svd=
 cleanup() {
@@ -69,6 +72,9 @@ r=1
 while [ $r -le "$rounds" ]; do
 	for b in "$@"; do
 		printf '%s ctl status --json\t%s\n' "$b" "$(mean "$b" ctl --socket "$dir/ringsup.sock" status --json)" >>"$out"
+	done
+	for f in $floors; do
+		printf '%s SOCKET\t%s\n' "$f" "$(mean "$f" "$dir/ringsup.sock")" >>"$out"
 	done
 	# shellcheck disable=SC2086
 	printf 'sv status\t%s\n' "$(mean sv status $svs)" >>"$out"
