@@ -164,12 +164,21 @@ func (r *results) rows(o *options) []row {
 	}
 	rows = append(rows,
 		row{label: fmt.Sprintf("B5 stop, N=%d, 10-level DAG (ms)", nmax), metric: "stop_ms", n: nmax, ringsup: "ringsup-dag"},
-		row{label: fmt.Sprintf("B6 status, N=%d (ms)", o.statusN), metric: "status_ms", n: o.statusN, digits: 1,
-			target: "≤ 10 ms", meets: func(v, f float64) bool { return v <= 10 }},
+		statusRow(o.statusN),
 		row{label: fmt.Sprintf("reload, N=%d, one command changed (ms)", o.reloadN), metric: "reload_ms", n: o.reloadN, digits: 1},
 		row{label: fmt.Sprintf("CPU with %d tcp probes/s (%% of a core)", o.probeN), metric: "probe_cpu_pct", n: o.probeN, digits: 2},
 	)
 	return rows
+}
+
+// statusRow is B6's row: issue 7's target at N=500, issue 19's at 10,000.
+func statusRow(n int) row {
+	limit := 10.0
+	if n >= 10000 {
+		limit = 100
+	}
+	return row{label: fmt.Sprintf("B6 status, N=%d (ms)", n), metric: "status_ms", n: n, digits: 1,
+		target: fmt.Sprintf("≤ %g ms", limit), meets: func(v, f float64) bool { return v <= limit }}
 }
 
 // value is a contender's figure for a row.
