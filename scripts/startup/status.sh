@@ -27,11 +27,13 @@ done
 dir=$(mktemp -d /tmp/rsstatus.XXXXXX)
 sup= svd=
 cleanup() {
-	[ -n "$sup" ] && kill -TERM "$sup" 2>/dev/null && wait "$sup" 2>/dev/null
-	[ -n "$svd" ] && kill -HUP "$svd" 2>/dev/null && wait "$svd" 2>/dev/null
+	set +e # a supervisor's exit status must not stop the cleanup
+	[ -n "$sup" ] && kill -TERM "$sup" 2>/dev/null && wait "$sup"
+	[ -n "$svd" ] && kill -HUP "$svd" 2>/dev/null && wait "$svd"
 	rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)"
 
 mkdir -p "$dir/conf" "$dir/sv"
