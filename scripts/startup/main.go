@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -148,15 +147,49 @@ func median(ss []sample, f func(sample) float64) float64 {
 }
 
 func measure(bin string, args []string) (sample, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	// os.StartProcess, not os/exec: only procexec imports os/exec in this
+	// module (procexec's TestOnlyProcexecImportsOsExec).
+	stdin, err := os.Open(os.DevNull)
+	if err != nil {
+		return sample{}, err
+	}
+	defer stdin.Close()
+	stdout, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return sample{}, err
+	}
+	defer stdout.Close()
+	errFile, err := os.CreateTemp("", "startup.*.stderr")
+	if err != nil {
+		return sample{}, err
+	}
+	defer os.Remove(errFile.Name())
+	defer errFile.Close()
+	attr := &os.ProcAttr{
+		Env:   append(os.Environ(), "GODEBUG=inittrace=1"),
+		Files: []*os.File{stdin, stdout, errFile},
+	}
 	start := time.Now()
-	err := cmd.Run()
+	p, err := os.StartProcess(bin, append([]string{bin}, args...), attr)
+	if err != nil {
+		return sample{}, err
+	}
+	st, err := p.Wait()
 	wall := time.Since(start)
 	if err != nil {
-		return sample{}, fmt.Errorf("%s: %w: %s", bin, err, stderr.Bytes())
+		return sample{}, err
+	}
+	var stderr bytes.Buffer
+	if _, err := errFile.Seek(0, 0); err != nil {
+		return sample{}, err
+	}
+	if _, err := stderr.ReadFrom(errFile); err != nil {
+		return sample{}, err
+	}
+	if !st.Success() {
+		tail := stderr.Bytes()
+		tail = tail[max(0, len(tail)-500):]
+		return sample{}, fmt.Errorf("%s: %v: ...%s", bin, st, tail)
 	}
 	s := sample{wall: ms(wall), byGroup: map[string]float64{}, byPkg: map[string]float64{}, runtime: -1}
 	sc := bufio.NewScanner(&stderr)
