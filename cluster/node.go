@@ -56,10 +56,6 @@ type Options struct {
 	StatusInterval time.Duration
 }
 
-// EventsDropped is the type of the event that reports how many events
-// the rate limit kept out of etcd, in its `dropped` field.
-const EventsDropped supervisor.EventType = "EVENTS_DROPPED"
-
 // maxTxnOps is etcd's default --max-txn-ops: no transaction has more.
 const maxTxnOps = 128
 

@@ -135,11 +135,13 @@ func (n *Node) needsDroppedReport() bool {
 	if !n.bucket.take(time.Now()) {
 		return true
 	}
-	e := struct {
-		Type      supervisor.EventType `json:"type"`
-		Timestamp float64              `json:"timestamp"`
-		Dropped   int                  `json:"dropped"`
-	}{EventsDropped, float64(time.Now().UnixNano()) / 1e9, n.dropped}
+	// As the supervisor reports a publisher's drops, with no daemon_type:
+	// the limit is the node's (see supervisor.Event.Dropped).
+	e := supervisor.Event{
+		Type:      supervisor.EventsDropped,
+		Timestamp: float64(time.Now().UnixNano()) / 1e9,
+		Dropped:   n.dropped,
+	}
 	if b, err := withNode(e, n.cfg.Node); err == nil {
 		n.queue = append(n.queue, b)
 		n.dropped = 0

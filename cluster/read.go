@@ -32,6 +32,9 @@ type NodeState struct {
 	NodeInfo
 	Member  *MemberInfo                `json:"member,omitempty"`
 	Daemons map[string]json.RawMessage `json:"daemons,omitempty"`
+	// Revs is the revision each daemon's status was last written at: a
+	// reader of the events can tell which are newer than it.
+	Revs map[string]int64 `json:"-"`
 }
 
 // Read reads every node, member and daemon status of the cluster at one
@@ -61,6 +64,7 @@ func Read(ctx context.Context, cli *clientv3.Client, keys Keys) (*State, error) 
 		ns, ok := st.Nodes[name]
 		if !ok {
 			ns.Daemons = make(map[string]json.RawMessage)
+			ns.Revs = make(map[string]int64)
 		}
 		return ns
 	}
@@ -95,6 +99,7 @@ func Read(ctx context.Context, cli *clientv3.Client, keys Keys) (*State, error) 
 		}
 		ns := node(p[0])
 		ns.Daemons[p[1]] = json.RawMessage(kv.Value)
+		ns.Revs[p[1]] = kv.ModRevision
 		st.Nodes[p[0]] = ns
 	}
 	return st, nil

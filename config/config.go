@@ -1,7 +1,8 @@
 // Package config loads and validates ringsup's configuration file.
 //
 // The configuration is one TOML file with a [supervisor] table, a [profiles]
-// table, one [daemons.NAME] table per daemon and any number of [[hooks]].
+// table, one [daemons.NAME] table per daemon, an [events] table and any
+// number of [[hooks]].
 // [Parse] decodes it, fills in every default and checks it whole: it returns
 // either a complete *[Config] or an [ErrorList] holding every problem it found,
 // each positioned FILE:LINE:COL and sorted by position. Relative paths in the
@@ -40,6 +41,9 @@ type Config struct {
 	// Templates maps the name of each daemon with an instances key to its
 	// settings as written, before expansion.
 	Templates map[string]*Daemon
+	// Events holds the [events] settings: the custom event types daemons
+	// may publish.
+	Events Events
 	// Hooks lists the [[hooks]] in file order.
 	Hooks []Hook
 	// Cluster holds the [cluster] settings; nil without the table.
@@ -235,13 +239,24 @@ const (
 	TypeOneshot = "oneshot"
 )
 
-// Hook runs a command when one of its events happens.
+// Hook runs a command, or starts, stops or restarts daemons, when one of
+// its events happens. Exactly one of Command and Action is set.
 type Hook struct {
-	// Events are the event types that fire the hook, such as "DAEMON_FAILED".
+	// Events are the event types that fire the hook, such as
+	// "DAEMON_FAILED": ringsup's own or the custom types of [Events].
 	Events []string
+	// Daemons, when not empty, limits the hook to the events of these
+	// daemons (the event's daemon_type, its source for a custom event).
+	Daemons []string
 	// Command is the argv run with the event's JSON on its standard input,
 	// with the same forms and resolution as [Daemon.Command].
 	Command []string
+	// Action is the built-in action of the hook: ActionStart, ActionStop
+	// or ActionRestart (the key it was written with), applied to Targets
+	// as `ringsup ctl start|stop|restart` would. Empty for a command hook.
+	Action string
+	// Targets are the daemons Action applies to.
+	Targets []string
 	// Timeout bounds one run of the hook; then its process group is
 	// killed. Default: 10s.
 	Timeout time.Duration

@@ -203,7 +203,9 @@ func TestLoadValid(t *testing.T) {
 		Hooks: []Hook{
 			{Events: []string{"DAEMON_FAILED", "DAEMON_IMPORT_FAILED"}, Command: []string{filepath.Join(dir, "scripts/alert.sh")}, Timeout: 10 * time.Second},
 			{Events: []string{"CONFIG_RELOADED"}, Command: []string{"/bin/sh", "-c", "logger ringsup reloaded"}, Timeout: 30 * time.Second},
+			{Events: []string{"MODEL_PROMOTED"}, Daemons: []string{"training"}, Action: ActionRestart, Targets: []string{"selfplay"}, Timeout: 10 * time.Second},
 		},
+		Events: Events{Types: []string{"SELFPLAY_COMPLETED", "MODEL_PROMOTED"}, RateLimit: 50, SubscriberBuffer: 4096},
 	}
 
 	want.Templates = map[string]*Daemon{}

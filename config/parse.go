@@ -212,14 +212,23 @@ func (p *parser) config(raw map[string]any) *Config {
 			}
 		}
 	}
+	c.Events = defaultEvents()
+	if v, ok := raw["events"]; ok {
+		k := keyPath{"events"}
+		if t, ok := p.table(k, v); ok {
+			decodeTable(p, k, t, eventsFields(), &c.Events)
+			p.checkEventTypes(k.key("types"), c.Events.Types)
+		}
+	}
 	if v, ok := raw["hooks"]; ok {
-		c.Hooks = p.hooks(keyPath{"hooks"}, v)
+		c.Hooks = p.hooks(keyPath{"hooks"}, v, c.Events.Types)
 	}
 	if v, ok := raw["cluster"]; ok {
 		c.Cluster = p.cluster(v)
 	}
 	p.checkReferences(c, names)
 	p.checkPlacement(c, names)
+	p.checkHookDaemons(c, names)
 	return c
 }
 
@@ -597,29 +606,36 @@ func (p *parser) checkBackoff(k keyPath, t map[string]any, lo, hi time.Duration)
 // checkProbes reports a health table at k without exactly one probe, at the
 // health table or at the second probe.
 func (p *parser) checkProbes(k keyPath, t map[string]any) {
-	var set []string
-	for _, key := range probeKeys() {
-		if _, ok := t[key]; ok {
-			set = append(set, key)
-		}
-	}
-	switch {
+	switch set := p.keysSet(k, t, probeKeys()); {
 	case len(set) == 0:
 		p.errorf(k, "no probe: set one of exec, http or tcp")
 	case len(set) > 1:
-		slices.SortStableFunc(set, func(a, b string) int {
-			pa, pb := p.position(k.key(a)), p.position(k.key(b))
-			if pa.Line != pb.Line {
-				return pa.Line - pb.Line
-			}
-			return pa.Col - pb.Col
-		})
 		p.errorAt(k.key(set[1]), fmt.Sprintf("%s: more than one probe (%s): set only one", k, strings.Join(set, ", ")))
 	}
 }
 
+// keysSet returns which of keys the table t at k has, in the order they
+// appear in the file.
+func (p *parser) keysSet(k keyPath, t map[string]any, keys []string) []string {
+	var set []string
+	for _, key := range keys {
+		if _, ok := t[key]; ok {
+			set = append(set, key)
+		}
+	}
+	slices.SortStableFunc(set, func(a, b string) int {
+		pa, pb := p.position(k.key(a)), p.position(k.key(b))
+		if pa.Line != pb.Line {
+			return pa.Line - pb.Line
+		}
+		return pa.Col - pb.Col
+	})
+	return set
+}
+
 // hooks decodes [[hooks]], or hooks = [{...}].
-func (p *parser) hooks(k keyPath, v any) []Hook {
+// custom are the custom event types of [events], which hooks may name too.
+func (p *parser) hooks(k keyPath, v any, custom []string) []Hook {
 	var elems []any
 	switch v := v.(type) {
 	case []map[string]any:
@@ -640,9 +656,11 @@ func (p *parser) hooks(k keyPath, v any) []Hook {
 		}
 		h := Hook{Timeout: 10 * time.Second}
 		decodeTable(p, ek, t, hookFields(), &h)
+		p.checkHookAction(ek, t)
+		known := append(eventtype.All(), custom...)
 		for _, ev := range h.Events {
-			if !slices.Contains(eventtype.All(), ev) {
-				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, eventtype.All()))
+			if !slices.Contains(known, ev) {
+				p.errorf(ek.key("events"), "unknown event %q%s", ev, suggest(ev, known))
 			}
 		}
 		hooks = append(hooks, h)

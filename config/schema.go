@@ -51,6 +51,7 @@ func topFields() []field[Config] {
 		{key: "supervisor", kind: kindTable},
 		{key: "profiles", kind: kindTable},
 		{key: "daemons", kind: kindTable},
+		{key: "events", kind: kindTable},
 		{key: "hooks", kind: kindTables},
 		{key: "cluster", kind: kindTable},
 	}
@@ -134,7 +135,11 @@ func probeKeys() []string { return []string{"exec", "http", "tcp"} }
 func hookFields() []field[Hook] {
 	return []field[Hook]{
 		{"events", kindStrings, true, nonEmptyList, func(h *Hook, v any) { h.Events = v.([]string) }},
-		{"command", kindCommand, true, nil, func(h *Hook, v any) { h.Command = v.([]string) }},
+		{"daemons", kindStrings, false, nil, func(h *Hook, v any) { h.Daemons = v.([]string) }},
+		{"command", kindCommand, false, nil, func(h *Hook, v any) { h.Command = v.([]string) }},
+		{ActionRestart, kindStrings, false, nonEmptyList, func(h *Hook, v any) { h.Action, h.Targets = ActionRestart, v.([]string) }},
+		{ActionStart, kindStrings, false, nonEmptyList, func(h *Hook, v any) { h.Action, h.Targets = ActionStart, v.([]string) }},
+		{ActionStop, kindStrings, false, nonEmptyList, func(h *Hook, v any) { h.Action, h.Targets = ActionStop, v.([]string) }},
 		{"timeout", kindDuration, false, positive, func(h *Hook, v any) { h.Timeout = v.(time.Duration) }},
 	}
 }

@@ -135,6 +135,12 @@ func (c *conn) read() (reply, error) {
 	if rp, ok := textAnswer(line); ok {
 		return rp, nil
 	}
+	if rp, ok := eventLine(line); ok {
+		return rp, nil
+	}
+	if bytes.Equal(line, okLine) {
+		return reply{V: Version, OK: true}, nil
+	}
 	var rp reply
 	if err := json.Unmarshal(line, &rp); err != nil {
 		return rp, fmt.Errorf("cannot decode the answer: %w", err)
@@ -204,7 +210,37 @@ func (cl *Client) StatusJSON(ctx context.Context, names ...string) (json.RawMess
 // sends StatusJSON, it is indented here). On an error in the middle of the
 // text, w has received its start.
 func (cl *Client) StatusText(ctx context.Context, w io.Writer, names ...string) error {
-	c, rp, err := cl.call(ctx, Request{V: Version, Cmd: CmdStatus, Names: names, Text: true})
+	return cl.statusText(ctx, w, Request{V: Version, Cmd: CmdStatus, Names: names, Text: true},
+		func(out *bytes.Buffer, raw json.RawMessage) error {
+			if err := json.Indent(out, raw, "", "  "); err != nil {
+				return err
+			}
+			return out.WriteByte('\n')
+		})
+}
+
+// StatusTable writes the status of the named daemons, or all of them, to
+// w as the `ctl status` table, its STATE column coloured when color is
+// set. The supervisor renders it, so nothing is decoded here (from a
+// supervisor that predates this, which sends StatusJSON, it is rendered
+// here).
+func (cl *Client) StatusTable(ctx context.Context, w io.Writer, color bool, names ...string) error {
+	return cl.statusText(ctx, w, Request{V: Version, Cmd: CmdStatus, Names: names, Table: true, Color: color},
+		func(out *bytes.Buffer, raw json.RawMessage) error {
+			var st supervisor.Status
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return err
+			}
+			out.Write(appendStatusTable(nil, st, color))
+			return nil
+		})
+}
+
+// statusText sends req, a status request for text, and copies the text
+// to w; from a supervisor that answers with the status object instead,
+// fallback renders that.
+func (cl *Client) statusText(ctx context.Context, w io.Writer, req Request, fallback func(*bytes.Buffer, json.RawMessage) error) error {
+	c, rp, err := cl.call(ctx, req)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the supervisor closed the connection without answering")
@@ -214,10 +250,9 @@ func (cl *Client) StatusText(ctx context.Context, w io.Writer, names ...string) 
 	defer c.close()
 	if len(rp.Status) > 0 {
 		var out bytes.Buffer
-		if err := json.Indent(&out, rp.Status, "", "  "); err != nil {
+		if err := fallback(&out, rp.Status); err != nil {
 			return fmt.Errorf("cannot decode the status: %w", err)
 		}
-		out.WriteByte('\n')
 		_, err := out.WriteTo(w)
 		return err
 	}
@@ -341,7 +376,12 @@ func (cl *Client) Shutdown(ctx context.Context) error {
 // or the supervisor shuts down (nil). A client that falls behind is dropped
 // by the supervisor: that is a *RemoteError.
 func (cl *Client) Events(ctx context.Context, fn func(json.RawMessage) error) error {
-	s, err := cl.Subscribe(ctx)
+	return cl.events(ctx, Request{V: Version, Cmd: CmdEvents}, fn)
+}
+
+// events makes the events request req and calls fn with each event.
+func (cl *Client) events(ctx context.Context, req Request, fn func(json.RawMessage) error) error {
+	s, err := cl.subscribe(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -27,12 +27,18 @@
 //
 // then closes the connection, except for these commands:
 //
-//   - "events": after the first line, one line per supervisor event,
+//   - "events" (filtered by "types" and "daemons" when given): after the
+//     first line, one line per supervisor event,
 //     {"v":1,"ok":true,"event":{...}}, until the client closes the
 //     connection. The stream's last line says why it ended when the server
 //     ends it: {"v":1,"ok":true,"end":"shutdown"} when the supervisor shut
 //     down, or {"v":1,"ok":false,"error":"..."} when the client fell behind
 //     and was dropped.
+//   - "emit": after the answer, the client may send further emit requests
+//     on the same connection; each gets its answer line, in order, and
+//     those it wrote together are published and answered together. The
+//     server closes the connection when the client does, after a request
+//     of another command, or after a minute without one.
 //   - "status" with "text":true: the answer line holds no status but its
 //     "length", {"v":1,"ok":true,"length":N}, and N bytes follow it: the
 //     status as `ringsup ctl status --json` prints it (the JSON of

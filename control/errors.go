@@ -15,13 +15,17 @@ func (e *NotListeningError) Error() string {
 }
 
 // AlreadyRunningError is returned by Listen when another supervisor answers
-// on the socket.
+// on the socket or holds its lock. PID is 0 when that supervisor has not yet
+// written its pid.
 type AlreadyRunningError struct {
 	Path string
 	PID  int
 }
 
 func (e *AlreadyRunningError) Error() string {
+	if e.PID == 0 {
+		return fmt.Sprintf("already running: another supervisor holds the lock of socket %s", e.Path)
+	}
 	return fmt.Sprintf("already running, pid %d (socket %s)", e.PID, e.Path)
 }
 

@@ -204,7 +204,7 @@ func newFuzzNode() (*fuzzNode, error) {
 
 func (n *fuzzNode) close() error {
 	n.sup.Kill()
-	err := <-n.ran
+	err := killedAsAsked(<-n.ran)
 	n.srv.Close()
 	os.RemoveAll(n.dir)
 	return err

@@ -124,19 +124,25 @@ func (s *Server) logs(conn *net.UnixConn, req Request) {
 // open opens the tailer's file, if it exists, at its last lines. A daemon
 // that never wrote anything has no log yet: nothing to send, and a
 // follower waits for the file to appear.
+// When the file has fewer lines than asked for, the rest come from the
+// rotated files beside it (olderLines).
 func (t *tailer) open(lines int) error {
 	f, err := openLog(t.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return unwrapErrno(err)
 	}
-	t.f = f
-	fi, err := f.Stat()
-	if err == nil {
-		t.off, err = tailOffset(f, fi.Size(), lines)
+	missing := lines
+	if f != nil {
+		t.f = f
+		fi, err := f.Stat()
+		if err == nil {
+			t.off, missing, err = tailLines(f, fi.Size(), lines)
+		}
+		if err != nil {
+			return err
+		}
 	}
+	t.older, err = olderLines(t.path, missing)
 	return err
 }
 
@@ -205,12 +211,24 @@ type tailer struct {
 	off  int64
 	// prefix, when not nil, is where copy writes, rather than its writer.
 	prefix *linePrefixer
+	// older are the last lines of the rotated files, which the first copy
+	// writes before the file's.
+	older []logPart
 }
 
 // copy writes what the file holds beyond the offset to w.
 func (t *tailer) copy(w io.Writer) error {
 	if t.prefix != nil {
 		w = t.prefix
+	}
+	for len(t.older) > 0 {
+		p := t.older[0]
+		_, err := io.Copy(w, io.NewSectionReader(p.f, p.off, p.size-p.off))
+		p.f.Close()
+		t.older = t.older[1:]
+		if err != nil {
+			return err
+		}
 	}
 	for {
 		if t.f == nil {
@@ -252,6 +270,9 @@ func (t *tailer) close() {
 	if t.f != nil {
 		t.f.Close()
 	}
+	for _, p := range t.older {
+		p.f.Close()
+	}
 }
 
 // openLog opens a log file for reading. A symlink is refused: whoever can
@@ -260,13 +281,57 @@ func openLog(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }
 
+// maxRotatedFiles bounds how many rotated files olderLines looks into.
+const maxRotatedFiles = 1000
+
+// logPart is the end of a rotated log file, from off to size.
+type logPart struct {
+	f         *os.File
+	off, size int64
+}
+
+// olderLines returns the last n lines found in the rotated files beside
+// path (path.1, the newest, path.2, ...), oldest first, looking no further
+// than the first file missing.
+func olderLines(path string, n int) ([]logPart, error) {
+	var parts []logPart
+	for i := 1; n > 0 && i <= maxRotatedFiles; i++ {
+		f, err := openLog(fmt.Sprintf("%s.%d", path, i))
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return parts, unwrapErrno(err)
+		}
+		p := logPart{f: f}
+		fi, err := f.Stat()
+		if err == nil {
+			p.size = fi.Size()
+			p.off, n, err = tailLines(f, p.size, n)
+		}
+		parts = append(parts, p)
+		if err != nil {
+			return parts, err
+		}
+	}
+	slices.Reverse(parts)
+	return parts, nil
+}
+
 // tailOffset returns the offset in r (of the given size) where its last n
 // lines begin. It reads backwards from the end, tailBlock bytes at a time,
 // only as far as those lines go. A last line without a newline counts as a
 // line.
 func tailOffset(r io.ReaderAt, size int64, n int) (int64, error) {
+	off, _, err := tailLines(r, size, n)
+	return off, err
+}
+
+// tailLines is tailOffset that also returns how many of the n lines r did
+// not have.
+func tailLines(r io.ReaderAt, size int64, n int) (off int64, missing int, err error) {
 	if n <= 0 {
-		return size, nil
+		return size, 0, nil
 	}
 	buf := make([]byte, tailBlock)
 	end := size
@@ -277,7 +342,7 @@ func tailOffset(r io.ReaderAt, size int64, n int) (int64, error) {
 		start := max(0, end-tailBlock)
 		b := buf[:end-start]
 		if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
+			return 0, 0, err
 		}
 		if skipLast {
 			skipLast = false
@@ -292,11 +357,14 @@ func tailOffset(r io.ReaderAt, size int64, n int) (int64, error) {
 			}
 			n--
 			if n == 0 {
-				return start + int64(i) + 1, nil
+				return start + int64(i) + 1, 0, nil
 			}
 			b = b[:i]
 		}
 		end = start
 	}
-	return 0, nil
+	if size > 0 {
+		n-- // the first line, which no newline comes before
+	}
+	return 0, n, nil
 }

@@ -55,7 +55,7 @@ func FuzzTailOffset(f *testing.F) {
 		if n < 0 || n > 1<<20 {
 			return
 		}
-		off, err := tailOffset(bytes.NewReader(data), int64(len(data)), n)
+		off, missing, err := tailLines(bytes.NewReader(data), int64(len(data)), n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,6 +67,9 @@ func FuzzTailOffset(f *testing.F) {
 		want := strings.Join(lines[max(0, len(lines)-n):], "")
 		if got := string(data[off:]); got != want {
 			t.Errorf("tailOffset(%q, %d) gives %q, want %q", data, n, got, want)
+		}
+		if want := max(0, n-len(lines)); missing != want {
+			t.Errorf("tailLines(%q, %d) misses %d lines, want %d", data, n, missing, want)
 		}
 	})
 }
@@ -137,6 +140,45 @@ func appendFile(t *testing.T, path, data string) {
 	defer f.Close()
 	if _, err := f.WriteString(data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLogsReadsRotatedFiles: `ctl logs -n N` used to show only the current
+// file, however few lines it had; the rest come from name.log.1, .2, ...
+func TestLogsReadsRotatedFiles(t *testing.T) {
+	n := startNode(t, node, Options{})
+	path := filepath.Join(n.cfg.Supervisor.LogDir, "router.log")
+	var all strings.Builder
+	for i := 1; i <= 10; i++ {
+		fmt.Fprintf(&all, "line %d\n", i)
+	}
+	// Oldest in router.log.3, newest in router.log; router.log.5 is beyond
+	// the gap at .4 and is not read.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path+".5", "too old\n")
+	appendFile(t, path+".3", "line 1\nline 2\nline 3\n")
+	appendFile(t, path+".2", "line 4\nline 5\n")
+	appendFile(t, path+".1", "line 6\nline 7\nline 8\n")
+	appendFile(t, path, "line 9\nline 10\n")
+	for _, tc := range []struct{ lines, from int }{
+		{1, 10}, {2, 9}, {3, 8}, {5, 6}, {6, 5}, {8, 3}, {10, 1}, {100, 1},
+	} {
+		var out bytes.Buffer
+		err := n.client.Logs(t.Context(), "router", tc.lines, false, &out)
+		want := all.String()[strings.Index(all.String(), fmt.Sprintf("line %d\n", tc.from)):]
+		if err != nil || out.String() != want {
+			t.Errorf("Logs(router, -n %d) = %q, %v; want %q", tc.lines, out.String(), err, want)
+		}
+	}
+	// With no current file (rotated, not yet written again).
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := n.client.Logs(t.Context(), "router", 2, false, &out); err != nil || out.String() != "line 7\nline 8\n" {
+		t.Errorf("Logs(router, -n 2) with no router.log = %q, %v; want the end of router.log.1", out.String(), err)
 	}
 }
 

@@ -32,6 +32,7 @@ const (
 	CmdReload   = "reload"   // answers with what changed, once applied
 	CmdProfile  = "profile"  // profile: the profile to switch to
 	CmdScale    = "scale"    // names: exactly one; instances; answers like reload
+	CmdEmit     = "emit"     // type, data, as: publish an event (emit.go)
 )
 
 // Request is the one line a client sends.
@@ -55,8 +56,29 @@ type Request struct {
 	// prints it (indented JSON and a newline), after the answer line
 	// rather than in it; the answer line says its Length.
 	Text bool `json:"text,omitempty"`
+	// Table asks a status request for the status as the `ctl status`
+	// table, sent as Text is; Color colours its STATE column for a
+	// terminal.
+	Table bool `json:"table,omitempty"`
+	Color bool `json:"color,omitempty"`
+	// Wait keeps a start, stop, restart, profile, reload or scale request open
+	// after its answer: one Settled line per daemon as it settles, then
+	// End "settled".
+	Wait bool `json:"wait,omitempty"`
 	// Instances is how many instances a scale request asks for.
 	Instances int `json:"instances,omitempty"`
+
+	// Type is the event type an emit request publishes.
+	Type string `json:"type,omitempty"`
+	// Data is the payload of an emit request: a JSON object on one line.
+	Data json.RawMessage `json:"data,omitempty"`
+	// As names the source daemon of an emit request from outside any
+	// daemon; only root and the supervisor's user may.
+	As string `json:"as,omitempty"`
+	// Types and Daemons filter an events request: only events of one of
+	// Types (all when empty) and of one of Daemons (all when empty).
+	Types   []string `json:"types,omitempty"`
+	Daemons []string `json:"daemons,omitempty"`
 }
 
 // appendRequest appends req as json.Marshal encodes it, without the
@@ -94,10 +116,20 @@ func appendRequest(b []byte, req Request) []byte {
 	if req.Text {
 		b = append(b, `,"text":true`...)
 	}
+	if req.Table {
+		b = append(b, `,"table":true`...)
+	}
+	if req.Color {
+		b = append(b, `,"color":true`...)
+	}
+	if req.Wait {
+		b = append(b, `,"wait":true`...)
+	}
 	if req.Instances != 0 {
 		b = append(b, `,"instances":`...)
 		b = strconv.AppendInt(b, int64(req.Instances), 10)
 	}
+	b = appendEmitFields(b, req)
 	return append(b, '}')
 }
 
@@ -120,21 +152,29 @@ type Response struct {
 	// Reload answers reload and scale: the daemons it added, removed,
 	// restarted and updated.
 	Reload *supervisor.ReloadSummary `json:"reload,omitempty"`
+	// Waiting answers a request with Wait: the daemons it waits for.
+	Waiting []string `json:"waiting,omitempty"`
+	// Settled is one daemon's outcome, on the lines after the answer to
+	// a request with Wait.
+	Settled *supervisor.Settled `json:"settled,omitempty"`
 	// End is set on the last line of an events stream the server ended
-	// normally: "shutdown".
+	// normally: "shutdown"; and of a request with Wait: "settled" once
+	// every daemon settled, "shutdown" if the supervisor stopped first.
 	End string `json:"end,omitempty"`
 }
 
 // reply is a Response as a client reads it: the payloads stay raw JSON, so
 // a client passes on fields it does not know.
 type reply struct {
-	V      int             `json:"v"`
-	OK     bool            `json:"ok"`
-	Error  string          `json:"error"`
-	PID    int             `json:"pid"`
-	Status json.RawMessage `json:"status"`
-	Length int64           `json:"length"`
-	Event  json.RawMessage `json:"event"`
-	Reload json.RawMessage `json:"reload"`
-	End    string          `json:"end"`
+	V       int                 `json:"v"`
+	OK      bool                `json:"ok"`
+	Error   string              `json:"error"`
+	PID     int                 `json:"pid"`
+	Status  json.RawMessage     `json:"status"`
+	Length  int64               `json:"length"`
+	Event   json.RawMessage     `json:"event"`
+	Reload  json.RawMessage     `json:"reload"`
+	Waiting []string            `json:"waiting"`
+	Settled *supervisor.Settled `json:"settled"`
+	End     string              `json:"end"`
 }

@@ -29,6 +29,9 @@ type Options struct {
 	// Logger receives the server's log: refused clients, bad requests.
 	// Default: no logging.
 	Logger hclog.Logger
+	// UserSockets, if not nil, is attached to the server: the sockets it
+	// opens for daemons that run as another user are served by it.
+	UserSockets *UserSockets
 
 	// MaxClients is how many connections are served at once. Default 64.
 	MaxClients int
@@ -73,6 +76,7 @@ type Server struct {
 	log   hclog.Logger
 	sup   *supervisor.Supervisor
 	ln    *net.UnixListener
+	lock  *os.File // the flock beside the socket, released by Close
 	uid   int
 	slots chan struct{} // one token per connection being served
 	quit  chan struct{} // closed by Close
@@ -89,6 +93,10 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*net.UnixConn]struct{}
+	// daemonLns are the sockets of daemons that run as another user, by
+	// daemon name, in daemonDir (usersocket.go).
+	daemonLns map[string]*net.UnixListener
+	daemonDir string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -107,7 +115,7 @@ func Listen(opts Options) (*Server, error) {
 		return nil, errors.New("cannot listen: no supervisor or no socket path")
 	}
 	opts.setDefaults()
-	ln, err := listen(opts.Path)
+	ln, lock, err := listen(opts.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +124,7 @@ func Listen(opts Options) (*Server, error) {
 		log:   opts.Logger,
 		sup:   opts.Supervisor,
 		ln:    ln,
+		lock:  lock,
 		uid:   os.Geteuid(),
 		slots: make(chan struct{}, opts.MaxClients),
 		quit:  make(chan struct{}),
@@ -123,8 +132,11 @@ func Listen(opts Options) (*Server, error) {
 		conns: make(map[*net.UnixConn]struct{}),
 	}
 	s.log.Debug("listening", "socket", opts.Path)
+	if opts.UserSockets != nil {
+		opts.UserSockets.attach(s)
+	}
 	s.wg.Add(1)
-	go s.accept()
+	go s.accept(ln, nil)
 	return s, nil
 }
 
@@ -143,6 +155,8 @@ func (s *Server) Close() error {
 		s.closed = true
 		s.mu.Unlock()
 		s.closeErr = s.ln.Close() // removes the socket file
+		s.closeDaemonSockets()
+		s.lock.Close() // then lets the next supervisor in
 		close(s.quit)
 		// Event streams end with a line saying why. A client that does not
 		// read holds its stream in a write; closing its connection after a
@@ -167,11 +181,14 @@ func (s *Server) Close() error {
 // accept serves connections until the listener is closed. A connection
 // beyond MaxClients waits up to QueueWait for a slot (the next ones wait in
 // the kernel's backlog meanwhile), then is refused.
-func (s *Server) accept() {
+//
+// role is nil on the supervisor's socket, and says whose socket it is on a
+// daemon's own.
+func (s *Server) accept(ln *net.UnixListener, role *daemonRole) {
 	defer s.wg.Done()
 	var delay time.Duration // after an error such as EMFILE
 	for {
-		conn, err := s.ln.AcceptUnix()
+		conn, err := ln.AcceptUnix()
 		if err != nil {
 			select {
 			case <-s.quit:
@@ -202,7 +219,7 @@ func (s *Server) accept() {
 			return
 		}
 		s.wg.Add(1)
-		go s.handle(conn)
+		go s.handle(conn, role)
 	}
 }
 
@@ -252,7 +269,7 @@ func (s *Server) untrack(conn *net.UnixConn) {
 
 // handle serves one connection: check its credentials, read its request,
 // answer it.
-func (s *Server) handle(conn *net.UnixConn) {
+func (s *Server) handle(conn *net.UnixConn, role *daemonRole) {
 	defer s.wg.Done()
 	defer func() { <-s.slots }()
 	defer s.untrack(conn)
@@ -263,7 +280,7 @@ func (s *Server) handle(conn *net.UnixConn) {
 		s.send(conn, errorResponse(err))
 		return
 	}
-	if uid != 0 && uid != s.uid {
+	if uid != 0 && uid != s.uid && (role == nil || uid != role.uid) {
 		s.log.Warn("refused a client: permission denied", "uid", uid, "pid", pid)
 		s.send(conn, Response{V: Version, Error: fmt.Sprintf("permission denied for uid %d", uid)})
 		return
@@ -278,7 +295,11 @@ func (s *Server) handle(conn *net.UnixConn) {
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
-	s.serve(conn, req)
+	if role != nil && !daemonCommand(req.Cmd) {
+		s.send(conn, errorResponse(fmt.Errorf("%q is not served on the socket of daemon %q (only emit, events and ping)", req.Cmd, role.daemon)))
+		return
+	}
+	s.serve(conn, req, peer{uid: uid, pid: pid})
 }
 
 // readRequest reads and decodes one request line of at most MaxRequestSize
@@ -300,6 +321,12 @@ func readRequest(conn net.Conn) (Request, error) {
 	default:
 		return req, err
 	}
+	return decodeRequest(line)
+}
+
+// decodeRequest decodes a request line of this protocol's version.
+func decodeRequest(line []byte) (Request, error) {
+	var req Request
 	if err := json.Unmarshal(line, &req); err != nil {
 		return req, fmt.Errorf("malformed request: %w", err)
 	}
@@ -309,8 +336,8 @@ func readRequest(conn net.Conn) (Request, error) {
 	return req, nil
 }
 
-// serve answers a valid request.
-func (s *Server) serve(conn *net.UnixConn, req Request) {
+// serve answers a valid request of p.
+func (s *Server) serve(conn *net.UnixConn, req Request, p peer) {
 	switch req.Cmd {
 	case CmdPing:
 		s.send(conn, Response{V: Version, OK: true, PID: os.Getpid()})
@@ -320,14 +347,28 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 			s.send(conn, errorResponse(err))
 			return
 		}
-		if !req.Text {
+		if !req.Text && !req.Table {
 			s.send(conn, Response{V: Version, OK: true, Status: &st})
 			return
 		}
-		s.sendStatusText(conn, st)
+		s.sendStatusText(conn, st, req)
 	case CmdStart, CmdStop, CmdRestart:
 		if len(req.Names) == 0 {
 			s.send(conn, errorResponse(fmt.Errorf("%s needs at least one daemon name", req.Cmd)))
+			return
+		}
+		if req.Wait {
+			var w *supervisor.Waiter
+			var err error
+			switch req.Cmd {
+			case CmdStart:
+				w, err = s.sup.StartWaiting(req.Names...)
+			case CmdStop:
+				w, err = s.sup.StopWaiting(req.Names...)
+			default:
+				w, err = s.sup.RestartWaiting(req.Force, req.Names...)
+			}
+			s.sendSettled(conn, Response{V: Version, OK: true}, w, err)
 			return
 		}
 		var err error
@@ -361,6 +402,11 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 			s.send(conn, errorResponse(err))
 			return
 		}
+		if req.Wait {
+			w, err := s.sup.Wait(reloadGoals(sum))
+			s.sendSettled(conn, Response{V: Version, OK: true, Reload: &sum}, w, err)
+			return
+		}
 		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
 	case CmdScale:
 		if len(req.Names) != 1 {
@@ -372,15 +418,27 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 			s.send(conn, errorResponse(err))
 			return
 		}
+		if req.Wait {
+			w, err := s.sup.Wait(reloadGoals(sum))
+			s.sendSettled(conn, Response{V: Version, OK: true, Reload: &sum}, w, err)
+			return
+		}
 		s.send(conn, Response{V: Version, OK: true, Reload: &sum})
 	case CmdProfile:
 		if req.Profile == "" {
 			s.send(conn, errorResponse(errors.New("profile needs a profile name")))
 			return
 		}
+		if req.Wait {
+			w, err := s.sup.SetProfileWaiting(req.Profile)
+			s.sendSettled(conn, Response{V: Version, OK: true}, w, err)
+			return
+		}
 		s.send(conn, errorResponse(s.sup.SetProfile(req.Profile)))
 	case CmdEvents:
-		s.events(conn)
+		s.events(conn, req)
+	case CmdEmit:
+		s.emit(conn, req, p)
 	case CmdLogs:
 		s.logs(conn, req)
 	default:
@@ -394,7 +452,7 @@ func (s *Server) serve(conn *net.UnixConn, req Request) {
 // The supervisor closes the subscription before its Run returns, and the
 // server is closed after that; whichever of the two the stream sees first,
 // it writes what events are left and the end line.
-func (s *Server) events(conn *net.UnixConn) {
+func (s *Server) events(conn *net.UnixConn, req Request) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -403,12 +461,17 @@ func (s *Server) events(conn *net.UnixConn) {
 	s.streams.Add(1) // before Close waits: it sets closed first
 	s.mu.Unlock()
 	defer s.streams.Done()
-	ch, cancel := s.sup.Subscribe()
+	ch, cancel, err := s.sup.SubscribeFilter(eventFilter(req))
+	if err != nil {
+		s.send(conn, errorResponse(err))
+		return
+	}
 	defer cancel()
 	if s.send(conn, Response{V: Version, OK: true}) != nil {
 		return
 	}
 	gone := clientGone(conn)
+	var buf []byte
 	for {
 		var e supervisor.Event
 		ok := false
@@ -427,8 +490,14 @@ func (s *Server) events(conn *net.UnixConn) {
 			s.endEvents(conn)
 			return
 		}
-		if err := s.send(conn, Response{V: Version, OK: true, Event: &e}); err != nil {
+		var closed bool
+		var err error
+		if buf, closed, err = s.sendEvents(conn, e, ch, buf[:0]); err != nil {
 			s.log.Debug("dropped an event client", "error", err)
+			return
+		}
+		if closed {
+			s.endEvents(conn)
 			return
 		}
 	}
@@ -458,9 +527,10 @@ func (s *Server) send(conn *net.UnixConn, r Response) error {
 	return err
 }
 
-// sendStatusText answers a status request with Text: the answer line with
-// the text's length, then the text, in one write within WriteTimeout.
-func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.Status) error {
+// sendStatusText answers a status request with Text or Table: the answer
+// line with the text's length, then the text, in one write within
+// WriteTimeout.
+func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.Status, req Request) error {
 	bp, _ := s.texts.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
@@ -470,7 +540,13 @@ func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.Status) error 
 			s.texts.Put(bp)
 		}
 	}()
-	text, err := appendStatusText((*bp)[:0], st)
+	var text []byte
+	var err error
+	if req.Table {
+		text = appendStatusTable((*bp)[:0], st, req.Color)
+	} else {
+		text, err = appendStatusText((*bp)[:0], st)
+	}
 	*bp = text
 	if err != nil {
 		// What encode answers when json.Marshal refuses a status.

@@ -125,13 +125,7 @@ func TestListenRefusesSecondSupervisor(t *testing.T) {
 
 func TestListenReplacesStaleSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ringsup.sock")
-	// A socket file left by a supervisor that died: nobody listens on it.
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.SetUnlinkOnClose(false)
-	ln.Close()
+	staleSocket(t, path)
 	if _, err := (&Client{Path: path}).Ping(t.Context()); !errors.As(err, new(*NotListeningError)) {
 		t.Fatalf("Ping() on a stale socket = %v, want NotListeningError", err)
 	}

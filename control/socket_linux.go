@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -17,15 +19,60 @@ import (
 const probeTimeout = 2 * time.Second
 
 // listen creates the socket at path: mode 0600, its directory created with
-// mode 0700 if missing. A socket file nobody listens on is replaced; a
-// supervisor answering on it gives an *AlreadyRunningError.
-func listen(path string) (*net.UnixListener, error) {
+// mode 0700 if missing. It first takes the lock beside the socket (see
+// lockSocket), which it returns, to be held as long as the socket lives. A
+// socket file nobody listens on is replaced; a supervisor answering on it,
+// or holding the lock, gives an *AlreadyRunningError.
+func listen(path string) (*net.UnixListener, *os.File, error) {
 	if len(path) > MaxPathLen {
-		return nil, &PathTooLongError{Path: path}
+		return nil, nil, &PathTooLongError{Path: path}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create the socket's directory: %w", err)
+		return nil, nil, fmt.Errorf("cannot create the socket's directory: %w", err)
 	}
+	lock, err := lockSocket(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := listenLocked(path)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	return ln, lock, nil
+}
+
+// lockSocket takes an exclusive flock on path+".lock" and writes the
+// caller's pid into it. Two supervisors that find the same stale socket
+// would otherwise both remove it and the second would take the socket from
+// the first; with the lock, the second stops here. The file is left in
+// place when the lock is released: removing it would let a third process
+// lock a new file while the second still holds the old one.
+func lockSocket(path string) (*os.File, error) {
+	name := path + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the socket's lock: %w", unwrapErrno(err))
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			pid := 0
+			if b, err := os.ReadFile(name); err == nil {
+				pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			}
+			return nil, &AlreadyRunningError{Path: path, PID: pid}
+		}
+		return nil, fmt.Errorf("cannot lock %s: %w", name, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+// listenLocked creates the socket; the caller holds the lock.
+func listenLocked(path string) (*net.UnixListener, error) {
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if errors.Is(err, syscall.EADDRINUSE) {
 		if err := removeStale(path); err != nil {

@@ -86,6 +86,7 @@ func TestStatusTextMatchesMarshalIndent(t *testing.T) {
 func TestAppendRequestMatchesMarshal(t *testing.T) {
 	var full Request
 	fill(reflect.ValueOf(&full).Elem(), 3)
+	full.Data = json.RawMessage(`{"k": "<v>", "n": [1, 2]}`) // what fill sets is not JSON
 	lines := 0
 	for _, req := range []Request{{}, full, {V: Version, Cmd: CmdLogs, Names: []string{}, Lines: &lines}} {
 		want, err := json.Marshal(req)

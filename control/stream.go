@@ -18,7 +18,12 @@ type EventStream struct {
 // Subscribe subscribes to the supervisor's events. The caller closes the
 // stream.
 func (cl *Client) Subscribe(ctx context.Context) (*EventStream, error) {
-	c, _, err := cl.call(ctx, Request{V: Version, Cmd: CmdEvents})
+	return cl.subscribe(ctx, Request{V: Version, Cmd: CmdEvents})
+}
+
+// subscribe makes the events request req.
+func (cl *Client) subscribe(ctx context.Context, req Request) (*EventStream, error) {
+	c, _, err := cl.call(ctx, req)
 	if err != nil {
 		return nil, err
 	}

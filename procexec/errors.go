@@ -36,6 +36,9 @@ const (
 	// ExecBadUser: Spec.User does not exist, or the supervisor is not
 	// root and cannot switch users.
 	ExecBadUser
+	// ExecBadRlimit: the kernel would refuse one of Spec.Rlimits; Err is
+	// an *RlimitError.
+	ExecBadRlimit
 )
 
 var kindText = [...]string{
@@ -45,6 +48,7 @@ var kindText = [...]string{
 	ExecNotExecutable: "not an executable (no ELF header or #! line)",
 	ExecBadDir:        "bad working directory",
 	ExecBadUser:       "bad user",
+	ExecBadRlimit:     "resource limit refused",
 }
 
 // String names the kind ("not found", "permission denied", ...).
@@ -78,6 +82,8 @@ func (e *ExecError) Error() string {
 		return fmt.Sprintf("cannot execute %q: %s", e.Argv0, e.Kind)
 	case ExecBadDir:
 		return fmt.Sprintf("cannot execute %q: %s: %v", e.Argv0, e.Kind, e.Err)
+	case ExecBadRlimit:
+		return e.Err.Error()
 	default:
 		return fmt.Sprintf("cannot execute %q: %v", e.Argv0, e.Err)
 	}

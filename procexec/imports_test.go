@@ -32,7 +32,8 @@ func TestOnlyProcexecImportsOsExec(t *testing.T) {
 
 // goFilesOutside lists the Go files of the module outside procexec (and
 // testdata, vendor, hidden directories); with ringsupOnly, only the
-// non-test files outside scripts/, the files of ringsup itself.
+// non-test files outside scripts/ and internal/etcdtest, the files of
+// ringsup itself.
 func goFilesOutside(t *testing.T, ringsupOnly bool) []string {
 	t.Helper()
 	root := moduleRoot(t)
@@ -49,6 +50,7 @@ func goFilesOutside(t *testing.T, ringsupOnly bool) []string {
 			name := d.Name()
 			if path == own || name == "testdata" || name == "vendor" ||
 				(ringsupOnly && path == filepath.Join(root, "scripts")) ||
+				(ringsupOnly && path == filepath.Join(root, "internal", "etcdtest")) ||
 				(path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))) {
 				return filepath.SkipDir
 			}
@@ -102,8 +104,9 @@ var forkWait = map[string][]string{
 // TestOnlyProcexecForksAndWaits: beside os/exec, nothing of ringsup but
 // procexec forks or waits for a process, so that Reap is the only waiter
 // and no exit is taken from under it. Tests (which fork a floor to compare
-// with, or themselves as a helper) and the benchmark harness in scripts/ (a
-// program of its own) are not ringsup.
+// with, or themselves as a helper), the benchmark harness in scripts/ (a
+// program of its own) and internal/etcdtest (which only tests import: it
+// starts the etcd members of the cluster tests) are not ringsup.
 func TestOnlyProcexecForksAndWaits(t *testing.T) {
 	fset := token.NewFileSet()
 	for _, path := range goFilesOutside(t, true) {

@@ -53,6 +53,29 @@ var helpers = map[string]func(args []string) int{
 		fmt.Printf("grandchild %d\n", pid)
 		return 0
 	},
+	// main-table: make a Spawner from the main thread, as ringsup does,
+	// then print where /proc/PID/fd says a file opened after it leads.
+	"main-table": func([]string) int {
+		if unix.Gettid() != unix.Getpid() {
+			fmt.Println("the helper does not run on the main thread")
+			return 1
+		}
+		s := NewSpawner()
+		defer s.Close()
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		defer f.Close()
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd()))
+		if err != nil {
+			fmt.Println(err)
+			return 0
+		}
+		fmt.Println(target)
+		return 0
+	},
 	// print-env: print the environment, one variable a line.
 	"print-env": func([]string) int {
 		for _, kv := range os.Environ() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -530,4 +531,24 @@ func buildEnv(base []string, extra map[string]string, name string) ([]string, er
 	var b envBase
 	b.update(base)
 	return b.build(extra, name)
+}
+
+// TestSpawnerKeepsMainThreadTable: /proc/PID/fd, which ls and lsof read,
+// shows the main thread's descriptor table. A Spawner's threads have
+// tables of their own, so none may be the main thread, or what the process
+// holds (its log files) would not show there. ringsup makes its Spawner
+// on the main goroutine, on the main thread, where a worker's goroutine
+// ran as soon as NewSpawner waited for it: the helper does the same.
+func TestSpawnerKeepsMainThreadTable(t *testing.T) {
+	for range 5 {
+		cmd := exec.Command(self(), "main-table")
+		cmd.Env = append(os.Environ(), helperEnv+"=1", "GORACE=atexit_sleep_ms=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("main-table helper: %v\n%s", err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != os.DevNull {
+			t.Fatalf("/proc/PID/fd/N of a file opened after NewSpawner = %q, want %s: a worker took the main thread", got, os.DevNull)
+		}
+	}
 }

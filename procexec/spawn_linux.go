@@ -312,6 +312,15 @@ func prepare(spec Spec, env *envBase) (*plan, error) {
 			p.files = append(p.files, int(fd))
 		}
 	}
+	if len(spec.Rlimits) > 0 {
+		uid := -1
+		if c := p.sys.Credential; c != nil {
+			uid = int(c.Uid)
+		}
+		if err := checkRlimits(spec.Rlimits, uid); err != nil {
+			return fail(ExecBadRlimit, err)
+		}
+	}
 	if len(spec.Rlimits) > 0 || spec.Umask != nil {
 		p.argv = trampolineArgv(spec, p.path)
 		p.path = "/proc/self/exe"
@@ -322,8 +331,30 @@ func prepare(spec Spec, env *envBase) (*plan, error) {
 // serve runs on the worker's thread and forks every process of the
 // requests it takes. It first sends NewSpawner the two ends of the socket
 // pair, or -1s when the thread shares the process's descriptor table.
+//
+// The thread is never the process's main thread: /proc/PID/fd (what ls,
+// lsof and an operator look at) shows the main thread's descriptor table,
+// which must stay the process's, with the log files and sockets, not a
+// worker's own. When the goroutine starts there, it hands over to a new
+// goroutine, holding the main thread until that one has locked another.
 func (w *worker) serve(ready chan<- [2]int, quit <-chan struct{}) {
 	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(locked)
+			w.serveLocked(ready, quit)
+		}()
+		<-locked
+		runtime.UnlockOSThread()
+		return
+	}
+	w.serveLocked(ready, quit)
+}
+
+// serveLocked is serve on the worker's thread, locked.
+func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
 	own := -1
 	pair, err := privateTable()
 	if err == nil {

@@ -87,7 +87,7 @@ func trampoline(args []string) error {
 			// stops Go from restoring the limit it found at start-up when
 			// it executes the command.
 			if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: cur, Max: max}); err != nil {
-				return fmt.Errorf("cannot set %s to %d: %w", name, cur, err)
+				return &RlimitError{Name: name, Value: cur, Err: err}
 			}
 		}
 	}

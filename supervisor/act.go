@@ -16,12 +16,13 @@ import (
 // actions it returns.
 func (s *Supervisor) apply(d *daemon, in input) {
 	now := time.Now()
-	prev := d.rec.State
+	prev := d.rec
 	in.jitter = s.opts.Rand.Float64()*2 - 1
 	var acts []action
 	d.rec, acts = step(d.rec, d.pol, in, now)
-	if prev != d.rec.State {
-		s.log.Debug("state", "daemon", d.name, "from", prev, "to", d.rec.State, "input", in.kind)
+	s.noteExit(d, prev, d.rec)
+	if prev.State != d.rec.State {
+		s.log.Debug("state", "daemon", d.name, "from", prev.State, "to", d.rec.State, "input", in.kind)
 	}
 	for _, a := range acts {
 		s.do(d, a, now)
@@ -72,6 +73,11 @@ func (s *Supervisor) feedHealth(d *daemon, in healthInput, now time.Time) {
 	if v.DropProbe {
 		s.probes.drop(d.health.Incarnation)
 	}
+	if v.Ready {
+		// First: a daemon gated on its check is started (DAEMON_STARTED)
+		// before it is reported healthy.
+		s.apply(d, input{kind: inReady})
+	}
 	if v.Event != "" {
 		s.publishFor(d, Event{Type: v.Event, Error: v.Error})
 	}
@@ -79,9 +85,6 @@ func (s *Supervisor) feedHealth(d *daemon, in healthInput, now time.Time) {
 		if err := s.probes.start(d.name, d.health.Incarnation, d.cfg); err != nil {
 			s.feedHealth(d, healthInput{kind: hProbeDone, incarnation: d.health.Incarnation, err: err}, now)
 		}
-	}
-	if v.Ready {
-		s.apply(d, input{kind: inReady})
 	}
 	if v.Unhealthy != nil {
 		s.apply(d, input{kind: inUnhealthy, err: v.Unhealthy})

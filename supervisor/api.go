@@ -62,7 +62,7 @@ func (s *Supervisor) operate(r *opRequest) error {
 	if err != nil {
 		return err
 	}
-	if s.shuttingDown {
+	if s.life.shuttingDown {
 		return fmt.Errorf("cannot %s: %w", r.op, ErrShuttingDown)
 	}
 	switch r.op {
@@ -107,9 +107,7 @@ func (s *Supervisor) stopWithDependents(d *daemon) {
 // its running dependents stop first, then d, and all start again. force
 // resets the restart count and is what lets a failed daemon start.
 func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
-	for _, dep := range s.dependenciesOf(d) {
-		s.apply(dep, input{kind: inStart})
-	}
+	s.startDependencies(d)
 	s.apply(d, input{kind: inRestart, force: force})
 	if d.rec.PID != 0 {
 		s.apply(d, input{kind: inStopDue, reason: startAgain})
@@ -123,10 +121,18 @@ func (s *Supervisor) restartWithDependents(d *daemon, force bool) {
 
 // startWithDependencies wants d up, and with it everything it depends on.
 func (s *Supervisor) startWithDependencies(d *daemon) {
-	for _, dep := range s.dependenciesOf(d) {
-		s.apply(dep, input{kind: inStart})
-	}
+	s.startDependencies(d)
 	s.apply(d, input{kind: inStart})
+}
+
+// startDependencies wants up every daemon d depends on. A done oneshot is
+// a satisfied dependency, like a systemd unit with RemainAfterExit=yes:
+// step keeps it done (input.forDependent); it runs again only when named
+// itself, or when a reload changes it.
+func (s *Supervisor) startDependencies(d *daemon) {
+	for _, dep := range s.dependenciesOf(d) {
+		s.apply(dep, input{kind: inStart, forDependent: true})
+	}
 }
 
 func (s *Supervisor) op(op string, force bool, names []string) error {

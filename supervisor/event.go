@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/ringrift/ringsup/eventtype"
@@ -60,14 +61,28 @@ type Event struct {
 	DelayS       *float64 `json:"delay_s,omitempty"`
 	// Profile is set on PROFILE_CHANGED.
 	Profile string `json:"profile,omitempty"`
-	// Error is set on DAEMON_FAILED, DAEMON_IMPORT_FAILED and
-	// CONFIG_RELOAD_FAILED, and on DAEMON_STOPPED when a dependency failed.
+	// Error is set on DAEMON_FAILED, DAEMON_IMPORT_FAILED,
+	// CONFIG_RELOAD_FAILED and HOOK_FAILED, and on DAEMON_STOPPED when a
+	// dependency failed.
 	Error string `json:"error,omitempty"`
 	// Node and Fence are set on SINGLETON_ACQUIRED: the node that holds
 	// the singleton and its fence token. Reason is set on SINGLETON_LOST.
 	Node   string `json:"node,omitempty"`
 	Fence  *int64 `json:"fence,omitempty"`
 	Reason string `json:"reason,omitempty"`
+
+	// Data is the payload of a custom event (ctl emit): a JSON object.
+	Data json.RawMessage `json:"data,omitempty"`
+	// Dropped is set on EVENTS_DROPPED: how many events a rate limit
+	// refused since the last report. The daemon's, when Daemon is set; of
+	// the publishers outside any daemon, when not. In cluster mode the
+	// node reports the events its own limit kept out of etcd the same way,
+	// with no daemon_type (package cluster).
+	Dropped int `json:"dropped,omitempty"`
+	// Hook and Trigger are set on HOOK_FAILED: the hook (its command, or
+	// its action and targets) and the type of the event that fired it.
+	Hook    string    `json:"hook,omitempty"`
+	Trigger EventType `json:"trigger,omitempty"`
 
 	// The daemons a reload changed, on CONFIG_RELOADED: its four lists
 	// are inlined in the JSON (added, removed, restarted, updated).

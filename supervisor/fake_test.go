@@ -80,8 +80,12 @@ func (f *fakeRuntime) Spawn(spec procexec.Spec) (int, error) {
 	if spec.Argv[0] == "hook" {
 		data, _ := io.ReadAll(spec.Stdin)
 		f.hookInput = append(f.hookInput, string(data))
-		f.hookEnv = append(f.hookEnv, map[string]string{"RINGSUP_EVENT": spec.Env["RINGSUP_EVENT"], "RINGSUP_DAEMON": spec.Name})
-		f.exitLocked(pid, procexec.Exit{PID: pid})
+		f.hookEnv = append(f.hookEnv, map[string]string{"RINGSUP_EVENT": spec.Env["RINGSUP_EVENT"], "RINGSUP_DAEMON": spec.Name, SocketEnv: spec.Env[SocketEnv]})
+		code := 0
+		if len(spec.Argv) > 1 && spec.Argv[1] == "fail" { // hook fail: exits 1
+			code = 1
+		}
+		f.exitLocked(pid, procexec.Exit{PID: pid, Code: code})
 		return pid, nil
 	}
 	if spec.Argv[0] == "hook-hang" { // a hook that runs until killed

@@ -230,7 +230,7 @@ func (s *Supervisor) askFence(d *daemon) {
 func (s *Supervisor) withdraw(d *daemon, a action) {
 	s.place.ask(FenceRequest{Daemon: d.name})
 	if a.event.Type != "" {
-		if s.shuttingDown {
+		if s.life.shuttingDown {
 			a.event.Reason = LostShutdown
 		}
 		s.publishFor(d, a.event)

@@ -11,7 +11,7 @@ func blockingDependency(d *daemon) *daemon {
 	for _, dep := range d.deps {
 		switch {
 		case dep.satisfies():
-		case dep.rec.State == Stopped, dep.rec.State == Failed, dep.rec.State == ImportFailed:
+		case dep.downForGood():
 			return dep
 		default:
 			if waiting == nil {
@@ -29,6 +29,13 @@ func (d *daemon) satisfies() bool {
 		return d.rec.State == Stopped && d.rec.Done
 	}
 	return d.rec.State == Running
+}
+
+// downForGood reports whether d, a dependency that does not satisfy its
+// dependents, will not come up by itself: stopped, failed or
+// import_failed.
+func (d *daemon) downForGood() bool {
+	return !d.satisfies() && (d.rec.State == Stopped || d.rec.State == Failed || d.rec.State == ImportFailed)
 }
 
 func hasLiveDependent(d *daemon) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -45,9 +46,14 @@ func TestDependentWaitsForReadiness(t *testing.T) {
 		if got := h.rt.takeLog(); len(got) != 0 {
 			t.Fatalf("while db is not ready: %q", got)
 		}
+		h.drain()
 		h.rt.setProbe("db", 0, false)
 		sleep(time.Second)
 		h.wantState("db", Running)
+		// DAEMON_HEALTHY used to come before DAEMON_STARTED.
+		if got, want := eventTypes(h.drain()), []string{"DAEMON_STARTED db", "DAEMON_HEALTHY db", "DAEMON_STARTED app"}; !slices.Equal(got, want) {
+			t.Fatalf("events when db is ready = %q, want %q", got, want)
+		}
 		if st := h.status("db"); st.Health != "healthy" || st.HealthError != "" {
 			t.Fatalf("db after a passing probe: %+v", st)
 		}
@@ -248,6 +254,46 @@ depends_on = ["near"]
 		h.wantState("far", Running)
 		if st := h.status("far"); st.Health != "healthy" {
 			t.Fatalf("far after its slow probe: %+v", st)
+		}
+	})
+}
+
+// slowDeath is a fakeRuntime in which a killed probe dies a moment later,
+// as a real process does.
+type slowDeath struct{ *fakeRuntime }
+
+func (r slowDeath) Signal(pgid int, sig syscall.Signal) error {
+	r.mu.Lock()
+	probe := r.probes[pgid] && r.live[pgid] != ""
+	r.mu.Unlock()
+	if !probe || sig != syscall.SIGKILL {
+		return r.fakeRuntime.Signal(pgid, sig)
+	}
+	time.AfterFunc(10*time.Millisecond, func() { r.fakeRuntime.Signal(pgid, sig) })
+	return nil
+}
+
+// TestShutdownReapsProbes: an exec probe running at shutdown used to be
+// killed but left unreaped when Run returned (found by the suite under
+// load: the probe outlived ringsup); Run now returns once it is reaped.
+func TestShutdownReapsProbes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startOpts(t, gated, "", func(o *Options) {
+			o.Runtime = slowDeath{o.Runtime.(*fakeRuntime)}
+		}, func(f *fakeRuntime) { f.probeHang["db"] = true })
+		sleep(1500 * time.Millisecond) // a probe is running, and hangs
+		h.rt.mu.Lock()
+		probes := len(h.rt.probes)
+		h.rt.mu.Unlock()
+		if probes == 0 {
+			t.Fatal("no probe started")
+		}
+		h.stop()
+		sleep(time.Second) // the probe dies, if it has not
+		h.rt.mu.Lock()
+		defer h.rt.mu.Unlock()
+		if len(h.rt.pending) != 0 {
+			t.Errorf("Run returned before reaping %v", h.rt.pending)
 		}
 	})
 }

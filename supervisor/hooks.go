@@ -3,8 +3,8 @@ package supervisor
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
-	"slices"
 	"syscall"
 	"time"
 
@@ -25,19 +25,29 @@ const (
 // hookRunner runs the hooks of the events the loop publishes: at most
 // maxHooksRunning at once, each killed after its timeout, the others
 // waiting in order. A hook gets the event's JSON on its standard input,
-// RINGSUP_EVENT and RINGSUP_DAEMON in its environment, and its output goes
-// to hooks.log. Only the loop calls its methods; a hook's exit is reaped
-// by the loop and handed to exited.
+// RINGSUP_EVENT, RINGSUP_DAEMON and RINGSUP_SOCKET in its environment, and
+// its output goes to hooks.log. The hooks with a built-in action (start,
+// stop, restart) are not run here: fire sets them aside, and the loop
+// applies them (runHookActions). Only the loop calls its methods; a hook's
+// exit is reaped by the loop and handed to exited.
 type hookRunner struct {
 	rt  Runtime
 	log hclog.Logger
 	// openLog makes the writer of hooks.log, at the first hook.
 	openLog func() *logfile.Writer
 	out     *logfile.Writer
+	// socket is the control socket a hook is told about in SocketEnv.
+	socket string
+	// failed is told of a hook that could not run, failed or timed out,
+	// with what happened. Default: it is logged.
+	failed func(h config.Hook, e Event, msg string)
 	// running holds the running hooks' processes until reaped; queue the
 	// runs waiting for a slot.
 	running map[int]*runningHook
 	queue   []hookRun
+	// actions are the built-in actions of the hooks fired since the loop
+	// last took them (takeActions).
+	actions []hookAction
 }
 
 // hookRun is one run of a hook for one event, in directory dir.
@@ -57,11 +67,16 @@ func newHookRunner(rt Runtime, log hclog.Logger, openLog func() *logfile.Writer)
 	return &hookRunner{rt: rt, log: log, openLog: openLog, running: make(map[int]*runningHook)}
 }
 
-// fire queues a run of every hook of hooks that listens for e, to run in
-// dir, and starts what it can.
+// fire queues a run of every hook of hooks that fires for e, to run in
+// dir, and starts what it can; it sets aside the actions of the hooks
+// that have one, for takeActions.
 func (hr *hookRunner) fire(hooks []config.Hook, dir string, e Event, now time.Time) {
 	for _, h := range hooks {
-		if !slices.Contains(h.Events, string(e.Type)) {
+		if !hookMatches(h, e) {
+			continue
+		}
+		if h.Action != "" {
+			hr.actions = append(hr.actions, hookAction{hook: h, event: e})
 			continue
 		}
 		if len(hr.queue) >= maxHooksQueued {
@@ -79,9 +94,25 @@ func (hr *hookRunner) startQueued(now time.Time) {
 		run := hr.queue[0]
 		hr.queue = hr.queue[1:]
 		if err := hr.start(run, now); err != nil {
-			hr.log.Error("cannot run hook", "event", string(run.event.Type), "command", run.hook.Command[0], "error", err)
+			hr.fail(run, fmt.Sprintf("cannot run hook: %v", err))
 		}
 	}
+}
+
+// fail reports a run of a hook that failed.
+func (hr *hookRunner) fail(run hookRun, msg string) {
+	if hr.failed == nil {
+		hr.log.Error("hook failed", "event", string(run.event.Type), "hook", hookName(run.hook), "error", msg)
+		return
+	}
+	hr.failed(run.hook, run.event, msg)
+}
+
+// takeActions returns the actions set aside by fire since the last call.
+func (hr *hookRunner) takeActions() []hookAction {
+	acts := hr.actions
+	hr.actions = nil
+	return acts
 }
 
 func (hr *hookRunner) start(run hookRun, now time.Time) error {
@@ -106,7 +137,7 @@ func (hr *hookRunner) start(run hookRun, now time.Time) error {
 		Name:   run.event.Daemon,
 		Argv:   run.hook.Command,
 		Dir:    run.dir,
-		Env:    map[string]string{"RINGSUP_EVENT": string(run.event.Type)},
+		Env:    map[string]string{"RINGSUP_EVENT": string(run.event.Type), SocketEnv: hr.socket},
 		Stdin:  r,
 		Output: hr.out,
 	})
@@ -134,10 +165,9 @@ func (hr *hookRunner) exited(x procexec.Exit) bool {
 	_ = hr.rt.Signal(x.PID, syscall.SIGKILL) // what is left of its group
 	switch {
 	case h.killAt.IsZero():
-		hr.log.Error("hook timed out and was killed", "event", string(h.run.event.Type),
-			"command", h.run.hook.Command[0], "timeout", h.run.hook.Timeout)
+		hr.fail(h.run, fmt.Sprintf("timed out after %v and was killed", h.run.hook.Timeout))
 	case !x.Success():
-		hr.log.Error("hook failed", "event", string(h.run.event.Type), "command", h.run.hook.Command[0], "exit", x.String())
+		hr.fail(h.run, x.String())
 	}
 	hr.startQueued(time.Now())
 	return true
@@ -167,9 +197,10 @@ func (hr *hookRunner) killLate(now time.Time) {
 	}
 }
 
-// killAll drops the waiting runs and kills every running hook's group.
+// killAll drops the waiting runs and actions and kills every running
+// hook's group.
 func (hr *hookRunner) killAll() {
-	hr.queue = nil
+	hr.queue, hr.actions = nil, nil
 	for pid, h := range hr.running {
 		h.killAt = time.Time{}
 		_ = hr.rt.Signal(pid, syscall.SIGKILL)

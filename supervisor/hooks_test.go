@@ -37,10 +37,11 @@ command = ["hook"]
 		if err := json.Unmarshal([]byte(inputs[0]), &e); err != nil {
 			t.Fatalf("hook stdin %q: %v", inputs[0], err)
 		}
-		if e["type"] != "DAEMON_FAILED" || e["daemon_type"] != "x" || e["error"] == "" || e["timestamp"] == nil {
+		if e["type"] != "DAEMON_FAILED" || e["daemon_type"] != "x" || e["error"] == nil || e["error"] == "" || e["timestamp"] == nil {
 			t.Errorf("hook stdin = %v, want DAEMON_FAILED of x with error and timestamp", e)
 		}
-		if envs[0]["RINGSUP_EVENT"] != "DAEMON_FAILED" || envs[0]["RINGSUP_DAEMON"] != "x" {
+		if envs[0]["RINGSUP_EVENT"] != "DAEMON_FAILED" || envs[0]["RINGSUP_DAEMON"] != "x" ||
+			envs[0][SocketEnv] != h.sup.cfg.Supervisor.Socket || envs[0][SocketEnv] == "" {
 			t.Errorf("hook env = %v", envs[0])
 		}
 	})

@@ -4,7 +4,8 @@ import "sync"
 
 // subscriber is one reader of the event stream.
 type subscriber struct {
-	ch chan Event
+	ch     chan Event
+	filter EventFilter
 }
 
 // eventHub is the event stream: its subscribers, and the events of the

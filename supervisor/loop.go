@@ -22,10 +22,12 @@ import (
 
 // Run starts the daemons of the active profile and supervises them until ctx
 // is done, then stops them all, dependents first, and returns once no
-// daemon's process is left. It returns an error only if it cannot start
-// supervising at all. Run may be called once.
+// daemon's process is left. It returns an error if it cannot start
+// supervising at all, and an *UncleanShutdownError after a shutdown that
+// had to kill a daemon or left processes. Run may be called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
+	defer s.closeWaiters()
 	s.takeEarlySubscribers()
 	defer s.closeSubscribers()
 	defer s.flushEvents() // before the subscribers are closed
@@ -39,8 +41,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.probes = newProbeRunner(s.rt, s.opts.Prober, s.log, s.done)
 	s.groups = newGroupTracker(s.rt, s.log)
 	s.hooks = newHookRunner(s.rt, s.log, s.openHookLog)
+	s.hooks.socket, s.hooks.failed = s.cfg.Supervisor.Socket, s.hookFailed
 	defer s.rt.Close()
 	defer s.closeLogs()
+	defer s.closeUserSockets()
 
 	if err := os.MkdirAll(s.cfg.Supervisor.LogDir, 0o755); err != nil {
 		s.log.Error("cannot create log directory; daemon output is discarded",
@@ -57,6 +61,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.apply(d, input{kind: inStart})
 		}
 	}
+	s.startManager(time.Now())
 
 	ctxDone := ctx.Done()
 	for {
@@ -72,7 +77,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.leftoversAfterExits()
 		}
 		s.forgetRemoved()
-		if s.shuttingDown && s.allDown() {
+		if s.life.shuttingDown && s.allDown() {
 			s.scanLeftovers()
 			for _, name := range s.groups.owners() {
 				s.groups.killLeftovers(name)
@@ -85,9 +90,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			}
 			s.flushEvents() // the last stops, before the line that ends them
 			s.log.Info("all daemons stopped")
-			return nil
+			return s.shutdownErr()
 		}
 		s.flushEvents()
+		if s.runHookActions() {
+			continue // what they started or stopped
+		}
+		s.checkWaiters()
+		s.tellManager()
 		timerC := s.armTimer(timer)
 		select {
 		case req := <-s.requests:
@@ -180,6 +190,7 @@ func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, err
 			env["RINGSUP_FENCE_TOKEN"] = strconv.FormatInt(d.rec.Fence, 10)
 		}
 	}
+	env[SocketEnv] = s.socketFor(d)
 	extra := make(map[int]*os.File)
 	pipe, err := s.prepareReadiness(d, env, extra)
 	if err != nil {
@@ -237,7 +248,7 @@ func (s *Supervisor) schedule() {
 			switch dep := blockingDependency(d); {
 			case dep == nil:
 				s.apply(d, input{kind: inDepsReady})
-			case !dep.satisfies() && (dep.rec.State == Stopped || dep.rec.State == Failed || dep.rec.State == ImportFailed):
+			case dep.downForGood():
 				err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
 				s.apply(d, input{kind: inDepFailed, err: err})
 			}
@@ -247,10 +258,13 @@ func (s *Supervisor) schedule() {
 
 // shutdown begins stopping every daemon, dependents first.
 func (s *Supervisor) shutdown() {
-	if !s.shuttingDown {
+	if !s.life.shuttingDown {
 		s.log.Info("shutting down")
+		if s.opts.Manager != nil {
+			s.opts.Manager.Stopping()
+		}
 	}
-	s.shuttingDown = true
+	s.life.shuttingDown = true
 	for _, d := range s.order {
 		s.apply(d, input{kind: inStopDue, reason: stayDown})
 	}
@@ -263,15 +277,17 @@ func (s *Supervisor) kill() {
 	s.hooks.killAll()
 	for _, d := range s.order {
 		if d.rec.PID != 0 {
+			s.life.unclean.killedAll = true
 			s.apply(d, input{kind: inKill})
 		}
 	}
 }
 
-// allDown reports whether no daemon has a process or a pending stop, and
-// no hook is running or waiting (each is bounded by its timeout).
+// allDown reports whether no daemon has a process or a pending stop, no
+// hook is running or waiting (each is bounded by its timeout), and no exec
+// probe is left to reap (a daemon's probe is killed when it stops).
 func (s *Supervisor) allDown() bool {
-	if !s.hooks.idle() {
+	if !s.hooks.idle() || !s.probes.idle() {
 		return false
 	}
 	for _, d := range s.order {
@@ -377,6 +393,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 		case <-tick.C:
 		case <-deadline.C:
 			s.log.Warn("processes still not gone at exit", "groups", len(s.groups.lingering), "leftovers", len(s.groups.dying))
+			s.life.unclean.left = len(s.groups.lingering) + len(s.groups.dying)
 			return
 		}
 	}
@@ -385,11 +402,9 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer(timer *time.Timer) <-chan time.Time {
-	first := s.hooks.deadline()
+	first := earliest(earliest(s.hooks.deadline(), s.dropsDeadline()), s.watchdogDeadline())
 	for _, d := range s.order {
-		if dl := d.deadline(); !dl.IsZero() && (first.IsZero() || dl.Before(first)) {
-			first = dl
-		}
+		first = earliest(first, d.deadline())
 	}
 	timer.Stop()
 	if first.IsZero() {
@@ -416,7 +431,9 @@ func (d *daemon) deadline() time.Time {
 // past theirs.
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
+	s.fireWatchdog(now)
 	s.hooks.killLate(now)
+	s.reportDrops(now)
 	for _, d := range s.order {
 		if dl := d.deadline(); dl.IsZero() || now.Before(dl) {
 			continue
@@ -508,6 +525,7 @@ func (s *Supervisor) forgetRemoved() {
 		if d.notify != nil {
 			d.notify.Close()
 		}
+		s.closeUserSocket(d.name)
 		delete(s.daemons, d.name)
 		s.order = slices.Delete(s.order, i, i+1)
 		i--

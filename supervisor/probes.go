@@ -114,6 +114,9 @@ func (pr *probeRunner) drop(incarnation uint64) {
 	}
 }
 
+// idle reports whether no exec probe is left to reap.
+func (pr *probeRunner) idle() bool { return len(pr.exec) == 0 }
+
 // owns reports whether pid is a running exec probe.
 func (pr *probeRunner) owns(pid int) bool {
 	_, ok := pr.exec[pid]

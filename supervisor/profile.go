@@ -21,7 +21,7 @@ func (s *Supervisor) SetProfile(name string) error {
 }
 
 func (s *Supervisor) setProfile(name string) error {
-	if s.shuttingDown {
+	if s.life.shuttingDown {
 		return ErrShuttingDown
 	}
 	sel, err := selectProfile(s.cfg, name)

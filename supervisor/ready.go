@@ -87,15 +87,24 @@ func (s *Supervisor) notifySocket(d *daemon) (*health.NotifySocket, error) {
 }
 
 func chownToUser(sock *health.NotifySocket, name string) error {
+	uid, gid, err := lookupUser(name)
+	if err != nil {
+		return err
+	}
+	return sock.Chown(uid, gid)
+}
+
+// lookupUser returns the uid and gid of a user given by name or number.
+func lookupUser(name string) (uid, gid int, err error) {
 	u, err := user.Lookup(name)
 	if err != nil {
 		if u, err = user.LookupId(name); err != nil {
-			return fmt.Errorf("cannot find user %q: %w", name, err)
+			return 0, 0, fmt.Errorf("cannot find user %q: %w", name, err)
 		}
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return sock.Chown(uid, gid)
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
 }
 
 // readyStarted watches the readiness pipe of d's new process.

@@ -18,7 +18,9 @@ import (
 // The file is parsed in the caller's goroutine. A reload that arrives while
 // daemons are stopping (a cascade, another reload) waits until they are
 // down; reloads are applied one at a time, in order.
-func (s *Supervisor) Reload() (ReloadSummary, error) {
+func (s *Supervisor) Reload() (sum ReloadSummary, err error) {
+	done := s.reloading()
+	defer func() { done(err) }()
 	cfg, err := config.Load(s.path)
 	if err != nil {
 		if cerr := s.call(&reloadFailedRequest{err: err}); cerr != nil {
@@ -65,7 +67,7 @@ func (s *Supervisor) applyQueuedReload() {
 	if len(s.reloads) == 0 {
 		return
 	}
-	if s.shuttingDown {
+	if s.life.shuttingDown {
 		for _, r := range s.reloads {
 			r.reply <- reloadReply{err: fmt.Errorf("cannot reload: %w", ErrShuttingDown)}
 		}
@@ -133,14 +135,17 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 		case (d.rec.State == Failed || d.rec.State == ImportFailed) && s.sel.active[name]:
 			s.apply(d, input{kind: inRestart, force: true})
 			sum.Restarted = append(sum.Restarted, name)
+		case d.rec.Done && s.sel.active[name]:
+			// A done oneshot that changed runs again; its running
+			// dependents keep running.
+			s.apply(d, input{kind: inStart})
+			sum.Restarted = append(sum.Restarted, name)
 		default:
 			sum.Updated = append(sum.Updated, name)
 		}
 	}
 	s.applyMembership(wasActive)
 	slices.Sort(sum.Updated)
-	s.log.Info("config reloaded", "added", len(sum.Added), "removed", len(sum.Removed),
-		"restarted", len(sum.Restarted), "updated", len(sum.Updated))
 	s.publishNow(Event{Type: ConfigReloaded, ReloadSummary: &sum})
 	return sum, nil
 }

@@ -108,6 +108,10 @@ type input struct {
 	// inFenceLost (a SINGLETON_LOST reason).
 	fence int64
 	why   string
+	// forDependent, on inStart: the daemon is wanted up because a daemon
+	// that depends on it is started or restarted. A done oneshot stays
+	// done: it satisfies its dependents already.
+	forDependent bool
 }
 
 // record is the part of a daemon's state the state machine decides on.
@@ -227,10 +231,7 @@ var errMaxRestarts = errors.New("too many restarts")
 func step(r record, p policy, in input, now time.Time) (record, []action) {
 	switch in.kind {
 	case inStopDue:
-		if !r.StopDue || r.DueReason != stayDown {
-			r.StopDue, r.DueReason = true, in.reason
-		}
-		return r, nil
+		return stopDue(r, in.reason), nil
 	case inStart, inRestart, inStop:
 		r.StopDue = false
 	case inFenceGranted, inFenceLost:
@@ -267,6 +268,9 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 	case inStart:
 		if r.State != Stopped {
 			return r, nil // failed daemons need restart --force
+		}
+		if r.Done && in.forDependent {
+			return r, nil // satisfied: it runs again only when named
 		}
 		r.State, r.LastError, r.Done = Starting, "", false
 	case inRestart:
@@ -369,6 +373,15 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 	return r, nil
 }
 
+// stopDue marks the daemon to stop once its dependents are down, and then
+// to do what reason says; a stop due that keeps it down is kept.
+func stopDue(r record, reason stopReason) record {
+	if !r.StopDue || r.DueReason != stayDown {
+		r.StopDue, r.DueReason = true, reason
+	}
+	return r
+}
+
 // killNow sends SIGKILL to a daemon's live process, which is to stay down.
 func killNow(r record) (record, []action) {
 	r.State, r.After, r.Killed, r.Deadline, r.StopDue = Stopping, stayDown, true, time.Time{}, false
@@ -414,10 +427,7 @@ func stepRunning(r record, p policy, in input, now time.Time) (record, []action)
 		// Handled as a crash once its dependents are down: the loop stops
 		// them first, then stops this one with reason asCrash.
 		r.LastError = in.err.Error()
-		if !r.StopDue || r.DueReason != stayDown {
-			r.StopDue, r.DueReason = true, asCrash
-		}
-		return r, []action{{kind: actHealthStop}, {kind: actCascade}}
+		return stopDue(r, asCrash), []action{{kind: actHealthStop}, {kind: actCascade}}
 	case inKill:
 		return killNow(r)
 	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inStopDue,

@@ -38,6 +38,7 @@ var transitions = []struct {
 }{
 	{"start", record{State: Stopped}, nil, input{kind: inStart}, Starting, nil},
 	{"restart", record{State: Stopped}, nil, input{kind: inRestart}, Starting, nil},
+	{"start for a dependent (done)", record{State: Stopped, Done: true}, func(p *policy) { p.Oneshot = true }, input{kind: inStart, forDependent: true}, Stopped, nil},
 	{"start (refused)", record{State: Failed}, nil, input{kind: inStart}, Failed, nil},
 	{"restart --force", record{State: Failed, RestartCount: 5}, nil, input{kind: inRestart, force: true}, Starting, nil},
 	{"restart (refused)", record{State: ImportFailed}, nil, input{kind: inRestart}, ImportFailed, nil},

@@ -1,17 +1,22 @@
 package supervisor
 
 import (
+	"strings"
 	"time"
 )
 
 type subscribeRequest struct {
 	sub   *subscriber
-	reply chan struct{}
+	reply chan error
 }
 
 func (r *subscribeRequest) handle(s *Supervisor) {
+	if err := s.checkFilter(r.sub.filter); err != nil {
+		r.reply <- err
+		return
+	}
 	s.events.subs[r.sub] = struct{}{}
-	close(r.reply)
+	r.reply <- nil
 }
 
 type unsubscribeRequest struct{ sub *subscriber }
@@ -25,7 +30,17 @@ func (r *unsubscribeRequest) handle(s *Supervisor) { s.dropSubscriber(r.sub) }
 // the supervisor never waits for it. The channel is also closed when Run
 // returns, or at once if Run has already returned.
 func (s *Supervisor) Subscribe() (<-chan Event, func()) {
-	sub := &subscriber{ch: make(chan Event, s.opts.EventBuffer)}
+	ch, cancel, _ := s.SubscribeFilter(EventFilter{}) // no filter, no error
+	return ch, cancel
+}
+
+// SubscribeFilter is Subscribe for the events that pass f only: the others
+// are never queued for this subscriber, so they cannot make it fall
+// behind. Once Run has started, a type in f that is neither ringsup's own
+// nor declared (*config.UnknownEventTypeError) or an unknown daemon
+// (*UnknownDaemonError) is an error, and nothing is subscribed.
+func (s *Supervisor) SubscribeFilter(f EventFilter) (<-chan Event, func(), error) {
+	sub := &subscriber{ch: make(chan Event, s.opts.EventBuffer), filter: f}
 	cancel := func() { _ = s.call(&unsubscribeRequest{sub: sub}) }
 	// Before Run, the subscriber is handed to Run, so that it sees the
 	// events of start-up too.
@@ -34,16 +49,18 @@ func (s *Supervisor) Subscribe() (<-chan Event, func()) {
 	if !early.started {
 		early.subs = append(early.subs, sub)
 		early.Unlock()
-		return sub.ch, cancel
+		return sub.ch, cancel, nil
 	}
 	early.Unlock()
-	r := &subscribeRequest{sub: sub, reply: make(chan struct{})}
+	r := &subscribeRequest{sub: sub, reply: make(chan error, 1)}
 	if err := s.call(r); err != nil {
 		close(sub.ch)
-		return sub.ch, func() {}
+		return sub.ch, func() {}, nil
 	}
-	<-r.reply
-	return sub.ch, cancel
+	if err := <-r.reply; err != nil {
+		return nil, nil, err
+	}
+	return sub.ch, cancel, nil
 }
 
 // takeEarlySubscribers registers the subscribers made before Run; from now
@@ -96,6 +113,9 @@ func (s *Supervisor) publish(e Event) {
 	s.logEvent(e)
 	s.hooks.fire(s.cfg.Hooks, s.cfg.Dir, e, time.Now())
 	for sub := range s.events.subs {
+		if !sub.filter.Match(e) {
+			continue
+		}
 		select {
 		case sub.ch <- e:
 		default:
@@ -132,15 +152,36 @@ func (s *Supervisor) logEvent(e Event) {
 	if e.DelayS != nil {
 		args = append(args, "delay_s", *e.DelayS)
 	}
+	if e.Dropped != 0 {
+		args = append(args, "dropped", e.Dropped)
+	}
+	if e.Hook != "" {
+		args = append(args, "hook", e.Hook, "trigger", string(e.Trigger))
+	}
 	if e.Error != "" {
 		args = append(args, "error", e.Error)
 	}
+	if sum := e.ReloadSummary; sum != nil {
+		// The one line that says what a reload does, before it does it.
+		for _, kv := range []struct {
+			key   string
+			names []string
+		}{{"added", sum.Added}, {"removed", sum.Removed}, {"restarted", sum.Restarted}, {"updated", sum.Updated}} {
+			if len(kv.names) > 0 {
+				args = append(args, kv.key, strings.Join(kv.names, ","))
+			}
+		}
+	}
 	switch e.Type {
-	case DaemonFailed, DaemonImportFailed, ConfigReloadFailed:
+	case DaemonFailed, DaemonImportFailed, ConfigReloadFailed, HookFailed:
 		s.log.Error("event", args...)
-	case DaemonExited, DaemonUnhealthy:
+	case DaemonExited, DaemonUnhealthy, EventsDropped:
 		s.log.Warn("event", args...)
 	default:
+		if len(e.Data) > 0 { // a daemon's own: up to rate_limit a second each
+			s.log.Debug("event", args...)
+			return
+		}
 		s.log.Info("event", args...)
 	}
 }

@@ -28,8 +28,11 @@
 // daemon's process group after it exits. Every process and system call goes
 // through Runtime (runtime.go), which the tests replace with a fake.
 // ready.go sets up the readiness channels and output.go the log files; the
-// exported methods (api.go, reload.go, profile.go, subscribe.go) only send
-// requests to the loop.
+// exported methods (api.go, reload.go, profile.go, subscribe.go, settle.go)
+// only send requests to the loop. At the end of each pass the loop reports
+// the daemons that settled to the waiting operations (settle.go) and the
+// daemons' states to the service manager (manager.go); shutdown.go says
+// whether the shutdown was clean.
 package supervisor
 
 import (
@@ -60,7 +63,8 @@ type Options struct {
 	// procexec, with the supervisor made a child subreaper when Run starts.
 	Runtime Runtime
 	// EventBuffer is how many events a subscriber may fall behind before
-	// it is dropped. Default 1024.
+	// it is dropped. Default: the config's [events] subscriber_buffer, or
+	// 1024.
 	EventBuffer int
 	// Prober runs http and tcp health probes. Default: health.NewProber().
 	Prober Prober
@@ -70,6 +74,16 @@ type Options struct {
 	// Echo, if not nil, also receives every line of daemon output,
 	// prefixed with the daemon's name (ringsup --echo).
 	Echo *logfile.Echo
+	// Manager, if not nil, is told when start-up is done, of reloads, of
+	// the shutdown and of changes of the daemons' states (manager.go).
+	Manager Manager
+	// WatchdogInterval, with Manager, is how often the loop calls
+	// Manager.Watchdog; 0: never.
+	WatchdogInterval time.Duration
+	// DaemonSockets, if not nil, gives each daemon that runs as another
+	// user a control socket of its own (usersocket.go). Default: none;
+	// such daemons get the supervisor's socket, which they cannot open.
+	DaemonSockets DaemonSockets
 }
 
 // ErrNotRunning is returned by the methods of a Supervisor whose Run has
@@ -95,6 +109,7 @@ type Supervisor struct {
 	order   []*daemon // dependencies before dependents
 	byPID   map[int]*daemon
 	events  eventHub // the event stream
+	emits   emitter  // what daemons publish themselves (emit.go)
 	// The loop's parts: hooks runs the hooks, probes the health probes,
 	// and groups follows what is left of daemons' process groups.
 	hooks  *hookRunner
@@ -107,8 +122,10 @@ type Supervisor struct {
 	spawnQueue []*daemon
 	notify     notifier // what daemons say about their readiness
 
-	shuttingDown bool
-	reloads      []*reloadRequest // waiting until no transition is under way
+	// life is the supervisor's own life: the shutdown, and who is told
+	// of it and of the daemons settling.
+	life    lifecycle
+	reloads []*reloadRequest // waiting until no transition is under way
 	// scales holds the counts of instances set by Scale (scale.go).
 	scales map[string]scaled
 
@@ -116,6 +133,18 @@ type Supervisor struct {
 	done     chan struct{}  // closed when Run returns
 	place    *PlacementLink // singletons' fences (fence.go)
 
+}
+
+// lifecycle is the supervisor's own life as others see it.
+type lifecycle struct {
+	// shuttingDown: the shutdown began; nothing starts any more.
+	shuttingDown bool
+	// unclean says what made the shutdown unclean (shutdown.go).
+	unclean shutdownReport
+	// waiters are the waiting operations' reports (settle.go).
+	waiters []*Waiter
+	// mgr is the service manager's side (Options.Manager; manager.go).
+	mgr managerState
 }
 
 // daemon is the loop's record of one daemon.
@@ -149,6 +178,9 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = opts.Config.Events.SubscriberBuffer
 	}
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = 1024

@@ -380,8 +380,10 @@ func TestShutdownStopsDependentsFirst(t *testing.T) {
 		if got, want := h.rt.takeLog(), []string{"SIGKILL c", "SIGTERM b", "SIGTERM a"}; !slices.Equal(got, want) {
 			t.Fatalf("after stop_timeout: %q, want %q", got, want)
 		}
-		if err := <-h.runErr; err != nil {
-			t.Fatalf("Run = %v", err)
+		// Killing c makes the shutdown unclean, and Run says so.
+		var unclean *UncleanShutdownError
+		if err := <-h.runErr; !errors.As(err, &unclean) || !slices.Equal(unclean.Killed, []string{"c"}) || unclean.KilledAll || unclean.Left != 0 {
+			t.Fatalf("Run = %v, want an UncleanShutdownError naming c", err)
 		}
 		if live := h.rt.liveNames(); len(live) != 0 {
 			t.Fatalf("left running: %q", live)

@@ -5,8 +5,8 @@
 // events, profile).
 //
 // The view reads its data through a [Source]: [Local] is one supervisor
-// reached through its control socket; a cluster source can list several
-// nodes and mark singleton owners. CPU and memory come from /proc of the
+// reached through its control socket; [Cluster] is every node of a
+// cluster read from etcd, grouped by node, with singleton owners marked. CPU and memory come from /proc of the
 // machine the view runs on, sampled once a second while the view is open.
 //
 // The view is a Bubble Tea model ([Model]); [Run] runs it on a terminal.

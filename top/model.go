@@ -63,6 +63,7 @@ type row struct {
 	d     Daemon
 	since time.Time // when its process started, zero when none
 	last  *Event    // its last event
+	rev   int64     // the Rev of the status or event it shows (see Daemon.Rev)
 }
 
 // Model is the Bubble Tea model of the view. Its methods follow Bubble
@@ -414,6 +415,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if msg.seq != m.logSeq {
 			return nil // a log closed since
 		}
+		if errors.Is(msg.end, ErrNotOffered) && len(m.logLines) == 0 && len(msg.lines) == 0 {
+			m.closeLog()
+			m.mode = tableMode
+			m.say(true, "logs %s: %v", m.logRef, msg.end)
+			return nil
+		}
 		m.addLogLines(msg.lines)
 		if msg.end != nil {
 			if !errors.Is(msg.end, context.Canceled) {
@@ -478,12 +485,19 @@ func (m *Model) setSnapshot(s Snapshot) {
 			if multi {
 				ref.Node = n.Name
 			}
-			r := &row{ref: ref, d: d}
+			r := &row{ref: ref, d: d, rev: d.Rev}
 			if d.PID != 0 {
 				r.since = now.Add(-time.Duration(d.UptimeS * float64(time.Second)))
 			}
 			if o := old[ref]; o != nil {
 				r.last = o.last
+				if d.Rev != 0 && o.rev > d.Rev {
+					// A status written before an event the row shows: a
+					// node publishes its status less often than its
+					// events.
+					r.d, r.since, r.rev = o.d, o.since, o.rev
+					r.d.Owner = d.Owner
+				}
 			}
 			m.rows[ref] = r
 		}
@@ -516,11 +530,16 @@ func (m *Model) sortRows() {
 func (m *Model) apply(events []Event) {
 	for _, e := range events {
 		m.events = append(m.events, shownEvent{e, eventLine(e)})
-		if e.Type == supervisor.ProfileChanged {
-			for i := range m.nodes {
-				if m.nodes[i].Name == e.Node || len(m.nodes) == 1 {
-					m.nodes[i].Profile = e.Profile
-				}
+		for i := range m.nodes {
+			if m.nodes[i].Name != e.Node && len(m.nodes) > 1 {
+				continue
+			}
+			switch e.Type {
+			case supervisor.ProfileChanged:
+				m.nodes[i].Profile = e.Profile
+			case NodeUp, NodeDown:
+				m.nodes[i].Up = e.Type == NodeUp
+				m.lines = nil
 			}
 		}
 		if e.Daemon == "" {
@@ -559,23 +578,30 @@ func (m *Model) ref(e Event) Ref {
 // step applies one event to a row, and reports the outcome of an action
 // asked for from the view.
 func (m *Model) step(r *row, e Event) {
-	d := &r.d
+	d, since := &r.d, &r.since
+	if e.Rev != 0 && e.Rev <= r.rev {
+		// Older than what the row shows: only its outcome is news.
+		cd, cs := r.d, r.since
+		d, since = &cd, &cs
+	} else if e.Rev != 0 {
+		r.rev = e.Rev
+	}
 	settled := ""
 	switch e.Type {
 	case supervisor.DaemonStarted:
 		d.State, d.PID, d.BackoffS, d.Done = supervisor.Running, e.PID, 0, false
-		r.since = e.Time()
+		*since = e.Time()
 		settled = fmt.Sprintf("running, pid %d", e.PID)
 	case supervisor.DaemonStopped:
 		d.State, d.PID = supervisor.Stopped, 0
-		r.since = time.Time{}
+		*since = time.Time{}
 		if e.Error != "" {
 			d.LastError = e.Error
 		}
 		settled = "stopped"
 	case supervisor.DaemonExited:
 		d.PID = 0
-		r.since = time.Time{}
+		*since = time.Time{}
 		d.LastExit = &supervisor.ExitStatus{Code: -1, Signal: e.Signal}
 		if e.ExitCode != nil {
 			d.LastExit.Code = *e.ExitCode
@@ -614,12 +640,13 @@ func (m *Model) step(r *row, e Event) {
 
 // refreshIfNeeded takes a new snapshot after events that say less than
 // the status: a reload adds and removes daemons, a profile switch moves
-// daemons in and out of it, and a stop with code 0 may be a oneshot that
-// is done.
+// daemons in and out of it, a stop with code 0 may be a oneshot that
+// is done, and a node that comes or goes brings or takes its daemons.
 func (m *Model) refreshIfNeeded(events []Event) tea.Cmd {
 	for _, e := range events {
 		switch {
 		case e.Type == supervisor.ConfigReloaded, e.Type == supervisor.ProfileChanged,
+			e.Type == NodeUp, e.Type == NodeDown,
 			e.Type == supervisor.DaemonStopped && e.ExitCode != nil && *e.ExitCode == 0:
 			return m.refresh()
 		}

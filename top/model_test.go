@@ -539,3 +539,97 @@ func TestSamplesWhatIsShown(t *testing.T) {
 		t.Errorf("after G: worker (4302) wanted %v, d000 wanted %v", w.groups[4302], w.groups[10000])
 	}
 }
+
+// TestNodeGoesDown: a node's registration going away marks it down at
+// once and asks for the status; the node keeps its title with no daemon
+// (a down node publishes none).
+func TestNodeGoesDown(t *testing.T) {
+	web := Daemon{DaemonStatus: supervisor.DaemonStatus{State: supervisor.Running, PID: 70, Health: "none"}}
+	snap := Snapshot{Nodes: []Node{
+		{Name: "n1", Up: true, Daemons: map[string]Daemon{"web": web}},
+		{Name: "n2", Up: true, Daemons: map[string]Daemon{"web": web}},
+	}}
+	m, f := newModel(t, snap)
+	down := Snapshot{Nodes: []Node{snap.Nodes[0], {Name: "n2", Daemons: map[string]Daemon{}}}}
+	f.setSnapshot(down)
+	batch, ok := feed(m, Event{Node: "n2", Event: supervisor.Event{Type: NodeDown, Timestamp: float64(t0.Unix())}})().(tea.BatchMsg)
+	if !ok || len(batch) != 2 {
+		t.Fatal("a node going down asks no status")
+	}
+	if s := screen(m); !strings.Contains(s, "── n2 (down)") || !strings.Contains(s, "1 down") {
+		t.Errorf("n2 not shown down at once:\n%s", s)
+	}
+	m.Update(batch[1]())
+	s := screen(m)
+	if !strings.Contains(s, "── n2 (down)") || len(m.rows) != 1 {
+		t.Errorf("after the status, n2 is not down with no daemon:\n%s", s)
+	}
+	e := Event{Node: "n2", Event: supervisor.Event{Type: NodeUp, Timestamp: float64(t0.Unix())}}
+	feed(m, e)
+	if s := screen(m); strings.Contains(s, "(down)") {
+		t.Errorf("n2 came back, still down:\n%s", s)
+	}
+}
+
+// TestNotOffered: what the source does not offer (a cluster's logs and
+// profiles) is said in the status line, and the table stays.
+func TestNotOffered(t *testing.T) {
+	m, _ := newModel(t, node())
+	m.opt.Source = Cluster{}
+	press(m, "j", "j") // web
+	send(m, press(m, "l"))
+	s := screen(m)
+	if m.mode != tableMode || !strings.Contains(s, "logs web: not offered by the cluster view: run ringsup ctl logs web on node") {
+		t.Errorf("l:\n%s", s)
+	}
+	send(m, press(m, "p"))
+	if s := screen(m); m.mode != tableMode || !strings.Contains(s, "profiles: not offered by the cluster view: run ringsup ctl profile") {
+		t.Errorf("p:\n%s", s)
+	}
+}
+
+// TestClusterStatusOlderThanEvents: a node publishes its status less
+// often than its events, so a snapshot can be older than events already
+// shown; the row keeps what the newer events made of it, and an event
+// older than the snapshot changes nothing but still reports an outcome.
+func TestClusterStatusOlderThanEvents(t *testing.T) {
+	running := func(pid int, rev int64) Daemon {
+		return Daemon{DaemonStatus: supervisor.DaemonStatus{State: supervisor.Running, PID: pid, Health: "none"}, Rev: rev}
+	}
+	snap := func(web Daemon) Snapshot {
+		return Snapshot{Nodes: []Node{
+			{Name: "n1", Up: true, Daemons: map[string]Daemon{"web": running(10, 5)}},
+			{Name: "n2", Up: true, Daemons: map[string]Daemon{"web": web}},
+		}}
+	}
+	m, f := newModel(t, snap(running(20, 5)))
+	started := Event{Node: "n2", Rev: 9, Event: supervisor.Event{Type: supervisor.DaemonStarted, Daemon: "web", PID: 21, Timestamp: float64(t0.Unix())}}
+	feed(m, started)
+	f.setSnapshot(snap(running(20, 7))) // written before the start
+	send(m, m.refresh())
+	if l := topLine(m, "n2"); !regexp.MustCompile(`web +running +21 `).MatchString(l) {
+		t.Errorf("n2/web = %q, want pid 21 from the newer event", l)
+	}
+	f.setSnapshot(snap(running(22, 12))) // newer than every event
+	send(m, m.refresh())
+	if l := topLine(m, "n2"); !regexp.MustCompile(`web +running +22 `).MatchString(l) {
+		t.Errorf("n2/web = %q, want pid 22 from the newer status", l)
+	}
+	m.pending[Ref{Node: "n2", Name: "web"}] = Restart
+	started.Rev, started.PID = 11, 22
+	feed(m, Event{Node: "n2", Rev: 10, Event: supervisor.Event{Type: supervisor.DaemonExited, Daemon: "web", Timestamp: float64(t0.Unix())}}, started)
+	if l := topLine(m, "n2"); !regexp.MustCompile(`web +running +22 `).MatchString(l) || !strings.Contains(screen(m), "restart n2/web: running, pid 22") {
+		t.Errorf("after older events, n2/web = %q:\n%s", l, screen(m))
+	}
+}
+
+// topLine returns the first daemon line under node's title.
+func topLine(m *Model, node string) string {
+	lines := strings.Split(screen(m), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "── "+node) && i+1 < len(lines) {
+			return lines[i+1]
+		}
+	}
+	return ""
+}

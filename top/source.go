@@ -81,6 +81,10 @@ type Daemon struct {
 	// Owner is, for a singleton daemon that runs on another node, the
 	// node that holds it ("" otherwise).
 	Owner string
+	// Rev orders the status with the events of a source that numbers
+	// them (Event.Rev): events with a higher Rev are newer than it. 0
+	// when the source does not number them.
+	Rev int64
 }
 
 // Event is one event of the stream.
@@ -91,6 +95,9 @@ type Event struct {
 	// Raw is the event as the supervisor sent it, fields of event types
 	// the view does not know included.
 	Raw json.RawMessage
+	// Rev is the event's place among the statuses of its node's daemons
+	// (Daemon.Rev), 0 when the source does not number them.
+	Rev int64
 }
 
 // Verb is what an Action does.

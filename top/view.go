@@ -3,6 +3,7 @@ package top
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -153,7 +154,17 @@ func (m *Model) header() []string {
 	}
 	second = append(second, strings.Join(cs, " · "))
 	if len(m.nodes) > 1 {
-		first = []string{styleTitle.Render(fmt.Sprintf("cluster: %d nodes", len(m.nodes)))}
+		title := fmt.Sprintf("cluster: %d nodes", len(m.nodes))
+		down := 0
+		for _, n := range m.nodes {
+			if !n.Up {
+				down++
+			}
+		}
+		first = []string{styleTitle.Render(title)}
+		if down > 0 {
+			first = append(first, styleError.Render(fmt.Sprintf("%d down", down)))
+		}
 	}
 	return []string{strings.Join(first, "   "), strings.Join(second, "  ")}
 }
@@ -178,14 +189,29 @@ func (m *Model) tableLines() []tableLine {
 		return m.lines
 	}
 	out := []tableLine{}
-	multi := len(m.nodes) > 1
-	node := "\x00"
-	for _, ref := range m.visible() {
-		if multi && ref.Node != node {
-			node = ref.Node
-			out = append(out, tableLine{node: node})
+	if len(m.nodes) < 2 {
+		for _, ref := range m.visible() {
+			out = append(out, tableLine{ref: ref})
 		}
-		out = append(out, tableLine{ref: ref})
+		m.lines = out
+		return out
+	}
+	byNode := map[string][]Ref{}
+	if m.filter == "" {
+		// A node with no daemon (one that is down has none published)
+		// still has its title.
+		for _, n := range m.nodes {
+			byNode[n.Name] = nil
+		}
+	}
+	for _, ref := range m.visible() {
+		byNode[ref.Node] = append(byNode[ref.Node], ref)
+	}
+	for _, node := range slices.Sorted(maps.Keys(byNode)) {
+		out = append(out, tableLine{node: node})
+		for _, ref := range byNode[node] {
+			out = append(out, tableLine{ref: ref})
+		}
 	}
 	m.lines = out
 	return out

@@ -35,6 +35,11 @@ type Options struct {
 	// Logger receives warnings, such as the file being deleted.
 	// Default: no logging.
 	Logger hclog.Logger
+	// AnyContent reports every change, an empty file and the file's
+	// removal included, as suits a file whose every state means something
+	// (an env file). By default an empty or missing file is ignored with
+	// a warning, as suits a config file caught in the middle of a save.
+	AnyContent bool
 }
 
 // Watcher watches one file. Create it with New; receive from Changes.
@@ -82,6 +87,8 @@ func New(path string, opts Options) (*Watcher, error) {
 	}
 	if data, err := os.ReadFile(abs); err == nil {
 		w.last = sha256.Sum256(data)
+	} else if opts.AnyContent && errors.Is(err, fs.ErrNotExist) {
+		w.last = sha256.Sum256([]byte("\x00gone"))
 	}
 	go w.run()
 	return w, nil
@@ -169,7 +176,12 @@ func (w *Watcher) check() {
 		w.opts.Logger.Warn("cannot watch", "error", err)
 	}
 	data, err := os.ReadFile(w.path)
+	if w.opts.AnyContent && errors.Is(err, fs.ErrNotExist) {
+		// Gone is a content of its own, unlike any a file can have.
+		data, err = []byte("\x00gone"), nil
+	}
 	switch {
+	case err == nil && w.opts.AnyContent:
 	case errors.Is(err, fs.ErrNotExist):
 		w.opts.Logger.Warn("config file is gone; keeping the running config", "path", w.path)
 		return

@@ -143,3 +143,26 @@ func TestDeletedFileKeepsQuiet(t *testing.T) {
 	}
 	wantChanges(t, w, 0)
 }
+
+// TestAnyContent: an env file's removal, reappearance and emptying are
+// changes, where a config file's are not.
+func TestAnyContent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.env")
+	write(t, path, "A=1\n")
+	w, err := New(path, Options{Debounce: debounce, AnyContent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write(t, path, "")
+	wantChanges(t, w, 1)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	wantChanges(t, w, 1)
+	write(t, path, "A=2\n")
+	wantChanges(t, w, 1)
+	write(t, path, "A=2\n")
+	wantChanges(t, w, 0)
+}

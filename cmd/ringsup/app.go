@@ -14,10 +14,16 @@ import (
 // run runs the command line args (args[0] is the program name) and returns
 // its error; stdout and stderr receive the output.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	app := &cli.App{
+	return newApp(stdout, stderr).RunContext(ctx, args)
+}
+
+// newApp is the command line: every command and flag, which help, the
+// completion and the man page are made from.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
 		Name:                 "ringsup",
 		Usage:                "supervise the daemons of a node",
-		UsageText:            "ringsup [--config FILE] [--profile NAME] [flags]\n   ringsup check|graph|version",
+		UsageText:            "ringsup [--config FILE] [--profile NAME] [flags]\nringsup check|graph|ctl|completion|version ...",
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,
@@ -31,9 +37,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			graphCommand(),
 			versionCommand(),
 			ctlCommand(),
+			completionCommand(),
+			completeCommand(),
+			manCommand(),
 		},
 	}
-	return app.RunContext(ctx, args)
 }
 
 // configFlag and profileFlag are shared by every command that reads the

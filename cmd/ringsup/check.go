@@ -38,17 +38,11 @@ func checkAction(c *cli.Context) error {
 		return err // validation rejects cycles; this is a bug guard
 	}
 	for _, level := range levels {
-		for i, name := range level {
-			level[i] = tableLabel(cfg, name)
-		}
-	}
-	tables := cfg.TablesOf(active)
-	for i, name := range tables {
-		tables[i] = tableLabel(cfg, name)
+		tableLabels(cfg, level)
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s: ok, %d daemons\n", cfg.Path, len(cfg.Tables()))
-	writeStartOrder(w, profile, tables, levels)
+	writeStartOrder(w, profile, tableLabels(cfg, cfg.TablesOf(active)), levels)
 	writeProfiles(w, cfg, g)
 	return nil
 }
@@ -60,6 +54,15 @@ func tableLabel(cfg *config.Config, name string) string {
 		return fmt.Sprintf("%s ×%d", name, t.Instances)
 	}
 	return name
+}
+
+// tableLabels replaces each daemon name of names with its tableLabel, and
+// returns names.
+func tableLabels(cfg *config.Config, names []string) []string {
+	for i, name := range names {
+		names[i] = tableLabel(cfg, name)
+	}
+	return names
 }
 
 // writeStartOrder prints the active daemons grouped by dependency level:
@@ -104,16 +107,9 @@ func writeProfiles(w io.Writer, cfg *config.Config, g *depgraph.Graph) {
 				pulled = append(pulled, name)
 			}
 		}
-		labels := func(names []string) string {
-			out := make([]string, len(names))
-			for i, n := range names {
-				out[i] = tableLabel(cfg, n)
-			}
-			return strings.Join(out, ", ")
-		}
-		line := fmt.Sprintf("  %-*s  %s", width+1, p+":", labels(members))
+		line := fmt.Sprintf("  %-*s  %s", width+1, p+":", strings.Join(tableLabels(cfg, slices.Clone(members)), ", "))
 		if len(pulled) > 0 {
-			line += fmt.Sprintf(" (pulls in %s)", labels(pulled))
+			line += fmt.Sprintf(" (pulls in %s)", strings.Join(tableLabels(cfg, pulled), ", "))
 		}
 		if p == cfg.Supervisor.DefaultProfile {
 			line += " [default]"

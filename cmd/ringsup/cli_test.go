@@ -111,6 +111,22 @@ func TestVersion(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "ringsup ") {
 		t.Errorf("version = %q, %v", out, err)
 	}
+	// The release build used to say only "devel": a build from a checkout
+	// now names its commit and date.
+	for _, tc := range []struct {
+		commit, date string
+		dirty        bool
+		want         string
+	}{
+		{"", "", false, "devel"},
+		{"3223823aabbccddeeff00112233445566778899", "2026-12-07T03:10:00+01:00", false, "devel 3223823aabbc 2026-12-07T02:10:00Z"},
+		{"3223823aabbccddeeff00112233445566778899", "2026-12-07T02:10:00Z", true, "devel 3223823aabbc+dirty 2026-12-07T02:10:00Z"},
+		{"3223823", "", false, "devel 3223823"},
+	} {
+		if got := describeCommit(tc.commit, tc.date, tc.dirty); got != tc.want {
+			t.Errorf("describeCommit(%q, %q, %v) = %q, want %q", tc.commit, tc.date, tc.dirty, got, tc.want)
+		}
+	}
 }
 
 func TestSecondSIGINTKillsAtOnce(t *testing.T) {
@@ -137,7 +153,7 @@ stop_timeout = "1h"
 	if !processGone(pid) {
 		t.Errorf("stubborn survived the second SIGINT")
 	}
-	if x.Code != 0 {
-		t.Errorf("ringsup exit = %v, want 0", x)
+	if x.Code != 1 || !strings.HasSuffix(r.output.String(), "ringsup: unclean shutdown: every daemon was killed at once\n") {
+		t.Errorf("ringsup exit = %v, want 1 and the unclean shutdown\n%s", x, r.output)
 	}
 }

@@ -302,6 +302,9 @@ func TestClusterRemoteControlAndEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := startCtl(t, nodes[0].dir, "--config", cfg, "--cluster", "events", "--since", fmt.Sprint(st.Revision+1))
+	// The same stream, filtered by ctl: the starts of selfplay only.
+	starts := startCtl(t, nodes[0].dir, "--config", cfg, "--cluster", "events", "--since", fmt.Sprint(st.Revision+1),
+		"--type", "DAEMON_STARTED", "--daemon", "selfplay")
 
 	// Every node gets a remote restart; its events come back through etcd.
 	for _, n := range nodes {
@@ -331,6 +334,20 @@ func TestClusterRemoteControlAndEvents(t *testing.T) {
 	})
 	syscall.Kill(events.pid, syscall.SIGTERM)
 	events.wait(t, 10*time.Second)
+	eventually(t, 10*time.Second, "ctl --cluster events --type DAEMON_STARTED --daemon selfplay shows 3 starts", func() bool {
+		return strings.Count(starts.stdout.String(), "\n") >= 3
+	})
+	syscall.Kill(starts.pid, syscall.SIGTERM)
+	starts.wait(t, 10*time.Second)
+	for _, line := range strings.Split(strings.TrimSpace(starts.stdout.String()), "\n") {
+		var e struct {
+			Type   string `json:"type"`
+			Daemon string `json:"daemon_type"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Type != "DAEMON_STARTED" || e.Daemon != "selfplay" {
+			t.Errorf("filtered ctl --cluster events printed %q, want DAEMON_STARTED of selfplay only", line)
+		}
+	}
 
 	// Errors read as local ctl's.
 	if _, err := clusterCtl(cfg, "restart", "n2/nope"); err == nil || err.Error() != `ringsup ctl: unknown daemon "nope"` {

@@ -23,6 +23,7 @@ func ctlCommands() []*cli.Command {
 		ctlRestartCommand(),
 		ctlLogsCommand(),
 		ctlEventsCommand(),
+		ctlEmitCommand(),
 		ctlTopCommand(),
 		ctlReloadCommand(),
 		ctlProfileCommand(),
@@ -35,7 +36,7 @@ func ctlCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ctl",
 		Usage:     "control a running supervisor through its socket",
-		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|top|reload|profile|scale|shutdown ...\n   ringsup ctl --cluster [--etcd ENDPOINTS] status|events|start|stop|restart ...",
+		UsageText: "ringsup ctl [--socket PATH] [--config FILE] status|start|stop|restart|logs|events|emit|top|reload|profile|scale|shutdown ...\n   ringsup ctl --cluster [--etcd ENDPOINTS] status|events|start|stop|restart|top ...",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{
 				Name:    "socket",
@@ -56,10 +57,15 @@ func ctlCommand() *cli.Command {
 	}
 }
 
-func ctlNames() string {
+func ctlNames() string { return commandNames(ctlCommands()) }
+
+// commandNames lists the names of cmds, as in "(have: ...)".
+func commandNames(cmds []*cli.Command) string {
 	var names []string
-	for _, cmd := range ctlCommands() {
-		names = append(names, cmd.Name)
+	for _, cmd := range cmds {
+		if !cmd.Hidden {
+			names = append(names, cmd.Name)
+		}
 	}
 	return strings.Join(names, ", ")
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // BenchmarkCtlStatusJSON1000 runs ringsup with 1000 daemons and measures
-// `ringsup ctl status --json`: in-process, the whole command (flags,
+// `ringsup ctl status --json` (json) and `ringsup ctl status` (table):
+// in-process, the whole command (flags,
 // connect, request, answer, JSON indented to the output) without process
 // start-up; process, the command run as a new process, until its output
 // ends. Metric ms-median is the median.
@@ -46,9 +47,13 @@ func BenchmarkCtlStatusJSON1000(b *testing.B) {
 		}
 		return err == nil && running == daemons
 	})
-	args := []string{"ctl", "--socket", sock, "status", "--json"}
-
-	benchCommand(b, dir, args, daemons*100)
+	for _, format := range []string{"json", "table"} {
+		args := []string{"ctl", "--socket", sock, "status"}
+		if format == "json" {
+			args = append(args, "--json")
+		}
+		b.Run(format, func(b *testing.B) { benchCommand(b, dir, args, daemons*50) })
+	}
 }
 
 // benchCommand runs the ringsup command args (without "ringsup") as

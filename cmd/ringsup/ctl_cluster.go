@@ -19,6 +19,7 @@ import (
 
 	"github.com/ringrift/ringsup/cluster"
 	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/supervisor"
 )
 
@@ -26,10 +27,10 @@ import (
 // instead of the local socket.
 func ctlClusterFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "cluster", Usage: "talk to every node through etcd: status, events, start, stop, restart"},
+		&cli.BoolFlag{Name: "cluster", Usage: "talk to every node through etcd: status, events, start, stop, restart, top"},
 		&cli.StringFlag{Name: "etcd", Usage: "etcd `ENDPOINTS`, comma-separated (default: [cluster] endpoints of the config)", EnvVars: []string{"RINGSUP_ETCD"}},
 		&cli.StringFlag{Name: "prefix", Usage: "the cluster's key `PREFIX` (default: [cluster] prefix, or " + config.DefaultClusterPrefix + ")"},
-		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: "how long --cluster start, stop and restart wait for the node's answer"},
+		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: "how long --cluster start, stop and restart (and their keys in top) wait for the node's answer"},
 	}
 }
 
@@ -49,7 +50,11 @@ func ctlClusterAction(c *cli.Context) error {
 	case "status":
 		return ctlClusterStatus(c, cli, keys)
 	case "events":
+		f := ctlEventFilter(c)
 		return cluster.Events(c.Context, cli, keys, c.String("node"), c.Int64("since"), func(b []byte) error {
+			if !f.Match(b) {
+				return nil
+			}
 			_, err := c.App.Writer.Write(append(b, '\n'))
 			return err
 		})
@@ -73,8 +78,10 @@ func ctlClusterAction(c *cli.Context) error {
 			}
 		}
 		return nil
+	case "top":
+		return ctlClusterTop(c, cli, keys)
 	default:
-		return fmt.Errorf("%s does not work with --cluster (have: status, events, start, stop, restart)", name)
+		return fmt.Errorf("%s does not work with --cluster (have: status, events, start, stop, restart, top)", name)
 	}
 }
 
@@ -142,7 +149,7 @@ func writeClusterTables(c *cli.Context, st *cluster.State) error {
 		if !ns.Up {
 			state = "down"
 			if ns.Member != nil {
-				lastSeen = formatUptime(now.Sub(ns.Member.LastSeen)) + " ago"
+				lastSeen = control.FormatUptime(now.Sub(ns.Member.LastSeen)) + " ago"
 			}
 		}
 		var labels []string
@@ -173,12 +180,12 @@ func writeClusterTables(c *cli.Context, st *cluster.State) error {
 				pid = strconv.Itoa(s.PID)
 			}
 			if s.State == supervisor.Running && s.Since > 0 {
-				uptime = formatUptime(now.Sub(time.UnixMilli(int64(s.Since * 1000))))
+				uptime = control.FormatUptime(now.Sub(time.UnixMilli(int64(s.Since * 1000))))
 			}
 			if s.Done {
 				state = "done"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, d, state, pid, uptime, s.RestartCount, s.Health, dash(ownerOf(s.DaemonStatus)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, d, state, pid, uptime, s.RestartCount, s.Health, dash(control.SingletonOwner(s.DaemonStatus)))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -14,14 +15,22 @@ import (
 func ctlReloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "reload",
-		Usage:     "reload the config file, as SIGHUP does, and print what changed; an invalid file changes nothing",
-		UsageText: "ringsup ctl reload",
+		Usage:     "reload the config file, as SIGHUP does, print what changed and wait until those daemons settle; an invalid file changes nothing",
+		UsageText: "ringsup ctl reload [--no-block] [--timeout D]",
+		Flags:     waitFlags(),
 		Action: ctlAction(func(c *cli.Context, client *control.Client) error {
-			sum, err := client.Reload(c.Context)
-			if err != nil {
-				return err
+			if c.Bool("no-block") {
+				sum, err := client.Reload(c.Context)
+				if err != nil {
+					return err
+				}
+				return writeReloadSummary(c.App.Writer, sum)
 			}
-			return writeReloadSummary(c.App.Writer, sum)
+			return ctlWait(c, func(ctx context.Context, fn func(supervisor.Settled)) ([]string, error) {
+				return client.ReloadWait(ctx, func(sum supervisor.ReloadSummary) error {
+					return writeReloadSummary(c.App.Writer, sum)
+				}, fn)
+			})
 		}),
 	}
 }

@@ -239,7 +239,12 @@ func TestCtlStopStartRestart(t *testing.T) {
 	if msg := ctlFails(t, dir, "start", "broken"); !strings.Contains(msg, "--force") {
 		t.Errorf("start broken: %q, want a refusal that names --force", msg)
 	}
-	ctlOK(t, dir, "restart", "--force", "broken")
+	// --force lets it start again; it cannot, and says so.
+	out, errOut, code := ctl(t, dir, "restart", "--force", "broken")
+	if code != 1 || errOut != "ringsup ctl: 1 of 1 did not reach their goal: broken (import_failed)\n" ||
+		!strings.HasPrefix(out, "broken: import_failed: cannot start \"broken\": cannot execute") {
+		t.Errorf("restart --force broken: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 
 	for _, args := range [][]string{{"start"}, {"stop"}, {"restart", "--force"}} {
 		if msg := ctlFails(t, dir, args...); !strings.Contains(msg, "needs at least one daemon name") {
@@ -391,7 +396,7 @@ func TestCtlErrors(t *testing.T) {
 			t.Errorf("ctl %v: %q", args, msg)
 		}
 	}
-	if msg := ctlFails(t, dir, "--socket", sock, "dance"); !strings.HasPrefix(msg, `ringsup ctl: unknown command "dance" (have: status, start, stop, restart, logs, events, top, reload, profile, scale, shutdown)`) {
+	if msg := ctlFails(t, dir, "--socket", sock, "dance"); !strings.HasPrefix(msg, `ringsup ctl: unknown command "dance" (have: status, start, stop, restart, logs, events, emit, top, reload, profile, scale, shutdown)`) {
 		t.Errorf("ctl dance: %q", msg)
 	}
 	// A config that does not parse: say so, in one line.
@@ -411,7 +416,9 @@ func TestCtlFindsSocket(t *testing.T) {
 	r := startRingsup(t, dir)
 	defer stopRingsup(t, r)
 	sock := filepath.Join(dir, "run", "ctl.sock")
-	eventually(t, 10*time.Second, "the socket exists", func() bool { _, err := os.Stat(sock); return err == nil })
+	// The socket file exists from bind(2), a moment before listen(2):
+	// wait until ringsup answers.
+	waitListening(t, r, sock)
 
 	status := func(args ...string) error {
 		var out, errOut bytes.Buffer

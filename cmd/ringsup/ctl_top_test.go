@@ -89,19 +89,29 @@ func (tm *tmux) screen(window string, escapes bool) string {
 // returns the screen.
 func (tm *tmux) waitScreen(window string, want ...string) string {
 	tm.t.Helper()
+	return tm.waitFor(window, fmt.Sprintf("%q", want), func(s string) bool {
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitFor waits until the text of the window satisfies ok, and returns
+// it; what says what is awaited.
+func (tm *tmux) waitFor(window, what string, ok func(screen string) bool) string {
+	tm.t.Helper()
 	var s string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s = tm.screen(window, false)
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(s, w)
-		}
-		if ok {
+		if ok(s) {
 			return s
 		}
 		if time.Now().After(deadline) {
-			tm.t.Fatalf("the screen does not show %q after 30s:\n%s", want, s)
+			tm.t.Fatalf("the screen does not show %s after 30s:\n%s", what, s)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -102,7 +102,7 @@ command = "echo $$ > joiner.pid; exec sleep 1000"
 	).Replace(before)
 	write(t, filepath.Join(dir, "ringsup.toml"), after)
 	out := ctlOK(t, dir, "reload")
-	if want := "added:     -\nremoved:   gone\nrestarted: -\nupdated:   policy\n"; out != want {
+	if want := "added:     -\nremoved:   gone\nrestarted: -\nupdated:   policy\ngone: removed\n"; out != want {
 		t.Errorf("ctl reload printed\n%s\nwant\n%s", out, want)
 	}
 	readPID(t, filepath.Join(dir, "joiner.pid"))

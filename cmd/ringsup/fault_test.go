@@ -126,10 +126,7 @@ func faultNode(t *testing.T, cfg string) (string, *ringsupProc) {
 	t.Helper()
 	quickRaceExit(t)
 	dir, r := runNode(t, cfg)
-	eventually(t, 10*time.Second, "ringsup listens", func() bool {
-		_, err := os.Stat(filepath.Join(dir, "ringsup.sock"))
-		return err == nil
-	})
+	waitListening(t, r, filepath.Join(dir, "ringsup.sock"))
 	return dir, r
 }
 
@@ -693,7 +690,7 @@ env = { TOKEN = %q }
 	seen["ctl status --json"] = ctlOK(t, dir, "status", "--json")
 	seen["ctl status"] = ctlOK(t, dir, "status")
 	write(t, filepath.Join(dir, "ringsup.toml"), cfg("hunter3"))
-	seen["ctl reload"] = ctlOK(t, dir, "reload")
+	seen["ctl reload"] = ctlOK(t, dir, "reload", "--no-block")
 	eventually(t, 10*time.Second, "vault gets the new secret", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "vault.env"))
 		return string(b) == "hunter3\n"

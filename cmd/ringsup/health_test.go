@@ -20,7 +20,12 @@ import (
 // the test stops ringsup at its end.
 func runNode(t *testing.T, cfg string) (string, *ringsupProc) {
 	t.Helper()
-	dir := t.TempDir()
+	return runNodeIn(t, t.TempDir(), cfg)
+}
+
+// runNodeIn is runNode in dir.
+func runNodeIn(t *testing.T, dir, cfg string) (string, *ringsupProc) {
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "ringsup.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +85,9 @@ retries = 50`))
 
 func TestHTTPProbeGatesReadiness(t *testing.T) {
 	var healthy atomic.Bool
+	var probes atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probes.Add(1)
 		if !healthy.Load() {
 			http.Error(w, "warming up", http.StatusServiceUnavailable)
 			return
@@ -99,7 +106,7 @@ retries = 100
 command = "echo $$ > client.pid; exec sleep 1000"
 depends_on = ["web"]
 `, srv.URL))
-	time.Sleep(500 * time.Millisecond) // web probed several times, failing
+	eventually(t, 20*time.Second, "web probed several times, failing", func() bool { return probes.Load() >= 3 })
 	if _, err := os.Stat(filepath.Join(dir, "client.pid")); err == nil {
 		t.Fatal("client started while web answered 503")
 	}

@@ -250,8 +250,9 @@ func TestInstancesScale(t *testing.T) {
 	}
 	pids := waitRunning(t, dir, names(4)...)
 
+	// ctl scale waits for the new instances, as reload does.
 	out := ctlOK(t, dir, "scale", "selfplay", "6")
-	if want := "added:     selfplay@4, selfplay@5\nremoved:   -\nrestarted: -\nupdated:   -\n"; out != want {
+	if want := "added:     selfplay@4, selfplay@5\nremoved:   -\nrestarted: -\nupdated:   -\nselfplay@4: running\nselfplay@5: running\n"; !sameLines(out, want) {
 		t.Errorf("scale selfplay 6 printed\n%s\nwant\n%s", out, want)
 	}
 	after := waitRunning(t, dir, names(6)...)
@@ -273,7 +274,8 @@ func TestInstancesScale(t *testing.T) {
 	// A reload that changes instances: the file wins, 4 -> 6, then 3.
 	write(t, filepath.Join(dir, "ringsup.toml"), instancesNode(6))
 	out = ctlOK(t, dir, "reload")
-	if want := "added:     selfplay@2, selfplay@3, selfplay@4, selfplay@5\nremoved:   -\nrestarted: -\nupdated:   -\n"; out != want {
+	if want := "added:     selfplay@2, selfplay@3, selfplay@4, selfplay@5\nremoved:   -\nrestarted: -\nupdated:   -\n" +
+		"selfplay@2: running\nselfplay@3: running\nselfplay@4: running\nselfplay@5: running\n"; !sameLines(out, want) {
 		t.Errorf("reload to 6 printed\n%s\nwant\n%s", out, want)
 	}
 	after = waitRunning(t, dir, names(6)...)
@@ -294,6 +296,12 @@ func TestInstancesScale(t *testing.T) {
 		ctlFails(t, dir, bad...)
 	}
 	sameExcept(t, "bad scales", after, waitRunning(t, dir, names(3)...))
+
+	// A waiting verb given the daemon's name waits for every instance.
+	out = ctlOK(t, dir, "stop", "selfplay")
+	if want := "selfplay@0: stopped\nselfplay@1: stopped\nselfplay@2: stopped\n"; !sameLines(out, want) {
+		t.Errorf("stop selfplay printed\n%s\nwant\n%s", out, want)
+	}
 }
 
 // TestInstancesCheckAndGraph: check and graph show a daemon with

@@ -7,6 +7,8 @@
 //	ringsup [--config FILE] [--profile NAME] [flags]   run in the foreground
 //	ringsup check [--config FILE] [--profile NAME]      validate; print the start order
 //	ringsup graph [--config FILE] [--profile NAME]      dependency graph as Graphviz DOT
+//	ringsup ctl [--socket PATH] COMMAND ...            control a running supervisor
+//	ringsup completion bash|zsh|fish                    shell completion script
 //	ringsup version
 package main
 

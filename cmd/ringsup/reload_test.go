@@ -51,9 +51,32 @@ func wantReloaded(t *testing.T, dir, want string, steady int, _ *ringsupProc) {
 
 func TestReloadOnSIGHUP(t *testing.T) {
 	dir, r, steady := startReloadNode(t, false)
+	before := len(r.output.String())
 	write(t, filepath.Join(dir, "ringsup.toml"), reloadNode(false, "v2"))
 	syscall.Kill(r.pid, syscall.SIGHUP)
 	wantReloaded(t, dir, "v2", steady, r)
+	// A reload used to log three lines before anything restarted; now one
+	// line says what it does, then come the lifecycle events.
+	eventually(t, 10*time.Second, "changed is started again", func() bool {
+		return strings.Contains(r.output.String()[before:], "event=DAEMON_STARTED daemon=changed")
+	})
+	var lines []string
+	for _, l := range strings.Split(r.output.String()[before:], "\n") {
+		if strings.Contains(l, "[INFO]") || strings.Contains(l, "[WARN]") || strings.Contains(l, "[ERROR]") {
+			lines = append(lines, l)
+		}
+	}
+	// (The start-up's last events may come first.)
+	var reloadLines []int
+	for i, l := range lines {
+		if strings.Contains(strings.ToLower(l), "reload") {
+			reloadLines = append(reloadLines, i)
+		}
+	}
+	if len(reloadLines) != 1 || !strings.Contains(lines[reloadLines[0]], "event=CONFIG_RELOADED restarted=changed") ||
+		reloadLines[0]+1 >= len(lines) || !strings.Contains(lines[reloadLines[0]+1], "event=DAEMON_STOPPED daemon=changed") {
+		t.Errorf("log of the reload:\n%s\nwant one line, CONFIG_RELOADED restarted=changed, then the stop", strings.Join(lines, "\n"))
+	}
 }
 
 func TestReloadOnFileChange(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/logfile"
 	"github.com/ringrift/ringsup/metrics"
+	"github.com/ringrift/ringsup/sdnotify"
 	"github.com/ringrift/ringsup/supervisor"
 	"github.com/ringrift/ringsup/watch"
 )
@@ -32,7 +33,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-dir", Usage: "`DIR` for daemon logs (default: [supervisor] log_dir)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
-		&cli.BoolFlag{Name: "echo", Usage: "also print daemon output, prefixed with its name (default: when stdout is a terminal)"},
+		&cli.BoolFlag{Name: "echo", Usage: "also print daemon output, prefixed with its name", DefaultText: "when stdout is a terminal, or ringsup is PID 1"},
 	}
 }
 
@@ -41,11 +42,15 @@ func runFlags() []cli.Flag {
 // config file reload it; SIGUSR1 reopens the log files.
 func runAction(c *cli.Context) error {
 	if c.Args().Present() {
-		return fmt.Errorf("unknown command %q (have: check, graph, ctl, version)", c.Args().First())
+		return fmt.Errorf("unknown command %q (have: %s)", c.Args().First(), commandNames(c.App.Commands))
 	}
 	if _, err := newLogger(io.Discard, c.String("log-level"), c.String("log-format")); err != nil {
 		return err
 	}
+	// Before anything is started: the daemons must not inherit
+	// NOTIFY_SOCKET and talk to systemd as if they were ringsup.
+	notifier, notifyErr := sdnotify.FromEnv()
+	defer notifier.Close()
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
@@ -66,27 +71,41 @@ func runAction(c *cli.Context) error {
 	defer ownLog.Close()
 	logger, _ := newLogger(io.MultiWriter(c.App.ErrWriter, ownLog), c.String("log-level"), c.String("log-format"))
 
+	// Echo by default in a terminal, and as a container's PID 1, whose
+	// standard output is what `docker logs` shows.
 	var echo *logfile.Echo
-	if out, isFile := c.App.Writer.(*os.File); c.Bool("echo") || (isFile && logfile.IsTerminal(out)) {
+	if out, isFile := c.App.Writer.(*os.File); c.Bool("echo") || (isFile && logfile.IsTerminal(out)) || os.Getpid() == 1 {
 		echo = logfile.NewEcho(c.App.Writer, isFile && logfile.ColorEnabled(out))
 		defer echo.Close()
 	}
 
+	if notifyErr != nil {
+		logger.Warn("not telling the service manager", "error", notifyErr)
+	}
+	var manager supervisor.Manager
+	if notifier != nil {
+		manager = &notifyManager{n: notifier, log: logger.Named("sdnotify")}
+	}
+	userSockets := &control.UserSockets{} // for daemons that run as another user
 	sup, err := supervisor.New(supervisor.Options{
-		Config:  cfg,
-		Profile: c.String("profile"),
-		Logger:  logger.Named("supervisor"),
-		Echo:    echo,
+		Config:           cfg,
+		Profile:          c.String("profile"),
+		Logger:           logger.Named("supervisor"),
+		Echo:             echo,
+		Manager:          manager,
+		WatchdogInterval: notifier.WatchdogInterval(),
+		DaemonSockets:    userSockets,
 	})
 	if err != nil {
 		return err
 	}
 	// The socket before any daemon: a second supervisor stops here.
 	srv, err := control.Listen(control.Options{
-		Path:       cfg.Supervisor.Socket,
-		Supervisor: sup,
-		LogDir:     cfg.Supervisor.LogDir,
-		Logger:     logger.Named("control"),
+		Path:        cfg.Supervisor.Socket,
+		Supervisor:  sup,
+		LogDir:      cfg.Supervisor.LogDir,
+		Logger:      logger.Named("control"),
+		UserSockets: userSockets,
 	})
 	if err != nil {
 		return err
@@ -114,7 +133,12 @@ func runAction(c *cli.Context) error {
 	}
 
 	reloads := make(chan struct{}, 1)
-	go reloader(reloads, sup, logger.Named("reload"))
+	var envs *envWatch
+	if cfg.Supervisor.Watch {
+		envs = newEnvWatch(reloads, logger.Named("watch"))
+		envs.sync(envFiles(cfg))
+	}
+	go reloader(reloads, sup, cfg.Path, envs, logger.Named("reload"))
 	if cfg.Supervisor.Watch {
 		w, err := watch.New(cfg.Path, watch.Options{Logger: logger.Named("watch")})
 		if err != nil {
@@ -123,7 +147,7 @@ func runAction(c *cli.Context) error {
 			defer w.Close()
 			go func() {
 				for range w.Changes() {
-					logger.Info("config file changed; reloading", "config", cfg.Path)
+					logger.Debug("config file changed; reloading", "config", cfg.Path)
 					requestReload(reloads)
 				}
 			}()
@@ -168,20 +192,30 @@ func requestReload(reloads chan<- struct{}) {
 }
 
 // reloader applies reload requests one at a time, off the signal handler,
-// since a reload may wait for a cascade to end.
-func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, log hclog.Logger) {
+// since a reload may wait for a cascade to end. After a reload it watches
+// the env files of the config now running (envs may be nil: no watching).
+func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, path string, envs *envWatch, log hclog.Logger) {
+	if envs != nil {
+		defer envs.close()
+	}
 	for {
 		select {
 		case <-sup.Done():
 			return
 		case <-reloads:
-			sum, err := sup.Reload()
-			if err != nil {
-				log.Error("reload failed; the running config is unchanged", "error", err.Error())
+			// The supervisor logs the outcome, CONFIG_RELOADED or
+			// CONFIG_RELOAD_FAILED, as one line.
+			if _, err := sup.Reload(); err != nil {
+				log.Debug("reload failed; the running config is unchanged", "error", err.Error())
 				continue
 			}
-			log.Info("reloaded", "added", sum.Added, "removed", sum.Removed,
-				"restarted", sum.Restarted, "updated", sum.Updated)
+			if envs != nil {
+				// The file as applied, read again: a list of env files
+				// is small next to a reload.
+				if cfg, err := config.Load(path); err == nil {
+					envs.sync(envFiles(cfg))
+				}
+			}
 		}
 	}
 }
@@ -199,7 +233,7 @@ func handleSignals(signals <-chan os.Signal, sup *supervisor.Supervisor, reloads
 		case sig := <-signals:
 			switch {
 			case sig == syscall.SIGHUP:
-				log.Info("SIGHUP: reloading")
+				log.Debug("SIGHUP: reloading")
 				requestReload(reloads)
 			case sig == syscall.SIGUSR1:
 				log.Info("SIGUSR1: reopening log files")

@@ -44,6 +44,11 @@ func contenders() []*contender {
 			stopSignal: syscall.SIGTERM,
 		},
 		{
+			name:       "floor-2t",
+			setup:      setupFloor2,
+			stopSignal: syscall.SIGTERM,
+		},
+		{
 			name:       "ringsup",
 			setup:      func(b *bins, dir string, n int) ([]string, error) { return setupRingsup(b, dir, n, ringsupFlat) },
 			stopSignal: syscall.SIGTERM,
@@ -116,6 +121,12 @@ func countLines(out []byte, ok func(string) bool) int {
 
 func setupFloor(b *bins, dir string, n int) ([]string, error) {
 	return []string{b.floor, fmt.Sprint(n), b.child}, nil
+}
+
+// setupFloor2 is the floor spawning from two threads at once, one per core
+// of the machine the targets are set on, as ringsup's spawner does.
+func setupFloor2(b *bins, dir string, n int) ([]string, error) {
+	return []string{b.floor, "-t", "2", fmt.Sprint(n), b.child}, nil
 }
 
 type ringsupShape int

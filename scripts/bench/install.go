@@ -80,7 +80,7 @@ func buildC(dir string) (child, floor string, err error) {
 		bin := filepath.Join(dir, "bench-"+name)
 		var out []byte
 		for _, static := range []bool{true, false} {
-			args := []string{"-O2", "-Wall", "-o", bin, srcPath}
+			args := []string{"-O2", "-Wall", "-pthread", "-o", bin, srcPath}
 			if static {
 				args = append([]string{"-static"}, args...)
 			}

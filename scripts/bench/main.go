@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 type options struct {
 	quick       bool
+	scale       bool
 	reps        int
 	ns          []int
 	restartN    int
@@ -70,6 +72,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	o := &options{}
 	fs.BoolVar(&o.quick, "quick", false, "a few minutes: 1 repetition, 20 kills, 5 s CPU windows")
+	fs.BoolVar(&o.scale, "scale", false, "one run at N=10,000: start, memory, stop and status of floor, floor-2t and ringsup (other flags still apply)")
 	fs.IntVar(&o.reps, "reps", 0, "repetitions of every session (default 5; --quick 1)")
 	nList := fs.String("n", "100,500,1000", "numbers of children for start, memory and stop")
 	fs.IntVar(&o.restartN, "restart-n", 500, "children during the restart measurement")
@@ -84,7 +87,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.probeN, "probe-n", 1000, "ringsup daemons with a tcp probe every second")
 	fs.DurationVar(&o.probeWindow, "probe-window", 0, "CPU window with probes (default 30s; --quick 5s)")
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause after start-up before memory and CPU are read")
-	only := fs.String("only", "", "comma-separated contenders (default: floor,ringsup,ringsup-dag,supervisord,s6,runit)")
+	only := fs.String("only", "", "comma-separated contenders (default: floor,floor-2t,ringsup,ringsup-dag,supervisord,s6,runit)")
 	fs.StringVar(&o.out, "out", "/tmp/ringsup-bench", "`DIR` for results.md, results.json and the built programs")
 	fs.StringVar(&o.ringsup, "ringsup", "", "ringsup binary (default: scripts/build.sh, the release build)")
 	noInstall := fs.Bool("no-install", false, "do not apt-get install missing peers")
@@ -99,6 +102,26 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o.install = !*noInstall
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.scale {
+		// What issue 19 measures at scale: one run, no restart, idle CPU
+		// or extras, the floors and ringsup unless --only says otherwise.
+		scaleDefaults := map[string]func(){
+			"n":         func() { *nList = "10000" },
+			"reps":      func() { o.reps = 1 },
+			"status-n":  func() { o.statusN = 10000 },
+			"restart-n": func() { o.restartN = 0 },
+			"idle-n":    func() { o.idleN = 0 },
+			"extras":    func() { o.extras = false },
+			"only":      func() { *only = "floor,floor-2t,ringsup" },
+		}
+		for name, apply := range scaleDefaults {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
 	for f := range strings.SplitSeq(*nList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 10 {
@@ -160,14 +183,8 @@ func run(args []string) error {
 		return err
 	}
 	// Every supervisor inherits this: 1000 children with pipes need more
-	// than the usual 1024 descriptors.
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: cannot raise the descriptor limit:", err)
-		}
-	}
+	// than the usual 1024 descriptors, 10,000 more than the usual hard limit.
+	raiseLimits(slices.Max(o.ns), os.Stderr)
 	work, err := os.MkdirTemp("", "rsb.")
 	if err != nil {
 		return err

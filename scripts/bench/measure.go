@@ -11,10 +11,16 @@ import (
 	"time"
 )
 
-const (
-	upTimeout   = 3 * time.Minute
-	stopTimeout = time.Minute
-)
+// How long a contender may take to have n children up, and to stop them:
+// at least 3 minutes and 1 minute, and 20 ms a child (the slowest peers
+// start and stop 1000 in about 7 s; at 10,000 they take minutes).
+func upTimeout(n int) time.Duration {
+	return max(3*time.Minute, time.Duration(n)*20*time.Millisecond)
+}
+
+func stopTimeout(n int) time.Duration {
+	return max(time.Minute, time.Duration(n)*20*time.Millisecond)
+}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
@@ -31,7 +37,7 @@ func (h *harness) session(c *contender, n, rep int) (err error) {
 			err = cerr
 		}
 	}()
-	up, err := s.waitUp(n, upTimeout)
+	up, err := s.waitUp(n, upTimeout(n))
 	if err != nil {
 		return err
 	}
@@ -93,7 +99,7 @@ func (h *harness) session(c *contender, n, rep int) (err error) {
 		h.res.add("restart_cpu_ms", c.name, n, perKill)
 		line += fmt.Sprintf("  %d restarts (max %.1f ms, cpu %.2f ms each)", kills, ms(worst), perKill)
 	}
-	children, supervisor, err := s.stop(stopTimeout)
+	children, supervisor, err := s.stop(stopTimeout(n))
 	if err != nil {
 		return err
 	}
@@ -161,7 +167,7 @@ func (h *harness) reload() (err error) {
 			err = cerr
 		}
 	}()
-	up, err := s.waitUp(n, upTimeout)
+	up, err := s.waitUp(n, upTimeout(n))
 	if err != nil {
 		return err
 	}
@@ -203,7 +209,7 @@ func (h *harness) reload() (err error) {
 	if kept != n-1 {
 		return fmt.Errorf("reload: %d of the %d unchanged daemons kept their process", kept, n-1)
 	}
-	_, _, err = s.stop(stopTimeout)
+	_, _, err = s.stop(stopTimeout(n))
 	return err
 }
 
@@ -257,7 +263,7 @@ func (h *harness) probes() (err error) {
 			err = cerr
 		}
 	}()
-	if _, err := s.waitUp(n, upTimeout); err != nil {
+	if _, err := s.waitUp(n, upTimeout(n)); err != nil {
 		return err
 	}
 	time.Sleep(h.opts.settle + 2*time.Second)
@@ -271,7 +277,7 @@ func (h *harness) probes() (err error) {
 	if rate < float64(n)/2 {
 		return errors.New("probes: fewer than half the expected probes arrived")
 	}
-	_, _, err = s.stop(stopTimeout)
+	_, _, err = s.stop(stopTimeout(n))
 	return err
 }
 

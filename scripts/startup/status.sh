@@ -1,0 +1,90 @@
+#!/bin/sh
+# B6 by hand: the whole-command time of `ringsup ctl status --json` for each
+# given ringsup binary, and of runit's `sv status`, over the same N daemons.
+#
+#   scripts/startup/status.sh [-n N] [-rounds R] [-r RUNS] [-floor CTLFLOOR] BINARY...
+#
+# The first BINARY supervises N `/bin/sleep` daemons; runsvdir supervises N
+# service directories of the same. Once all are up, each round runs
+# `perf stat -r RUNS` of every command in turn (interleaved, so a busy
+# machine slows them alike) and prints each round's mean; with -floor (which
+# may be repeated), also `CTLFLOOR SOCKET` (scripts/startup/ctlfloor and
+# rawfloor, built alike). The median of the
+# rounds' means, per command, comes last. Needs perf (Debian linux-perf)
+# and runit. Everything it starts is stopped on exit.
+set -eu
+n=500 rounds=5 runs=20 floors=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-n) n=$2; shift 2 ;;
+	-rounds) rounds=$2; shift 2 ;;
+	-r) runs=$2; shift 2 ;;
+	-floor) floors="$floors $2"; shift 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-rounds R] [-r RUNS] [-floor CTLFLOOR] BINARY..." >&2; exit 2; }
+dir=$(mktemp -d /tmp/rsstatus.XXXXXX)
+sup= svd=
+cleanup() {
+	set +e # a supervisor's exit status must not stop the cleanup
+	[ -n "$sup" ] && kill -TERM "$sup" 2>/dev/null && wait "$sup"
+	[ -n "$svd" ] && kill -HUP "$svd" 2>/dev/null && wait "$svd"
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+ulimit -n "$(ulimit -Hn)"
+
+mkdir -p "$dir/conf" "$dir/sv"
+{
+	printf '[supervisor]\nsocket = "%s/ringsup.sock"\nlog_dir = "%s/logs"\n\n' "$dir" "$dir"
+	i=0
+	while [ $i -lt "$n" ]; do
+		printf '[daemons.d%04d]\ncommand = ["/bin/sleep", "100000"]\n' $i
+		s=$dir/sv/$(printf d%04d $i)
+		mkdir -p "$s"
+		printf '#!/bin/sh\nexec /bin/sleep 100000\n' >"$s/run"
+		chmod +x "$s/run"
+		i=$((i + 1))
+	done
+} >"$dir/conf/ringsup.toml"
+"$1" --config "$dir/conf/ringsup.toml" --log-level warn &
+sup=$!
+runsvdir "$dir/sv" >/dev/null 2>&1 &
+svd=$!
+svs=$(ls -d "$dir"/sv/d*)
+
+# Wait (up to 60 s) for every daemon of both to be up.
+deadline=$(($(date +%s) + 60))
+while :; do
+	up=$("$1" ctl --socket "$dir/ringsup.sock" status --json 2>/dev/null | grep -o '"state": *"running"' | wc -l) || up=0
+	# shellcheck disable=SC2086
+	svup=$(sv status $svs 2>/dev/null | grep -c '^run: ') || svup=0
+	[ "$up" -eq "$n" ] && [ "$svup" -eq "$n" ] && break
+	[ "$(date +%s)" -lt "$deadline" ] || { echo "only $up ringsup and $svup runit daemons up of $n" >&2; exit 1; }
+	sleep 0.2
+done
+
+mean() { # perf stat -r's mean wall time in ms
+	perf stat -r "$runs" "$@" 2>&1 >/dev/null | awk '/seconds time elapsed/ { printf "%.2f", $1 * 1000 }'
+}
+out=$dir/means
+r=1
+while [ $r -le "$rounds" ]; do
+	for b in "$@"; do
+		printf '%s ctl status --json\t%s\n' "$b" "$(mean "$b" ctl --socket "$dir/ringsup.sock" status --json)" >>"$out"
+	done
+	for f in $floors; do
+		printf '%s SOCKET\t%s\n' "$f" "$(mean "$f" "$dir/ringsup.sock")" >>"$out"
+	done
+	# shellcheck disable=SC2086
+	printf 'sv status\t%s\n' "$(mean sv status $svs)" >>"$out"
+	r=$((r + 1))
+done
+echo "N=$n, $rounds rounds of perf stat -r $runs, interleaved; each round's mean wall time, ms:"
+awk -F'\t' '{ v[$1] = v[$1] " " $2 } END { for (k in v) print k ":" v[k] }' "$out" | sort
+echo "median of the rounds:"
+sort -t"$(printf '\t')" -k1,1 -k2,2n "$out" | awk -F'\t' -v r="$rounds" '
+	{ v[$1, ++c[$1]] = $2 }
+	END { for (k in c) { m = int((c[k] + 1) / 2); printf "%s\t%s\n", k, v[k, m] } }' | sort
