@@ -34,7 +34,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	switch a.kind {
 	case actSpawn:
 		// schedule starts the processes of a pass together.
-		s.spawnQueue = append(s.spawnQueue, d)
+		s.spawns.queue = append(s.spawns.queue, d)
 	case actSignal:
 		if err := s.rt.Signal(d.rec.PID, a.sig); err != nil && !errors.Is(err, procexec.ErrNoProcess) {
 			s.log.Error("cannot signal daemon", "daemon", d.name, "signal", procexec.SignalName(a.sig), "error", err)
@@ -93,8 +93,8 @@ func (s *Supervisor) feedHealth(d *daemon, in healthInput, now time.Time) {
 
 // healthStarted starts checking d's new process (step's actHealthStart).
 func (s *Supervisor) healthStarted(d *daemon, now time.Time) {
-	s.incarnations++
-	s.feedHealth(d, healthInput{kind: hSpawned, incarnation: s.incarnations}, now)
+	s.spawns.incarnations++
+	s.feedHealth(d, healthInput{kind: hSpawned, incarnation: s.spawns.incarnations}, now)
 }
 
 // healthStopped stops checking d's process, gone or going (step's

@@ -292,7 +292,7 @@ func (s *Supervisor) status(names []string) (Status, error) {
 	now := time.Now()
 	st := Status{
 		Profile: s.sel.name,
-		Config:  s.path,
+		Config:  s.opts.Config.Path,
 		PID:     os.Getpid(),
 		Daemons: make(map[string]DaemonStatus, len(ds)),
 	}

@@ -126,11 +126,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // one request to the runtime, and feeds each outcome back; it reports
 // whether there were any.
 func (s *Supervisor) spawnQueued() bool {
-	queue := s.spawnQueue
+	queue := s.spawns.queue
 	if len(queue) == 0 {
 		return false
 	}
-	s.spawnQueue = nil
+	s.spawns.queue = nil
 	specs := make([]procexec.Spec, 0, len(queue))
 	pipes := make([]*health.ReadyPipe, len(queue))
 	errs := make([]error, len(queue))

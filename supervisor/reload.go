@@ -21,7 +21,7 @@ import (
 func (s *Supervisor) Reload() (sum ReloadSummary, err error) {
 	done := s.reloading()
 	defer func() { done(err) }()
-	cfg, err := config.Load(s.path)
+	cfg, err := config.Load(s.opts.Config.Path)
 	if err != nil {
 		if cerr := s.call(&reloadFailedRequest{err: err}); cerr != nil {
 			return ReloadSummary{}, cerr
@@ -37,7 +37,7 @@ func (s *Supervisor) Reload() (sum ReloadSummary, err error) {
 }
 
 func (r *reloadRequest) handle(s *Supervisor) {
-	s.reloads = append(s.reloads, r)
+	s.changes.reloads = append(s.changes.reloads, r)
 }
 
 type reloadFailedRequest struct{ err error }
@@ -64,21 +64,21 @@ func (s *Supervisor) busy() bool {
 // applyQueuedReload applies the oldest waiting reload once nothing is under
 // way.
 func (s *Supervisor) applyQueuedReload() {
-	if len(s.reloads) == 0 {
+	if len(s.changes.reloads) == 0 {
 		return
 	}
 	if s.life.shuttingDown {
-		for _, r := range s.reloads {
+		for _, r := range s.changes.reloads {
 			r.reply <- reloadReply{err: fmt.Errorf("cannot reload: %w", ErrShuttingDown)}
 		}
-		s.reloads = nil
+		s.changes.reloads = nil
 		return
 	}
 	if s.busy() {
 		return
 	}
-	r := s.reloads[0]
-	s.reloads = s.reloads[1:]
+	r := s.changes.reloads[0]
+	s.changes.reloads = s.changes.reloads[1:]
 	cfg := r.cfg
 	if r.scale != nil {
 		var err error

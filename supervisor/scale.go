@@ -44,15 +44,15 @@ func (s *Supervisor) scaledConfig(op *scaleOp) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.scales == nil {
-		s.scales = make(map[string]scaled)
+	if s.changes.scales == nil {
+		s.changes.scales = make(map[string]scaled)
 	}
-	sc, ok := s.scales[op.name]
+	sc, ok := s.changes.scales[op.name]
 	if !ok {
 		sc.file = s.cfg.Templates[op.name].Instances
 	}
 	sc.n = op.n
-	s.scales[op.name] = sc
+	s.changes.scales[op.name] = sc
 	return cfg, nil
 }
 
@@ -62,17 +62,17 @@ func (s *Supervisor) scaledConfig(op *scaleOp) (*config.Config, error) {
 // new file makes invalid (a probe address out of range for an instance),
 // with a warning: the file's count applies.
 func (s *Supervisor) keepScales(cfg *config.Config) *config.Config {
-	for _, name := range slices.Sorted(maps.Keys(s.scales)) {
-		sc := s.scales[name]
+	for _, name := range slices.Sorted(maps.Keys(s.changes.scales)) {
+		sc := s.changes.scales[name]
 		t, ok := cfg.Templates[name]
 		if !ok || t.Instances != sc.file {
-			delete(s.scales, name)
+			delete(s.changes.scales, name)
 			continue
 		}
 		scaledCfg, err := cfg.Scaled(name, sc.n)
 		if err != nil {
 			s.log.Warn("count of instances set by ctl scale dropped: the file's applies", "daemon", name, "instances", t.Instances, "error", err)
-			delete(s.scales, name)
+			delete(s.changes.scales, name)
 			continue
 		}
 		cfg = scaledCfg

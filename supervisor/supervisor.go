@@ -100,7 +100,6 @@ var ErrShuttingDown = errors.New("shutting down")
 type Supervisor struct {
 	opts Options
 	log  hclog.Logger
-	path string // the config file; fixed for the supervisor's life
 	cfg  *config.Config
 	sel  selection // the active profile
 	rt   Runtime
@@ -115,24 +114,35 @@ type Supervisor struct {
 	hooks  *hookRunner
 	probes *probeRunner
 	groups *groupTracker
-	// incarnations numbers the processes spawned, for their health checks.
-	incarnations uint64
-	// spawnQueue holds the daemons whose processes schedule is about to
-	// start, together.
-	spawnQueue []*daemon
-	notify     notifier // what daemons say about their readiness
+	// spawns is what schedule is about to start, together (loop.go).
+	spawns spawnBatch
+	notify notifier // what daemons say about their readiness
 
 	// life is the supervisor's own life: the shutdown, and who is told
 	// of it and of the daemons settling.
 	life    lifecycle
-	reloads []*reloadRequest // waiting until no transition is under way
-	// scales holds the counts of instances set by Scale (scale.go).
-	scales map[string]scaled
+	changes pendingChanges // reloads and scales (reload.go, scale.go)
 
 	requests chan request
 	done     chan struct{}  // closed when Run returns
 	place    *PlacementLink // singletons' fences (fence.go)
 
+}
+
+// spawnBatch is what the loop is about to start: the daemons whose
+// processes schedule starts together, and the count of processes spawned
+// so far, which numbers each one's health checks.
+type spawnBatch struct {
+	queue        []*daemon
+	incarnations uint64
+}
+
+// pendingChanges are the config changes the loop holds: reloads waiting
+// until no transition is under way, and the counts of instances set by
+// Scale, which later reloads keep.
+type pendingChanges struct {
+	reloads []*reloadRequest
+	scales  map[string]scaled
 }
 
 // lifecycle is the supervisor's own life as others see it.
@@ -195,7 +205,6 @@ func New(opts Options) (*Supervisor, error) {
 	s := &Supervisor{
 		opts:     opts,
 		log:      opts.Logger,
-		path:     cfg.Path,
 		sel:      selection{wanted: opts.Profile},
 		rt:       opts.Runtime,
 		daemons:  make(map[string]*daemon, len(cfg.Daemons)),
