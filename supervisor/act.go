@@ -20,7 +20,7 @@ func (s *Supervisor) apply(d *daemon, in input) {
 	in.jitter = s.opts.Rand.Float64()*2 - 1
 	var acts []action
 	d.rec, acts = step(d.rec, d.pol, in, now)
-	s.noteExit(d, prev, d.rec)
+	s.life.unclean.noteExit(s.life.shuttingDown, d.name, prev, d.rec)
 	if prev.State != d.rec.State {
 		s.log.Debug("state", "daemon", d.name, "from", prev.State, "to", d.rec.State, "input", in.kind)
 	}

@@ -90,7 +90,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			}
 			s.flushEvents() // the last stops, before the line that ends them
 			s.log.Info("all daemons stopped")
-			return s.shutdownErr()
+			return s.life.unclean.err()
 		}
 		s.flushEvents()
 		if s.runHookActions() {

@@ -42,17 +42,17 @@ type shutdownReport struct {
 
 // noteExit records a daemon whose process the shutdown had to kill: it was
 // stopping, SIGKILL was sent at its deadline, and now it is gone. After
-// Kill, which killed them all, none is listed.
-func (s *Supervisor) noteExit(d *daemon, prev, next record) {
-	if s.life.shuttingDown && !s.life.unclean.killedAll && prev.State == Stopping && prev.Killed && prev.PID != 0 && next.PID == 0 {
-		s.life.unclean.killed = append(s.life.unclean.killed, d.name)
+// Kill, which killed them all, none is listed. shuttingDown says whether
+// the shutdown has begun.
+func (r *shutdownReport) noteExit(shuttingDown bool, name string, prev, next record) {
+	if shuttingDown && !r.killedAll && prev.State == Stopping && prev.Killed && prev.PID != 0 && next.PID == 0 {
+		r.killed = append(r.killed, name)
 	}
 }
 
-// shutdownErr returns the *UncleanShutdownError of the shutdown, or nil
-// when it was clean.
-func (s *Supervisor) shutdownErr() error {
-	r := s.life.unclean
+// err returns the *UncleanShutdownError of the shutdown, or nil when it
+// was clean.
+func (r *shutdownReport) err() error {
 	if len(r.killed) == 0 && !r.killedAll && r.left == 0 {
 		return nil
 	}
