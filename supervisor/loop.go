@@ -402,7 +402,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // armTimer sets the timer to the earliest deadline and returns its channel,
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer(timer *time.Timer) <-chan time.Time {
-	first := earliest(earliest(s.hooks.deadline(), s.dropsDeadline()), s.watchdogDeadline())
+	first := earliest(earliest(s.hooks.deadline(), s.dropsDeadline()), s.life.mgr.watchdogDeadline())
 	for _, d := range s.order {
 		first = earliest(first, d.deadline())
 	}
@@ -431,7 +431,7 @@ func (d *daemon) deadline() time.Time {
 // past theirs.
 func (s *Supervisor) fireDeadlines() {
 	now := time.Now()
-	s.fireWatchdog(now)
+	s.life.mgr.fireWatchdog(s.opts.Manager, s.opts.WatchdogInterval, now)
 	s.hooks.killLate(now)
 	s.reportDrops(now)
 	for _, d := range s.order {
@@ -530,4 +530,29 @@ func (s *Supervisor) forgetRemoved() {
 		s.order = slices.Delete(s.order, i, i+1)
 		i--
 	}
+}
+
+// startManager begins watching start-up for Ready (manager.go); Run calls
+// it once the active daemons were told to start.
+func (s *Supervisor) startManager(now time.Time) {
+	if s.opts.Manager == nil {
+		return
+	}
+	goals := make(map[string]Goal, len(s.sel.active))
+	for n := range s.sel.active {
+		goals[n] = GoalUp
+	}
+	c := make(chan Settled, len(goals))
+	w := &Waiter{s: s, C: c, c: c, pending: goals}
+	s.life.waiters = append(s.life.waiters, w)
+	s.life.mgr.start(w, s.opts.WatchdogInterval > 0, now)
+}
+
+// tellManager reports, at the end of a pass, start-up's end and a change
+// of the daemons' states.
+func (s *Supervisor) tellManager() {
+	if s.opts.Manager == nil {
+		return
+	}
+	s.life.mgr.tell(s.opts.Manager, s.statusLine(), s.life.shuttingDown)
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 )
@@ -27,77 +28,65 @@ type Manager interface {
 	Watchdog()
 }
 
-// managerState is the loop's side of Options.Manager.
+// managerState is the loop's side of Options.Manager. Its methods are
+// given the Manager and what they need of the loop (loop.go calls them).
 type managerState struct {
 	startup      *Waiter // until start-up is done; nil after
 	lastStatus   string
 	nextWatchdog time.Time
 }
 
-// startManager begins watching start-up for Ready; Run calls it once the
-// active daemons were told to start.
-func (s *Supervisor) startManager(now time.Time) {
-	if s.opts.Manager == nil {
-		return
-	}
-	goals := make(map[string]Goal, len(s.sel.active))
-	for n := range s.sel.active {
-		goals[n] = GoalUp
-	}
-	c := make(chan Settled, len(goals))
-	s.life.mgr.startup = &Waiter{s: s, C: c, c: c, pending: goals}
-	s.life.waiters = append(s.life.waiters, s.life.mgr.startup)
-	if s.opts.WatchdogInterval > 0 {
-		s.life.mgr.nextWatchdog = now
+// start begins watching start-up through the startup waiter, for Ready;
+// with watchdog, the first Watchdog is due at once.
+func (m *managerState) start(startup *Waiter, watchdog bool, now time.Time) {
+	m.startup = startup
+	if watchdog {
+		m.nextWatchdog = now
 	}
 }
 
-// tellManager reports, at the end of a pass, start-up's end and a change
-// of the daemons' states.
-func (s *Supervisor) tellManager() {
-	m := s.opts.Manager
-	if m == nil {
+// tell reports to mgr, at the end of a pass, start-up's end and a change
+// of the daemons' states (status, as statusLine says them).
+func (m *managerState) tell(mgr Manager, status string, shuttingDown bool) {
+	if shuttingDown {
+		m.startup = nil // never ready: Stopping was said
+	}
+	if w := m.startup; w != nil && len(w.pending) == 0 {
+		m.startup = nil
+		m.lastStatus = status
+		mgr.Ready(status)
 		return
 	}
-	status := s.statusLine()
-	if s.life.shuttingDown {
-		s.life.mgr.startup = nil // never ready: Stopping was said
-	}
-	if w := s.life.mgr.startup; w != nil && len(w.pending) == 0 {
-		s.life.mgr.startup = nil
-		s.life.mgr.lastStatus = status
-		m.Ready(status)
-		return
-	}
-	if status != s.life.mgr.lastStatus {
-		s.life.mgr.lastStatus = status
-		m.Status(status)
+	if status != m.lastStatus {
+		m.lastStatus = status
+		mgr.Status(status)
 	}
 }
 
 // watchdogDeadline is when the loop next tells the manager it is alive;
 // zero without a watchdog.
-func (s *Supervisor) watchdogDeadline() time.Time { return s.life.mgr.nextWatchdog }
+func (m *managerState) watchdogDeadline() time.Time { return m.nextWatchdog }
 
-// fireWatchdog tells the manager the loop is alive, if due.
-func (s *Supervisor) fireWatchdog(now time.Time) {
-	if dl := s.life.mgr.nextWatchdog; dl.IsZero() || now.Before(dl) {
+// fireWatchdog tells mgr the loop is alive, if due, and sets the next
+// time interval later.
+func (m *managerState) fireWatchdog(mgr Manager, interval time.Duration, now time.Time) {
+	if dl := m.nextWatchdog; dl.IsZero() || now.Before(dl) {
 		return
 	}
-	s.opts.Manager.Watchdog()
-	s.life.mgr.nextWatchdog = now.Add(s.opts.WatchdogInterval)
+	mgr.Watchdog()
+	m.nextWatchdog = now.Add(interval)
 }
 
-// statusLine counts the daemons by state, as ctl status shows them:
-// "12 running, 1 done, 1 failed".
-func (s *Supervisor) statusLine() string {
+// statusLine counts the daemons' records by state, as ctl status shows
+// them: "12 running, 1 done, 1 failed".
+func statusLine(recs iter.Seq[record]) string {
 	var counts [len(stateNames) + 1]int
 	done := len(stateNames)
-	for _, d := range s.order {
-		if d.rec.Done {
+	for rec := range recs {
+		if rec.Done {
 			counts[done]++
 		} else {
-			counts[d.rec.State]++
+			counts[rec.State]++
 		}
 	}
 	var parts []string
@@ -113,27 +102,4 @@ func (s *Supervisor) statusLine() string {
 		return "no daemons"
 	}
 	return strings.Join(parts, ", ")
-}
-
-// statusRequest for Reloaded's status, from the caller's goroutine.
-type statusLineRequest struct{ reply chan string }
-
-func (r *statusLineRequest) handle(s *Supervisor) { r.reply <- s.statusLine() }
-
-// reloading tells the manager a reload begins; the returned function tells
-// it the reload ended with err.
-func (s *Supervisor) reloading() func(err error) {
-	m := s.opts.Manager
-	if m == nil {
-		return func(error) {}
-	}
-	m.Reloading()
-	return func(err error) {
-		r := &statusLineRequest{reply: make(chan string, 1)}
-		status := ""
-		if s.call(r) == nil {
-			status = <-r.reply
-		}
-		m.Reloaded(status, err)
-	}
 }

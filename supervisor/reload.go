@@ -163,3 +163,38 @@ func (s *Supervisor) applyMembership(wasActive map[string]bool) {
 		}
 	}
 }
+
+// statusLineRequest asks the loop for Reloaded's status, from the caller's
+// goroutine.
+type statusLineRequest struct{ reply chan string }
+
+func (r *statusLineRequest) handle(s *Supervisor) { r.reply <- s.statusLine() }
+
+// reloading tells the manager a reload begins; the returned function tells
+// it the reload ended with err.
+func (s *Supervisor) reloading() func(err error) {
+	m := s.opts.Manager
+	if m == nil {
+		return func(error) {}
+	}
+	m.Reloading()
+	return func(err error) {
+		r := &statusLineRequest{reply: make(chan string, 1)}
+		status := ""
+		if s.call(r) == nil {
+			status = <-r.reply
+		}
+		m.Reloaded(status, err)
+	}
+}
+
+// statusLine counts the daemons by state (manager.go's statusLine).
+func (s *Supervisor) statusLine() string {
+	return statusLine(func(yield func(record) bool) {
+		for _, d := range s.order {
+			if !yield(d.rec) {
+				return
+			}
+		}
+	})
+}
