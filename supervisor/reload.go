@@ -82,12 +82,12 @@ func (s *Supervisor) applyQueuedReload() {
 	cfg := r.cfg
 	if r.scale != nil {
 		var err error
-		if cfg, err = s.scaledConfig(r.scale); err != nil {
+		if cfg, err = s.changes.scales.apply(s.cfg, r.scale); err != nil {
 			r.reply <- reloadReply{err: err}
 			return
 		}
 	} else {
-		cfg = s.keepScales(cfg)
+		cfg = s.changes.scales.keep(cfg, s.log)
 	}
 	sum, err := s.applyReload(cfg)
 	r.reply <- reloadReply{summary: sum, err: err}
@@ -197,4 +197,23 @@ func (s *Supervisor) statusLine() string {
 			}
 		}
 	})
+}
+
+// Scale sets how many instances the daemon name (one with an instances
+// key) runs, as `ctl scale` does: the new instances start if the daemon
+// is in the active profile, the highest-numbered ones stop beyond n, and
+// the others are left alone, same process. It is applied like a reload
+// of the config with instances = n (it waits for what is stopping, and
+// publishes CONFIG_RELOADED) and returns what changed.
+//
+// The count holds until a reload finds that the file's instances value
+// for name changed since the scale: then the file wins. The file itself
+// is never written.
+func (s *Supervisor) Scale(name string, n int) (ReloadSummary, error) {
+	r := &reloadRequest{scale: &scaleOp{name: name, n: n}, reply: make(chan reloadReply, 1)}
+	if err := s.call(r); err != nil {
+		return ReloadSummary{}, err
+	}
+	rep := <-r.reply
+	return rep.summary, rep.err
 }

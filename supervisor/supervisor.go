@@ -142,7 +142,7 @@ type spawnBatch struct {
 // Scale, which later reloads keep.
 type pendingChanges struct {
 	reloads []*reloadRequest
-	scales  map[string]scaled
+	scales  scaleCounts
 }
 
 // lifecycle is the supervisor's own life as others see it.
