@@ -542,9 +542,7 @@ func (s *Supervisor) startManager(now time.Time) {
 	for n := range s.sel.active {
 		goals[n] = GoalUp
 	}
-	c := make(chan Settled, len(goals))
-	w := &Waiter{s: s, C: c, c: c, pending: goals}
-	s.life.waiters = append(s.life.waiters, w)
+	w := s.newWaiter(goals)
 	s.life.mgr.start(w, s.opts.WatchdogInterval > 0, now)
 }
 

@@ -28,7 +28,7 @@
 // daemon's process group after it exits. Every process and system call goes
 // through Runtime (runtime.go), which the tests replace with a fake.
 // ready.go sets up the readiness channels and output.go the log files; the
-// exported methods (api.go, reload.go, profile.go, subscribe.go, settle.go)
+// exported methods (api.go, reload.go, profile.go, subscribe.go, waiting.go)
 // only send requests to the loop. At the end of each pass the loop reports
 // the daemons that settled to the waiting operations (settle.go) and the
 // daemons' states to the service manager (manager.go); shutdown.go says
@@ -152,7 +152,7 @@ type lifecycle struct {
 	// unclean says what made the shutdown unclean (shutdown.go).
 	unclean shutdownReport
 	// waiters are the waiting operations' reports (settle.go).
-	waiters []*Waiter
+	waiters waiterList
 	// mgr is the service manager's side (Options.Manager; manager.go).
 	mgr managerState
 }
