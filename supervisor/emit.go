@@ -208,7 +208,7 @@ func (s *Supervisor) publishOf(source string, e Event) {
 // as another user (usersocket.go).
 type emitter struct {
 	limits  emitLimits
-	sockets map[string]userSocket // by daemon name
+	sockets userSockets // by daemon name
 }
 
 // emitLimits holds the rate limit of each publisher, by source daemon

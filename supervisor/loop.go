@@ -44,7 +44,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.hooks.socket, s.hooks.failed = s.cfg.Supervisor.Socket, s.hookFailed
 	defer s.rt.Close()
 	defer s.closeLogs()
-	defer s.closeUserSockets()
+	defer func() { s.emits.sockets.closeAll(s.opts.DaemonSockets) }()
 
 	if err := os.MkdirAll(s.cfg.Supervisor.LogDir, 0o755); err != nil {
 		s.log.Error("cannot create log directory; daemon output is discarded",
@@ -190,7 +190,7 @@ func (s *Supervisor) spawnSpec(d *daemon) (procexec.Spec, *health.ReadyPipe, err
 			env["RINGSUP_FENCE_TOKEN"] = strconv.FormatInt(d.rec.Fence, 10)
 		}
 	}
-	env[SocketEnv] = s.socketFor(d)
+	env[SocketEnv] = s.emits.sockets.socketFor(s.opts.DaemonSockets, s.log, s.cfg.Supervisor.Socket, d.name, d.cfg.User)
 	extra := make(map[int]*os.File)
 	pipe, err := s.prepareReadiness(d, env, extra)
 	if err != nil {
@@ -525,7 +525,7 @@ func (s *Supervisor) forgetRemoved() {
 		if d.notify != nil {
 			d.notify.Close()
 		}
-		s.closeUserSocket(d.name)
+		s.emits.sockets.close(s.opts.DaemonSockets, d.name)
 		delete(s.daemons, d.name)
 		s.order = slices.Delete(s.order, i, i+1)
 		i--

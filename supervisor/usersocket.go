@@ -1,5 +1,7 @@
 package supervisor
 
+import "github.com/hashicorp/go-hclog"
+
 // This file gives the daemons a control socket they can open: the
 // supervisor's own, or, for a daemon that runs as another user (which the
 // supervisor's 0600 socket refuses), a socket of its own.
@@ -27,46 +29,50 @@ type userSocket struct {
 	uid  int
 }
 
-// socketFor returns the control socket d is told about in SocketEnv:
-// its own when it runs as another user and Options.DaemonSockets can make
-// one, the supervisor's otherwise.
-func (s *Supervisor) socketFor(d *daemon) string {
-	main := s.cfg.Supervisor.Socket
-	if d.cfg.User == "" || s.opts.DaemonSockets == nil {
+// userSockets are the daemons' own control sockets, by daemon name, which
+// open opened.
+type userSockets map[string]userSocket
+
+// socketFor returns the control socket the daemon name, which runs as
+// user, is told about in SocketEnv: its own when user is not "" and open
+// (Options.DaemonSockets) can make one, main (the supervisor's) otherwise.
+func (us *userSockets) socketFor(open DaemonSockets, log hclog.Logger, main, name, user string) string {
+	if user == "" || open == nil {
 		return main
 	}
-	uid, gid, err := lookupUser(d.cfg.User)
+	uid, gid, err := lookupUser(user)
 	if err != nil {
 		return main // the spawn fails on the same lookup, and says so
 	}
-	if us, ok := s.emits.sockets[d.name]; ok {
-		if us.uid == uid {
-			return us.path
+	if u, ok := (*us)[name]; ok {
+		if u.uid == uid {
+			return u.path
 		}
-		s.closeUserSocket(d.name)
+		us.close(open, name)
 	}
-	path, err := s.opts.DaemonSockets.Open(d.name, uid, gid)
+	path, err := open.Open(name, uid, gid)
 	if err != nil {
-		s.log.Error("cannot open the daemon's control socket; it cannot publish events", "daemon", d.name, "error", err)
+		log.Error("cannot open the daemon's control socket; it cannot publish events", "daemon", name, "error", err)
 		return main
 	}
-	if s.emits.sockets == nil {
-		s.emits.sockets = make(map[string]userSocket)
+	if *us == nil {
+		*us = make(userSockets)
 	}
-	s.emits.sockets[d.name] = userSocket{path: path, uid: uid}
+	(*us)[name] = userSocket{path: path, uid: uid}
 	return path
 }
 
-// closeUserSocket closes the own socket of the daemon name, if it has one.
-func (s *Supervisor) closeUserSocket(name string) {
-	if _, ok := s.emits.sockets[name]; ok {
-		s.opts.DaemonSockets.Close(name)
-		delete(s.emits.sockets, name)
+// close closes the own socket of the daemon name, if it has one.
+func (us userSockets) close(open DaemonSockets, name string) {
+	if _, ok := us[name]; ok {
+		open.Close(name)
+		delete(us, name)
 	}
 }
 
-func (s *Supervisor) closeUserSockets() {
-	for name := range s.emits.sockets {
-		s.closeUserSocket(name)
+// closeAll closes every daemon's own socket.
+func (us userSockets) closeAll(open DaemonSockets) {
+	for name := range us {
+		us.close(open, name)
 	}
 }
