@@ -3,6 +3,8 @@ package supervisor
 import (
 	"strings"
 	"time"
+
+	"github.com/ringrift/ringsup/config"
 )
 
 type subscribeRequest struct {
@@ -184,4 +186,18 @@ func (s *Supervisor) logEvent(e Event) {
 		}
 		s.log.Info("event", args...)
 	}
+}
+
+// checkFilter reports a type of f that is neither ringsup's own nor
+// declared, or a daemon f names that the config does not have.
+func (s *Supervisor) checkFilter(f EventFilter) error {
+	for _, t := range f.Types {
+		if !config.IsOwnEventType(string(t)) {
+			if err := s.cfg.Events.CheckType(string(t)); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := s.lookup(f.Daemons)
+	return err
 }
