@@ -106,3 +106,16 @@ func (s *Supervisor) healthStopped(d *daemon, now time.Time) {
 		d.pipe = nil
 	}
 }
+
+// askFence carries out actFence: a node whose labels do not match the
+// daemon's placement_labels never asks, and its daemon waits, shown
+// stopped; if it was a candidate (a reload changed placement_labels), it
+// withdraws, and loses the singleton if it held it.
+func (s *Supervisor) askFence(d *daemon) {
+	if c := s.cfg.Cluster; c == nil || !d.cfg.Eligible(c.Labels) {
+		s.place.ask(FenceRequest{Daemon: d.name})
+		s.apply(d, input{kind: inFenceLost, why: LostIneligible})
+		return
+	}
+	s.place.ask(FenceRequest{Daemon: d.name, Campaign: true, StopTimeout: d.cfg.StopTimeout})
+}

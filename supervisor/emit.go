@@ -16,6 +16,7 @@ import (
 // themselves (ctl emit): their checks, the rate limit and what it drops,
 // filtered subscriptions and hook actions. The Supervisor's side, which
 // carries them through the loop, is in emitting.go.
+
 // The event types of daemon events (SPEC.md, "Daemon events").
 const (
 	// EventsDropped reports how many events of a publisher the rate

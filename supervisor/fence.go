@@ -1,20 +1,18 @@
 package supervisor
 
 import (
-	"os"
 	"sync"
 	"time"
 
 	"github.com/ringrift/ringsup/eventtype"
-	"github.com/ringrift/ringsup/guard"
-	"github.com/ringrift/ringsup/procexec"
 )
 
 // This file holds a singleton's placement: the part of step that fences
 // (stepFence, placed), and the link through which the loop asks the
-// cluster for fences and hears its verdicts. The cluster's side (the
-// candidacy, the election, the fence transaction, the deadline) is
-// package cluster's; the loop never waits on it.
+// cluster for fences and hears its verdicts; the Supervisor's side of it
+// is in fencing.go. The cluster's side (the candidacy, the election, the
+// fence transaction, the deadline) is package cluster's; the loop never
+// waits on it.
 
 // The events of a singleton's placement.
 const (
@@ -203,125 +201,8 @@ func (l *PlacementLink) ask(r FenceRequest) {
 	}
 }
 
-// Placement returns the link the cluster takes the singletons' fence
-// requests from and sends its verdicts to.
-func (s *Supervisor) Placement() *PlacementLink { return s.place }
-
 // SingletonStatus is where a singleton runs, as its node last heard.
 type SingletonStatus struct {
 	Owner string `json:"owner"`
 	Fence int64  `json:"fence"`
-}
-
-// askFence carries out actFence: a node whose labels do not match the
-// daemon's placement_labels never asks, and its daemon waits, shown
-// stopped; if it was a candidate (a reload changed placement_labels), it
-// withdraws, and loses the singleton if it held it.
-func (s *Supervisor) askFence(d *daemon) {
-	if c := s.cfg.Cluster; c == nil || !d.cfg.Eligible(c.Labels) {
-		s.place.ask(FenceRequest{Daemon: d.name})
-		s.apply(d, input{kind: inFenceLost, why: LostIneligible})
-		return
-	}
-	s.place.ask(FenceRequest{Daemon: d.name, Campaign: true, StopTimeout: d.cfg.StopTimeout})
-}
-
-// withdraw carries out actWithdraw.
-func (s *Supervisor) withdraw(d *daemon, a action) {
-	s.place.ask(FenceRequest{Daemon: d.name})
-	if a.event.Type != "" {
-		if s.life.shuttingDown {
-			a.event.Reason = LostShutdown
-		}
-		s.publishFor(d, a.event)
-	}
-}
-
-// verdict applies what the cluster said about a singleton.
-func (s *Supervisor) verdict(v Verdict) {
-	d := s.daemons[v.Daemon]
-	if d == nil || !d.pol.Singleton {
-		return
-	}
-	switch v.Kind {
-	case VerdictGranted:
-		d.leaseDeadline = v.Deadline
-		s.apply(d, input{kind: inFenceGranted, fence: v.Fence})
-	case VerdictDeadline:
-		d.leaseDeadline = v.Deadline
-		s.feedGuard(d, guard.Line(v.Deadline))
-	case VerdictLost:
-		s.apply(d, input{kind: inFenceLost, why: v.Reason})
-	case VerdictOwner:
-		d.owner = SingletonStatus{Owner: v.Owner, Fence: v.Fence}
-	}
-}
-
-// singletonStatus returns the status of d's placement, nil for a daemon
-// that is not a singleton.
-func singletonStatus(d *daemon) *SingletonStatus {
-	if !d.pol.Singleton {
-		return nil
-	}
-	st := d.owner
-	return &st
-}
-
-// shownState is the state status shows for d: a singleton waiting for a
-// fence, with no process, is stopped on this node.
-func shownState(d *daemon) State {
-	if d.pol.Singleton && d.rec.State == Starting && d.rec.PID == 0 && !d.rec.Granted {
-		return Stopped
-	}
-	return d.rec.State
-}
-
-// withNode fills in the node of SINGLETON_ACQUIRED.
-func (s *Supervisor) withNode(e Event) Event {
-	if e.Type == SingletonAcquired && s.cfg.Cluster != nil {
-		e.Node = s.cfg.Cluster.Node
-	}
-	return e
-}
-
-// startGuard starts the guard of a singleton's copy, just spawned as
-// process group pid, and gives it D: past D, the guard SIGKILLs the
-// group even if the supervisor is frozen. Without a guard (it could not
-// start) the copy still runs: the loop's own stop keeps the guarantee
-// while the supervisor is not frozen.
-func (s *Supervisor) startGuard(d *daemon, pid int) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		s.log.Error("cannot start the singleton's guard", "daemon", d.name, "error", err)
-		return
-	}
-	defer r.Close()
-	if _, err := s.rt.Spawn(procexec.Spec{Argv: guard.Argv(pid), Stdin: r}); err != nil {
-		w.Close()
-		s.log.Error("cannot start the singleton's guard", "daemon", d.name, "error", err)
-		return
-	}
-	d.guard = w
-	s.feedGuard(d, guard.Line(d.leaseDeadline))
-}
-
-// feedGuard writes line to d's guard, if it has one. The pipe never
-// fills: the guard reads every line as it comes.
-func (s *Supervisor) feedGuard(d *daemon, line string) {
-	if d.guard == nil {
-		return
-	}
-	if _, err := d.guard.WriteString(line); err != nil {
-		s.log.Warn("cannot reach the singleton's guard", "daemon", d.name, "error", err)
-	}
-}
-
-// releaseGuard lets d's guard go: its copy is gone.
-func (s *Supervisor) releaseGuard(d *daemon) {
-	if d.guard == nil {
-		return
-	}
-	s.feedGuard(d, guard.Release)
-	d.guard.Close()
-	d.guard = nil
 }

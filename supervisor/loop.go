@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/guard"
 	"github.com/ringrift/ringsup/health"
 	"github.com/ringrift/ringsup/procexec"
 )
@@ -553,4 +554,24 @@ func (s *Supervisor) tellManager() {
 		return
 	}
 	s.life.mgr.tell(s.opts.Manager, s.statusLine(), s.life.shuttingDown)
+}
+
+// verdict applies what the cluster said about a singleton.
+func (s *Supervisor) verdict(v Verdict) {
+	d := s.daemons[v.Daemon]
+	if d == nil || !d.pol.Singleton {
+		return
+	}
+	switch v.Kind {
+	case VerdictGranted:
+		d.leaseDeadline = v.Deadline
+		s.apply(d, input{kind: inFenceGranted, fence: v.Fence})
+	case VerdictDeadline:
+		d.leaseDeadline = v.Deadline
+		s.feedGuard(d, guard.Line(v.Deadline))
+	case VerdictLost:
+		s.apply(d, input{kind: inFenceLost, why: v.Reason})
+	case VerdictOwner:
+		d.owner = SingletonStatus{Owner: v.Owner, Fence: v.Fence}
+	}
 }
