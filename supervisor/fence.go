@@ -7,13 +7,12 @@ import (
 	"github.com/ringrift/ringsup/eventtype"
 )
 
-// This file holds a singleton's placement: the part of step that fences
-// (stepFence, placed), and the link through which the loop asks the
-// cluster for fences and hears its verdicts; the Supervisor's side of it
-// is in fencing.go. The cluster's side (the candidacy, the election, the
+// This file holds a singleton's placement: its events, and the link
+// through which the loop asks the cluster for fences and hears its
+// verdicts. The part of step that fences (stepFence, placed) is in
+// step.go; the Supervisor's side of the link is in fencing.go. The cluster's side (the candidacy, the election, the
 // fence transaction, the deadline) is package cluster's; the loop never
 // waits on it.
-
 // The events of a singleton's placement.
 const (
 	// SingletonAcquired: the node holds the singleton with a new fence
@@ -32,86 +31,6 @@ const (
 	LostFailed     = "failed"     // the copy ended failed; the node keeps it so that it does not roam
 	LostIneligible = "ineligible" // the node's labels no longer match placement_labels
 )
-
-// stepFence is step for the two fence inputs, in every state. A grant is
-// taken only by a singleton waiting for one; a loss stops a live copy at
-// once (the stop deadline then falls before the lease's), or brings a
-// stop under way forward, and forgets the fence.
-func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
-	if !p.Singleton {
-		return r, nil
-	}
-	switch in.kind {
-	case inFenceGranted:
-		if r.State != Starting || r.PID != 0 || !r.Fencing {
-			return r, nil // no longer waiting: the next spawn asks again
-		}
-		r.Fencing, r.Granted = false, true
-		var acts []action
-		if in.fence != r.Fence {
-			fence := in.fence
-			acts = append(acts, emit(Event{Type: SingletonAcquired, Fence: &fence}))
-		}
-		r.Fence = in.fence
-		return r, acts
-	case inFenceLost:
-		if r.Fence == 0 && !r.Granted {
-			return r, nil
-		}
-		r.Fence, r.Granted = 0, false
-		acts := []action{emit(Event{Type: SingletonLost, Reason: in.why})}
-		switch r.State {
-		case Running, Starting:
-			if r.PID == 0 {
-				break
-			}
-			// Started again once a fence passes again: on this node if
-			// its lease was renewed in time, else wherever one passes.
-			var more []action
-			r, more = beginStop(r, p, startAgain, now)
-			r.StopDue = false
-			acts = append(acts, more...)
-		case Stopping:
-			if by := now.Add(p.StopTimeout); !r.Killed && (r.Deadline.IsZero() || r.Deadline.After(by)) {
-				r.Deadline = by
-			}
-		case Stopped, Failed, ImportFailed, Restarting:
-			// No process.
-		}
-		return r, acts
-	}
-	return r, nil
-}
-
-// placed finishes step for a singleton that went from prev to next: only
-// a daemon that is starting waits for or holds a fence, and one that
-// comes to rest stopped withdraws its candidacy. (One that ends failed
-// keeps it, so that a crash loop does not roam from node to node.)
-func placed(prev, next record, acts []action) (record, []action) {
-	if next.State != Starting {
-		next.Fencing, next.Granted = false, false
-	}
-	down := func(s State) bool { return s == Stopped || s == Failed || s == ImportFailed }
-	if !down(next.State) || down(prev.State) {
-		return next, acts
-	}
-	a := action{kind: actWithdraw}
-	if next.State != Stopped {
-		a.kind = actEmit // keeps its candidacy
-	}
-	if next.Fence != 0 {
-		reason := LostStopped
-		if next.State != Stopped {
-			reason = LostFailed
-		}
-		a.event = Event{Type: SingletonLost, Reason: reason}
-		next.Fence = 0
-	}
-	if a.kind == actWithdraw || a.event.Type != "" {
-		acts = append(acts, a)
-	}
-	return next, acts
-}
 
 // FenceRequest is what the loop asks of the cluster for a singleton.
 type FenceRequest struct {

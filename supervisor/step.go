@@ -595,3 +595,83 @@ func withExit(e Event, x procexec.Exit) Event {
 	}
 	return e
 }
+
+// stepFence is step for the two fence inputs, in every state. A grant is
+// taken only by a singleton waiting for one; a loss stops a live copy at
+// once (the stop deadline then falls before the lease's), or brings a
+// stop under way forward, and forgets the fence.
+func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
+	if !p.Singleton {
+		return r, nil
+	}
+	switch in.kind {
+	case inFenceGranted:
+		if r.State != Starting || r.PID != 0 || !r.Fencing {
+			return r, nil // no longer waiting: the next spawn asks again
+		}
+		r.Fencing, r.Granted = false, true
+		var acts []action
+		if in.fence != r.Fence {
+			fence := in.fence
+			acts = append(acts, emit(Event{Type: SingletonAcquired, Fence: &fence}))
+		}
+		r.Fence = in.fence
+		return r, acts
+	case inFenceLost:
+		if r.Fence == 0 && !r.Granted {
+			return r, nil
+		}
+		r.Fence, r.Granted = 0, false
+		acts := []action{emit(Event{Type: SingletonLost, Reason: in.why})}
+		switch r.State {
+		case Running, Starting:
+			if r.PID == 0 {
+				break
+			}
+			// Started again once a fence passes again: on this node if
+			// its lease was renewed in time, else wherever one passes.
+			var more []action
+			r, more = beginStop(r, p, startAgain, now)
+			r.StopDue = false
+			acts = append(acts, more...)
+		case Stopping:
+			if by := now.Add(p.StopTimeout); !r.Killed && (r.Deadline.IsZero() || r.Deadline.After(by)) {
+				r.Deadline = by
+			}
+		case Stopped, Failed, ImportFailed, Restarting:
+			// No process.
+		}
+		return r, acts
+	}
+	return r, nil
+}
+
+// placed finishes step for a singleton that went from prev to next: only
+// a daemon that is starting waits for or holds a fence, and one that
+// comes to rest stopped withdraws its candidacy. (One that ends failed
+// keeps it, so that a crash loop does not roam from node to node.)
+func placed(prev, next record, acts []action) (record, []action) {
+	if next.State != Starting {
+		next.Fencing, next.Granted = false, false
+	}
+	down := func(s State) bool { return s == Stopped || s == Failed || s == ImportFailed }
+	if !down(next.State) || down(prev.State) {
+		return next, acts
+	}
+	a := action{kind: actWithdraw}
+	if next.State != Stopped {
+		a.kind = actEmit // keeps its candidacy
+	}
+	if next.Fence != 0 {
+		reason := LostStopped
+		if next.State != Stopped {
+			reason = LostFailed
+		}
+		a.event = Event{Type: SingletonLost, Reason: reason}
+		next.Fence = 0
+	}
+	if a.kind == actWithdraw || a.event.Type != "" {
+		acts = append(acts, a)
+	}
+	return next, acts
+}
