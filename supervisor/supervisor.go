@@ -174,7 +174,7 @@ type daemon struct {
 	health  healthState
 	pipe    *health.ReadyPipe // the readiness pipe of its process (ready = "fd:N")
 	owner   SingletonStatus   // a singleton's holder, as the cluster last said
-	// A singleton's guard (fence.go): the write end of its pipe while its
+	// A singleton's guard (fencing.go): the write end of its pipe while its
 	// copy runs, and the lease deadline D last heard.
 	guard         *os.File
 	leaseDeadline time.Duration
