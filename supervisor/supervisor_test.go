@@ -25,7 +25,6 @@ type harness struct {
 	rt     *fakeRuntime
 	prober *fakeProber
 	events <-chan Event
-	seen   []Event
 	cancel context.CancelFunc
 	runErr chan error
 }

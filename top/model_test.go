@@ -52,10 +52,8 @@ func TestFitsTheScreen(t *testing.T) {
 	for i := range 40 {
 		snap.Nodes[0].Daemons[fmt.Sprintf("a_rather_long_daemon_name_%02d", i)] = Daemon{DaemonStatus: supervisor.DaemonStatus{State: supervisor.ImportFailed}}
 	}
-	m, _ := newModel(t, snap)
 	for _, keys := range [][]string{nil, {"?"}, {"e"}, {"l"}} {
-		m2, _ := newModel(t, snap)
-		m = m2
+		m, _ := newModel(t, snap)
 		press(m, keys...)
 		lines := strings.Split(m.View().Content, "\n")
 		if len(lines) != 24 {
