@@ -1,10 +1,22 @@
 #!/bin/sh
-# Builds the release binary of ringsup, the one to install on a node:
+# Builds the release binaries of ringsup, the two to install side by side
+# on a node:
 #
-#   scripts/build.sh [OUTPUT]        (default: ./ringsup)
+#   scripts/build.sh [OUTPUT]   (default: ./ringsup; and ringsup-full beside it)
 #
-# It differs from `go build ./cmd/ringsup` only in how it is built, and is
-# faster to start (every `ringsup ctl` command is a new process):
+#   OUTPUT        the lean build (-tags ringsup_lean), the `ringsup` users
+#                 type: every command, and the supervisor of a config
+#                 without [cluster] and [supervisor] metrics. It leaves out
+#                 the etcd client, gRPC, protobuf, client_golang and Bubble
+#                 Tea, whose package init every process would pay (Go
+#                 initialises every linked package before main).
+#   ringsup-full  the full build, what `go build ./cmd/ringsup` makes. The
+#                 lean one execs it (same pid, arguments and environment)
+#                 for a config with [cluster] or metrics, `ctl top` and
+#                 `ctl --cluster`, found as ringsup-full beside itself.
+#
+# Both differ from `go build ./cmd/ringsup` only in how they are built, and
+# are faster to start (every `ringsup ctl` command is a new process):
 #   CGO_ENABLED=0        statically linked: no dynamic loader at start. Go's
 #                        own resolver and user lookup are used: a daemon's
 #                        `user` is looked up in /etc/passwd and /etc/group,
@@ -21,7 +33,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-ringsup}
+full=$(dirname "$out")/ringsup-full
 commit=${RINGSUP_COMMIT:-$(git rev-parse HEAD 2>/dev/null || true)}
 date=${RINGSUP_DATE:-$(git log -1 --format=%cI 2>/dev/null || true)}
-CGO_ENABLED=0 exec go build -trimpath -tags urfave_cli_no_docs \
-	-ldflags="-s -w -X main.buildCommit=$commit -X main.buildDate=$date" -o "$out" ./cmd/ringsup
+build() { # OUTPUT TAGS
+	CGO_ENABLED=0 go build -trimpath -tags "$2" \
+		-ldflags="-s -w -X main.buildCommit=$commit -X main.buildDate=$date" -o "$1" ./cmd/ringsup
+}
+build "$full" urfave_cli_no_docs
+build "$out" urfave_cli_no_docs,ringsup_lean

@@ -1,3 +1,5 @@
+//go:build !ringsup_lean
+
 package main
 
 import (
@@ -14,15 +16,9 @@ import (
 	"github.com/ringrift/ringsup/top"
 )
 
-func ctlTopCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "top",
-		Usage:     "a live full-screen view of the daemons, steered from the keyboard (? in it lists the keys); with --cluster, of every node's",
-		UsageText: "ringsup ctl top\n   ringsup ctl --cluster [--etcd ENDPOINTS] [--prefix PREFIX] top",
-		Action: ctlAction(func(c *cli.Context, client *control.Client) error {
-			return ctlTop(c, top.Options{Source: top.Local{Client: client}, Where: client.Path})
-		}),
-	}
+// ctlTopAction runs the view over the supervisor client reaches.
+func ctlTopAction(c *cli.Context, client *control.Client) error {
+	return ctlTop(c, top.Options{Source: top.Local{Client: client}, Where: client.Path})
 }
 
 // ctlClusterTop runs the view over every node of the cluster cli reaches.

@@ -68,9 +68,15 @@ var spawner = sync.OnceValue(procexec.NewSpawner)
 // startRingsup runs ringsup with args in dir.
 func startRingsup(t testing.TB, dir string, args ...string) *ringsupProc {
 	t.Helper()
+	return startBinary(t, dir, os.Args[0], args...)
+}
+
+// startBinary runs the ringsup binary bin with args in dir.
+func startBinary(t testing.TB, dir, bin string, args ...string) *ringsupProc {
+	t.Helper()
 	out := &syncBuffer{}
 	p, err := spawner().Spawn(procexec.Spec{
-		Argv:   append([]string{os.Args[0]}, args...),
+		Argv:   append([]string{bin}, args...),
 		Dir:    dir,
 		Env:    map[string]string{"RINGSUP_TEST_AS_MAIN": "1"},
 		Output: out,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/ringrift/ringsup/config"
 	"github.com/ringrift/ringsup/control"
 	"github.com/ringrift/ringsup/logfile"
-	"github.com/ringrift/ringsup/metrics"
 	"github.com/ringrift/ringsup/sdnotify"
 	"github.com/ringrift/ringsup/supervisor"
 	"github.com/ringrift/ringsup/watch"
@@ -47,14 +45,20 @@ func runAction(c *cli.Context) error {
 	if _, err := newLogger(io.Discard, c.String("log-level"), c.String("log-format")); err != nil {
 		return err
 	}
-	// Before anything is started: the daemons must not inherit
-	// NOTIFY_SOCKET and talk to systemd as if they were ringsup.
-	notifier, notifyErr := sdnotify.FromEnv()
-	defer notifier.Close()
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
+	// Before anything is started, and with the environment as it came:
+	// the lean build runs a config with [cluster] or metrics as
+	// ringsup-full.
+	if err := handOverRun(cfg); err != nil {
+		return err
+	}
+	// Before anything is started: the daemons must not inherit
+	// NOTIFY_SOCKET and talk to systemd as if they were ringsup.
+	notifier, notifyErr := sdnotify.FromEnv()
+	defer notifier.Close()
 	if dir := c.String("log-dir"); dir != "" {
 		if cfg.Supervisor.LogDir, err = filepath.Abs(dir); err != nil {
 			return fmt.Errorf("cannot use log dir: %w", err)
@@ -121,15 +125,8 @@ func runAction(c *cli.Context) error {
 	}
 
 	if addr := cfg.Supervisor.Metrics; addr != "" {
-		exp := metrics.New(sup, metrics.Options{Logger: logger.Named("metrics")})
-		defer exp.Close()
-		ctx, stop := context.WithCancel(c.Context)
+		stop := startMetrics(c.Context, addr, sup, logger)
 		defer stop()
-		go func() {
-			if err := exp.Serve(ctx, addr); err != nil {
-				logger.Error("metrics are not served", "error", err)
-			}
-		}()
 	}
 
 	reloads := make(chan struct{}, 1)

@@ -1,3 +1,5 @@
+//go:build !ringsup_lean
+
 package main
 
 import (
