@@ -25,18 +25,57 @@ type contender struct {
 	// service's state; up counts the services its output shows up.
 	status func(b *bins, dir string, n int) []string
 	up     func(out []byte) int
+	// baseline: a ringsup contender that runs the --baseline binary; it
+	// takes part only when there is one.
+	baseline bool
 }
 
 // bins are the programs the contenders run.
 type bins struct {
 	ringsup string
+	base    string // the --baseline ringsup, or ""
 	child   string
 	floor   string
+}
+
+// baseSuffix names a baseline contender after its ringsup contender:
+// ringsup-base, ringsup-dag-base.
+const baseSuffix = "-base"
+
+// asBase returns b with the baseline in place of ringsup.
+func (b *bins) asBase() *bins {
+	c := *b
+	c.ringsup = b.base
+	return &c
+}
+
+// baseContender returns a contender like c that runs the baseline binary.
+func baseContender(c *contender) *contender {
+	base := *c
+	base.name = c.name + baseSuffix
+	base.baseline = true
+	base.setup = func(b *bins, dir string, n int) ([]string, error) { return c.setup(b.asBase(), dir, n) }
+	if c.status != nil {
+		base.status = func(b *bins, dir string, n int) []string { return c.status(b.asBase(), dir, n) }
+	}
+	return &base
 }
 
 func serviceName(i int) string { return fmt.Sprintf("d%04d", i) }
 
 func contenders() []*contender {
+	ringsup := &contender{
+		name:       "ringsup",
+		setup:      func(b *bins, dir string, n int) ([]string, error) { return setupRingsup(b, dir, n, ringsupFlat) },
+		stopSignal: syscall.SIGTERM,
+		status:     ringsupStatus,
+		up:         ringsupUp,
+	}
+	dag := &contender{
+		name:       "ringsup-dag",
+		setup:      func(b *bins, dir string, n int) ([]string, error) { return setupRingsup(b, dir, n, ringsupDAG) },
+		stopSignal: syscall.SIGTERM,
+	}
 	return []*contender{
 		{
 			name:       "floor",
@@ -48,18 +87,10 @@ func contenders() []*contender {
 			setup:      setupFloor2,
 			stopSignal: syscall.SIGTERM,
 		},
-		{
-			name:       "ringsup",
-			setup:      func(b *bins, dir string, n int) ([]string, error) { return setupRingsup(b, dir, n, ringsupFlat) },
-			stopSignal: syscall.SIGTERM,
-			status:     ringsupStatus,
-			up:         ringsupUp,
-		},
-		{
-			name:       "ringsup-dag",
-			setup:      func(b *bins, dir string, n int) ([]string, error) { return setupRingsup(b, dir, n, ringsupDAG) },
-			stopSignal: syscall.SIGTERM,
-		},
+		ringsup,
+		baseContender(ringsup),
+		dag,
+		baseContender(dag),
 		{
 			name:       "supervisord",
 			peer:       true,

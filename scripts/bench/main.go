@@ -42,6 +42,7 @@ type options struct {
 	only        []string
 	out         string
 	ringsup     string
+	baseline    string
 	install     bool
 	keep        bool
 	table       string
@@ -90,6 +91,7 @@ func parseFlags(args []string) (*options, error) {
 	only := fs.String("only", "", "comma-separated contenders (default: floor,floor-2t,ringsup,ringsup-dag,supervisord,s6,runit)")
 	fs.StringVar(&o.out, "out", "/tmp/ringsup-bench", "`DIR` for results.md, results.json and the built programs")
 	fs.StringVar(&o.ringsup, "ringsup", "", "ringsup binary (default: scripts/build.sh, the release build)")
+	fs.StringVar(&o.baseline, "baseline", "", "a second ringsup `BINARY` to compare with (say the release build of the commit before): contenders ringsup-base and ringsup-dag-base run interleaved with the others, and the table adds their column and ringsup's ratio to them")
 	noInstall := fs.Bool("no-install", false, "do not apt-get install missing peers")
 	fs.BoolVar(&o.keep, "keep", false, "keep every session's directory (configs, supervisor output)")
 	fs.StringVar(&o.table, "table", "", "print the table of an earlier run's results.json `FILE` and exit")
@@ -182,6 +184,14 @@ func run(args []string) error {
 	if b.ringsup, err = filepath.Abs(b.ringsup); err != nil {
 		return err
 	}
+	if o.baseline != "" {
+		if b.base, err = filepath.Abs(o.baseline); err != nil {
+			return err
+		}
+		if _, err := os.Stat(b.base); err != nil {
+			return fmt.Errorf("cannot use --baseline: %w", err)
+		}
+	}
 	// Every supervisor inherits this: 1000 children with pipes need more
 	// than the usual 1024 descriptors, 10,000 more than the usual hard limit.
 	raiseLimits(slices.Max(o.ns), os.Stderr)
@@ -238,6 +248,7 @@ func (o *options) describe() map[string]string {
 		"probe_n":      strconv.Itoa(o.probeN),
 		"probe_window": o.probeWindow.String(),
 		"settle":       o.settle.String(),
+		"baseline":     o.baseline,
 	}
 }
 
@@ -251,10 +262,17 @@ func (h *harness) note(err error) {
 	h.res.Notes = append(h.res.Notes, err.Error())
 }
 
+// selected lists the contenders of --only (default: all); a baseline
+// contender runs when there is a baseline, and with --only when it or its
+// ringsup contender is listed.
 func (h *harness) selected() []*contender {
 	var out []*contender
 	for _, c := range contenders() {
-		if len(h.opts.only) == 0 || containsString(h.opts.only, c.name) {
+		if c.baseline && h.bins.base == "" {
+			continue
+		}
+		if len(h.opts.only) == 0 || containsString(h.opts.only, c.name) ||
+			c.baseline && containsString(h.opts.only, strings.TrimSuffix(c.name, baseSuffix)) {
 			out = append(out, c)
 		}
 	}
@@ -281,13 +299,30 @@ func (h *harness) runAll() {
 		}
 	}
 	if h.opts.extras && (len(h.opts.only) == 0 || containsString(h.opts.only, "ringsup")) {
-		waitQuiet(h.opts.quiet)
-		if err := h.reload(); err != nil {
-			h.note(err)
+		// With a baseline, both, in turns: ringsup first for the reload,
+		// the baseline first for the probes.
+		runs := []struct {
+			c *contender
+			b *bins
+		}{{contenderNamed("ringsup"), h.bins}}
+		if h.bins.base != "" {
+			runs = append(runs, struct {
+				c *contender
+				b *bins
+			}{contenderNamed("ringsup" + baseSuffix), h.bins.asBase()})
 		}
-		waitQuiet(h.opts.quiet)
-		if err := h.probes(); err != nil {
-			h.note(err)
+		for _, r := range runs {
+			waitQuiet(h.opts.quiet)
+			if err := h.reload(r.c, r.b); err != nil {
+				h.note(err)
+			}
+		}
+		slices.Reverse(runs)
+		for _, r := range runs {
+			waitQuiet(h.opts.quiet)
+			if err := h.probes(r.c, r.b); err != nil {
+				h.note(err)
+			}
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -57,7 +58,7 @@ func (h *harness) session(c *contender, n, rep int) (err error) {
 	h.res.add("pss_mib", c.name, n, float64(pss)/(1<<20))
 	line += fmt.Sprintf("  pss %6.1f MiB", float64(pss)/(1<<20))
 
-	full := c.name != "ringsup-dag"
+	full := !strings.HasPrefix(c.name, "ringsup-dag")
 	if full && n == h.opts.idleN && rep < h.opts.idleReps {
 		pct, wakeups := s.cpu(h.opts.idleWindow)
 		h.res.add("idle_cpu_pct", c.name, n, pct)
@@ -137,18 +138,17 @@ func (h *harness) status(s *session) (float64, error) {
 	return median(times), nil
 }
 
-// reload runs ringsup with reloadN daemons and, reloadRuns times, renames
+// reload runs ringsup c (with b its binaries) with reloadN daemons and, reloadRuns times, renames
 // into place a config in which one daemon's command changed, measuring
 // until that daemon's new process reports. It checks that the others kept
 // running.
-func (h *harness) reload() (err error) {
-	c := contenderNamed("ringsup")
+func (h *harness) reload(c *contender, b *bins) (err error) {
 	n := h.opts.reloadN
 	var path string
 	writeConfig := func(dir string, version int) error {
 		path = ringsupConfigPath(dir)
 		tmp := path + ".new"
-		if err := os.WriteFile(tmp, []byte(ringsupConfig(h.bins, dir, n, ringsupFlat, fmt.Sprintf("v%d", version), nil)), 0o644); err != nil {
+		if err := os.WriteFile(tmp, []byte(ringsupConfig(b, dir, n, ringsupFlat, fmt.Sprintf("v%d", version), nil)), 0o644); err != nil {
 			return err
 		}
 		return os.Rename(tmp, path)
@@ -157,7 +157,7 @@ func (h *harness) reload() (err error) {
 		if err := writeConfig(dir, 0); err != nil {
 			return nil, err
 		}
-		return ringsupArgv(h.bins, path), nil
+		return ringsupArgv(b, path), nil
 	})
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (h *harness) reload() (err error) {
 	var times []float64
 	for v := 1; v <= h.opts.reloadRuns; v++ {
 		tmp := path + ".new"
-		if err := os.WriteFile(tmp, []byte(ringsupConfig(h.bins, s.dir, n, ringsupFlat, fmt.Sprintf("v%d", v), nil)), 0o644); err != nil {
+		if err := os.WriteFile(tmp, []byte(ringsupConfig(b, s.dir, n, ringsupFlat, fmt.Sprintf("v%d", v), nil)), 0o644); err != nil {
 			return err
 		}
 		t0 := time.Now()
@@ -222,10 +222,10 @@ func hasTag(live map[uint64]event, tag string) bool {
 	return false
 }
 
-// probes runs ringsup with probeN daemons, each with a tcp health check
+// probes runs ringsup c (with b its binaries) with probeN daemons, each with a tcp health check
 // every second against a listener of the harness, and measures ringsup's
 // CPU over probeWindow.
-func (h *harness) probes() (err error) {
+func (h *harness) probes(c *contender, b *bins) (err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -243,17 +243,16 @@ func (h *harness) probes() (err error) {
 		}
 	}()
 	addr := ln.Addr().String()
-	c := contenderNamed("ringsup")
 	n := h.opts.probeN
 	s, err := h.launch(c, n, func(dir string) ([]string, error) {
 		path := ringsupConfigPath(dir)
 		health := func(i int) string {
 			return fmt.Sprintf("[daemons.%s.health]\ntcp = %q\ninterval = \"1s\"\n", serviceName(i), addr)
 		}
-		if err := os.WriteFile(path, []byte(ringsupConfig(h.bins, dir, n, ringsupFlat, "", health)), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(ringsupConfig(b, dir, n, ringsupFlat, "", health)), 0o644); err != nil {
 			return nil, err
 		}
-		return ringsupArgv(h.bins, path), nil
+		return ringsupArgv(b, path), nil
 	})
 	if err != nil {
 		return err

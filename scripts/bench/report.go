@@ -220,11 +220,27 @@ func ratio(a, b float64, digits int) string {
 }
 
 // markdown renders the table: medians (B2: percentiles over every kill),
-// ringsup's ratios to the floor and to the best peer, and the targets.
+// ringsup's ratios to the floor and to the best peer, and the targets;
+// with a baseline, its column and ringsup's ratio to it.
 func (r *results) markdown(o *options) string {
 	var b strings.Builder
-	b.WriteString("| measurement | floor | floor, 2 threads | ringsup | supervisord | s6 | runit | ringsup ÷ floor | ringsup ÷ 2-thread floor | ringsup ÷ best peer | target | met |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	base := o.baseline != ""
+	head := []string{"measurement", "floor", "floor, 2 threads", "ringsup"}
+	align := []string{"---", "---:", "---:", "---:"}
+	if base {
+		head = append(head, "ringsup-base")
+		align = append(align, "---:")
+	}
+	head = append(head, "supervisord", "s6", "runit", "ringsup ÷ floor", "ringsup ÷ 2-thread floor", "ringsup ÷ best peer")
+	align = append(align, "---:", "---:", "---:", "---:", "---:", "---:")
+	if base {
+		head = append(head, "ringsup ÷ base")
+		align = append(align, "---:")
+	}
+	head = append(head, "target", "met")
+	align = append(align, "---", "---")
+	b.WriteString("| " + strings.Join(head, " | ") + " |\n")
+	b.WriteString("|" + strings.Join(align, "|") + "|\n")
 	for _, rw := range r.rows(o) {
 		rs := rw.ringsup
 		if rs == "" {
@@ -233,8 +249,12 @@ func (r *results) markdown(o *options) string {
 		floor := r.value(rw, "floor", o)
 		floor2 := r.value(rw, "floor-2t", o)
 		v := r.value(rw, rs, o)
+		bv := r.value(rw, rs+baseSuffix, o)
 		best := math.NaN()
 		cells := []string{rw.label, format(floor, rw.digits), format(floor2, rw.digits), format(v, rw.digits)}
+		if base {
+			cells = append(cells, format(bv, rw.digits))
+		}
 		for _, p := range peers {
 			pv := math.NaN()
 			if rw.ringsup == "" {
@@ -245,7 +265,11 @@ func (r *results) markdown(o *options) string {
 			}
 			cells = append(cells, format(pv, rw.digits))
 		}
-		cells = append(cells, ratio(v, floor, rw.digits), ratio(v, floor2, rw.digits), ratio(v, best, rw.digits), rw.target)
+		cells = append(cells, ratio(v, floor, rw.digits), ratio(v, floor2, rw.digits), ratio(v, best, rw.digits))
+		if base {
+			cells = append(cells, ratio(v, bv, rw.digits))
+		}
+		cells = append(cells, rw.target)
 		met := ""
 		if rw.meets != nil && !math.IsNaN(v) {
 			met = "yes"
@@ -261,10 +285,14 @@ func (r *results) markdown(o *options) string {
 
 func (r *results) machineText() string {
 	m := r.Machine
+	base := ""
+	if v := m["ringsup_base"]; v != "" {
+		base = ", baseline " + v
+	}
 	return fmt.Sprintf("Machine: %s, %s cores, %s memory, Linux %s; load average %s before, %s after; %s.\n"+
-		"Versions: ringsup %s (%s), supervisor %s, s6 %s, runit %s, %s. Run took %s.\n",
+		"Versions: ringsup %s (%s)%s, supervisor %s, s6 %s, runit %s, %s. Run took %s.\n",
 		m["cpu"], m["cores"], m["memory"], m["kernel"], m["load_before"], m["load_after"], m["go"],
-		m["ringsup"], m["ringsup_commit"], m["supervisor"], m["s6"], m["runit"], m["gcc"], m["duration"])
+		m["ringsup"], m["ringsup_commit"], base, m["supervisor"], m["s6"], m["runit"], m["gcc"], m["duration"])
 }
 
 // write saves results.json and results.md in dir and prints the table.
@@ -307,6 +335,7 @@ func optionsFromResults(r *results) *options {
 	}
 	o.restartN, o.idleN, o.statusN = atoi("restart_n"), atoi("idle_n"), atoi("status_n")
 	o.reloadN, o.probeN = atoi("reload_n"), atoi("probe_n")
+	o.baseline = r.Options["baseline"]
 	return o
 }
 
@@ -321,6 +350,9 @@ func describeMachine(b *bins) map[string]string {
 		"kernel":      strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")),
 		"cpu":         "?",
 		"memory":      "?",
+	}
+	if b.base != "" {
+		m["ringsup_base"] = output(b.base, "version")
 	}
 	if root, err := moduleRoot(); err == nil {
 		m["ringsup_commit"] = output("git", "-C", root, "describe", "--always", "--dirty")
