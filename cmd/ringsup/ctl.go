@@ -90,9 +90,10 @@ func ctlSocket(c *cli.Context) (string, error) {
 		return path, nil
 	}
 	file := c.String("config")
-	cfg, err := config.Load(file)
+	// Only the socket: not Load, which decodes and checks every daemon.
+	sock, err := config.SocketPath(file)
 	if err == nil {
-		return cfg.Supervisor.Socket, nil
+		return sock, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		abs, aerr := filepath.Abs(file)
@@ -110,7 +111,12 @@ func ctlSocket(c *cli.Context) (string, error) {
 			return def, nil
 		}
 	}
-	// The socket is in a config we cannot read: say why in one line.
+	return "", configSocketError(err)
+}
+
+// configSocketError says in one line that the socket is in a config that
+// err, Load's, says cannot be read.
+func configSocketError(err error) error {
 	var list config.ErrorList
 	if errors.As(err, &list) {
 		msg := list[0].Error()
@@ -119,7 +125,22 @@ func ctlSocket(c *cli.Context) (string, error) {
 		}
 		err = errors.New(msg)
 	}
-	return "", fmt.Errorf("cannot find the socket in the config (give --socket): %w", err)
+	return fmt.Errorf("cannot find the socket in the config (give --socket): %w", err)
+}
+
+// ctlNotListening is err, a client's error, unless no supervisor listens
+// on a socket found in a config that does not load: ctlSocket reads only
+// the socket, so that a broken config is a better answer than "no
+// supervisor is listening", then.
+func ctlNotListening(c *cli.Context, err error) error {
+	var nl *control.NotListeningError
+	if !errors.As(err, &nl) || c.String("socket") != "" {
+		return err
+	}
+	if _, lerr := config.Load(c.String("config")); lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
+		return configSocketError(lerr)
+	}
+	return err
 }
 
 // ctlFail reports err on stderr as one line, `ringsup ctl: ...`, and returns
@@ -153,7 +174,7 @@ func ctlAction(action func(*cli.Context, *control.Client) error) cli.ActionFunc 
 		if err != nil {
 			return ctlFail(c, err)
 		}
-		return ctlFail(c, action(c, client))
+		return ctlFail(c, ctlNotListening(c, action(c, client)))
 	}
 }
 
