@@ -7,10 +7,12 @@
 # The first BINARY supervises N `/bin/sleep` daemons; runsvdir supervises N
 # service directories of the same. Once all are up, each round runs
 # `perf stat -r RUNS` of every command in turn (interleaved, so a busy
-# machine slows them alike) and prints each round's mean; with -floor (which
+# machine slows them alike) and prints each round's mean wall time and CPU
+# time (task-clock: what the command itself spent, which a busy machine
+# disturbs less than the wall time); with -floor (which
 # may be repeated), also `CTLFLOOR SOCKET` (scripts/startup/ctlfloor and
 # rawfloor, built alike). The median of the
-# rounds' means, per command, comes last. Needs perf (Debian linux-perf)
+# rounds' means, per command, and its ratio to `sv status`'s, come last. Needs perf (Debian linux-perf)
 # and runit. Everything it starts is stopped on exit.
 set -eu
 n=500 rounds=5 runs=20 floors=
@@ -66,8 +68,10 @@ while :; do
 	sleep 0.2
 done
 
-mean() { # perf stat -r's mean wall time in ms
-	perf stat -r "$runs" "$@" 2>&1 >/dev/null | awk '/seconds time elapsed/ { printf "%.2f", $1 * 1000 }'
+mean() { # perf stat -r's mean wall time and CPU time (task-clock), in ms
+	perf stat -r "$runs" -e task-clock "$@" 2>&1 >/dev/null | awk '
+		/task-clock/ { cpu = $1 }
+		/seconds time elapsed/ { printf "%.2f\t%.2f", $1 * 1000, cpu }'
 }
 out=$dir/means
 r=1
@@ -84,7 +88,16 @@ while [ $r -le "$rounds" ]; do
 done
 echo "N=$n, $rounds rounds of perf stat -r $runs, interleaved; each round's mean wall time, ms:"
 awk -F'\t' '{ v[$1] = v[$1] " " $2 } END { for (k in v) print k ":" v[k] }' "$out" | sort
-echo "median of the rounds:"
-sort -t"$(printf '\t')" -k1,1 -k2,2n "$out" | awk -F'\t' -v r="$rounds" '
-	{ v[$1, ++c[$1]] = $2 }
-	END { for (k in c) { m = int((c[k] + 1) / 2); printf "%s\t%s\n", k, v[k, m] } }' | sort
+echo "the same rounds' mean CPU time (task-clock), ms:"
+awk -F'\t' '{ v[$1] = v[$1] " " $3 } END { for (k in v) print k ":" v[k] }' "$out" | sort
+echo "median of the rounds, wall and CPU (ms), and each ÷ sv status's:"
+median() { # COLUMN: per command, the median of that column
+	sort -t"$(printf '\t')" -k1,1 -k"$1","$1"n "$out" | awk -F'\t' -v col="$1" '
+		{ v[$1, ++c[$1]] = $col }
+		END { for (k in c) { m = int((c[k] + 1) / 2); printf "%s\t%s\n", k, v[k, m] } }' | sort
+}
+median 2 >"$dir/wall"
+median 3 >"$dir/cpu"
+join -t"$(printf '\t')" "$dir/wall" "$dir/cpu" | awk -F'\t' '
+	{ k[NR] = $1; w[NR] = $2; c[NR] = $3; if ($1 == "sv status") { sw = $2; sc = $3 } }
+	END { for (i = 1; i <= NR; i++) printf "%s\twall %.2f (%.2fx)\tcpu %.2f (%.2fx)\n", k[i], w[i], w[i] / sw, c[i], c[i] / sc }'
