@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,17 +55,6 @@ func runBinary(t *testing.T, dir string, timeout time.Duration, env map[string]s
 		t.Fatalf("the output of %s did not end", argv[0])
 	}
 	return out.String(), x.Code
-}
-
-// freePort returns a loopback address no one listens on, for a moment.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // TestLeanBuild checks scripts/build.sh's two binaries: the lean ringsup
@@ -196,17 +182,7 @@ func TestLeanBuild(t *testing.T) {
 		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", r.pid)); exe != full {
 			t.Errorf("the supervisor runs %s, want %s", exe, full)
 		}
-		var body string
-		eventually(t, 30*time.Second, "metrics are served", func() bool {
-			resp, err := http.Get("http://" + metricsAddr + "/metrics")
-			if err != nil {
-				return false
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			body = string(b)
-			return resp.StatusCode == http.StatusOK
-		})
+		body := scrape(t, metricsAddr, 30*time.Second, func(string) bool { return true })
 		if !strings.Contains(body, `daemon="a"`) {
 			t.Errorf("/metrics has no series of daemon a:\n%.2000s", body)
 		}

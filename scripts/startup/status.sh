@@ -2,30 +2,34 @@
 # B6 by hand: the whole-command time of `ringsup ctl status --json` for each
 # given ringsup binary, and of runit's `sv status`, over the same N daemons.
 #
-#   scripts/startup/status.sh [-n N] [-rounds R] [-r RUNS] [-floor CTLFLOOR] BINARY...
+#   scripts/startup/status.sh [-n N] [-rounds R] [-r RUNS] [-config] [-floor CTLFLOOR] BINARY...
 #
 # The first BINARY supervises N `/bin/sleep` daemons; runsvdir supervises N
 # service directories of the same. Once all are up, each round runs
 # `perf stat -r RUNS` of every command in turn (interleaved, so a busy
 # machine slows them alike) and prints each round's mean wall time and CPU
 # time (task-clock: what the command itself spent, which a busy machine
-# disturbs less than the wall time); with -floor (which
-# may be repeated), also `CTLFLOOR SOCKET` (scripts/startup/ctlfloor and
-# rawfloor, built alike). The median of the
-# rounds' means, per command, and its ratio to `sv status`'s, come last. Needs perf (Debian linux-perf)
-# and runit. Everything it starts is stopped on exit.
+# disturbs less than the wall time). ringsup is given the socket
+# (`ctl --socket S`, as scripts/bench does); with -config, the config
+# instead (`ctl --config F`, as a user in the config's directory runs it:
+# ctl then finds the socket in the config). With -floor (which may be
+# repeated), also `CTLFLOOR SOCKET` (scripts/startup/ctlfloor and rawfloor,
+# built alike). The median of the rounds' means, per command, and its ratio
+# to `sv status`'s come last. Needs perf (Debian linux-perf) and runit.
+# Everything it starts is stopped on exit.
 set -eu
-n=500 rounds=5 runs=20 floors=
+n=500 rounds=5 runs=20 floors= via=socket
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) n=$2; shift 2 ;;
 	-rounds) rounds=$2; shift 2 ;;
 	-r) runs=$2; shift 2 ;;
 	-floor) floors="$floors $2"; shift 2 ;;
+	-config) via=config; shift ;;
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-rounds R] [-r RUNS] [-floor CTLFLOOR] BINARY..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-rounds R] [-r RUNS] [-config] [-floor CTLFLOOR] BINARY..." >&2; exit 2; }
 dir=$(mktemp -d /tmp/rsstatus.XXXXXX)
 sup= svd=
 cleanup() {
@@ -77,7 +81,11 @@ out=$dir/means
 r=1
 while [ $r -le "$rounds" ]; do
 	for b in "$@"; do
-		printf '%s ctl status --json\t%s\n' "$b" "$(mean "$b" ctl --socket "$dir/ringsup.sock" status --json)" >>"$out"
+		if [ $via = socket ]; then
+			printf '%s ctl --socket S status --json\t%s\n' "$b" "$(mean "$b" ctl --socket "$dir/ringsup.sock" status --json)" >>"$out"
+		else
+			printf '%s ctl --config F status --json\t%s\n' "$b" "$(mean "$b" ctl --config "$dir/conf/ringsup.toml" status --json)" >>"$out"
+		fi
 	done
 	for f in $floors; do
 		printf '%s SOCKET\t%s\n' "$f" "$(mean "$f" "$dir/ringsup.sock")" >>"$out"
