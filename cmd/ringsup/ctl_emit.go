@@ -34,7 +34,7 @@ func ctlEmitCommand() *cli.Command {
 			if err != nil {
 				return ctlFail(c, err)
 			}
-			return ctlFail(c, client.EmitAs(c.Context, args.as, args.typ, data))
+			return ctlFail(c, ctlNotListening(c, client.EmitAs(c.Context, args.as, args.typ, data)))
 		},
 	}
 }
