@@ -134,6 +134,11 @@ func parseFlags(args []string) (*options, error) {
 	if *only != "" {
 		o.only = strings.Split(*only, ",")
 	}
+	for _, name := range o.only {
+		if strings.HasSuffix(name, baseSuffix) && o.baseline == "" {
+			return nil, fmt.Errorf("--only %s needs --baseline", name)
+		}
+	}
 	def := func(v *int, full, quick int) {
 		if *v == 0 {
 			*v = full

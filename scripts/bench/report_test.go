@@ -59,3 +59,12 @@ func TestSelectedBaseline(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyBaselineNeedsBaseline(t *testing.T) {
+	if _, err := parseFlags([]string{"--only", "ringsup-base"}); err == nil {
+		t.Error("parseFlags(--only ringsup-base) without --baseline = nil error")
+	}
+	if _, err := parseFlags([]string{"--only", "ringsup-base", "--baseline", "/b/ringsup"}); err != nil {
+		t.Errorf("parseFlags(--only ringsup-base --baseline /b/ringsup) = %v", err)
+	}
+}
