@@ -30,6 +30,7 @@ const (
 	LostStopped    = "stopped"    // stopped by `ctl stop`, a reload or the profile
 	LostFailed     = "failed"     // the copy ended failed; the node keeps it so that it does not roam
 	LostIneligible = "ineligible" // the node's labels no longer match placement_labels
+	LostDependency = "dependency" // a local dependency of the daemon is not running; the node withdraws
 )
 
 // FenceRequest is what the loop asks of the cluster for a singleton.

@@ -130,7 +130,8 @@ func TestStepIsTotal(t *testing.T) {
 
 // stepEdges enumerates step over every state and every input, each in the
 // variants that lead to different places (with and without a process, every
-// stop reason, restarts left or not, each kind of policy), and returns the
+// stop reason, restarts left or not, each kind of policy, a singleton's
+// holder among them), and returns the
 // state changes it takes: for each (from, to), the inputs that take it.
 func stepEdges() map[[2]State][]string {
 	policies := []func(*policy){
@@ -139,6 +140,7 @@ func stepEdges() map[[2]State][]string {
 		func(p *policy) { p.BackoffMin = 0 },
 		func(p *policy) { p.Oneshot = true },
 		func(p *policy) { p.NeedsReady = true },
+		func(p *policy) { p.Singleton = true },
 	}
 	reasons := []stopReason{stayDown, startAgain, asCrash}
 	edges := map[[2]State][]string{}
@@ -155,6 +157,9 @@ func stepEdges() map[[2]State][]string {
 							pol(&p)
 						}
 						r := record{State: st, PID: pid, After: after, RestartCount: count, Deadline: t0}
+						if p.Singleton {
+							r.Fence, r.Candidate = 3, true // it holds the singleton
+						}
 						for _, kind := range allInputs() {
 							for _, reason := range reasons {
 								for _, code := range []int{0, 1} {
