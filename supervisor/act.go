@@ -120,5 +120,5 @@ func (s *Supervisor) askFence(d *daemon) {
 		s.apply(d, input{kind: inFenceLost, why: LostIneligible})
 		return
 	}
-	s.place.ask(FenceRequest{Daemon: d.name, Campaign: true, StopTimeout: d.cfg.StopTimeout})
+	s.place.ask(FenceRequest{Daemon: d.name, Campaign: true, StopTimeout: d.cfg.StopTimeout, Ask: d.rec.Ask})
 }

@@ -42,6 +42,11 @@ type FenceRequest struct {
 	// StopTimeout is the daemon's stop_timeout: a fence passes only
 	// before D − StopTimeout − 0.25s, and a held one is lost there.
 	StopTimeout time.Duration
+	// Ask numbers a Campaign among the daemon's: the VerdictGranted that
+	// answers it carries it back, so that the loop can tell a grant for a
+	// candidacy it withdrew since (the verdict was on its way) from one
+	// for the candidacy it has now.
+	Ask int64
 }
 
 // VerdictKind is what a Verdict says.
@@ -71,6 +76,8 @@ type Verdict struct {
 	// Deadline is D, on CLOCK_BOOTTIME, with VerdictGranted and
 	// VerdictDeadline: the copy's guard kills its group there.
 	Deadline time.Duration
+	// Ask, with VerdictGranted, is the Ask of the Campaign it answers.
+	Ask int64
 }
 
 // PlacementLink carries fence requests from the loop to the cluster, and

@@ -34,10 +34,10 @@ func TestFenceSteps(t *testing.T) {
 		// check looks at the next record and the actions.
 		check func(t *testing.T, r record, acts []action)
 	}{
-		{"deps running: ask for a fence, not spawn", record{State: Starting}, input{kind: inDepsReady}, Starting, []actionKind{actFence},
+		{"deps running: ask for a fence, not spawn", record{State: Starting, Ask: 4}, input{kind: inDepsReady}, Starting, []actionKind{actFence},
 			func(t *testing.T, r record, _ []action) {
-				if !r.Fencing || !r.Candidate {
-					t.Errorf("Fencing %v, Candidate %v; want both set", r.Fencing, r.Candidate)
+				if !r.Fencing || !r.Candidate || r.Ask != 5 {
+					t.Errorf("Fencing %v, Candidate %v, Ask %d; want both set, a new request 5", r.Fencing, r.Candidate, r.Ask)
 				}
 			}},
 		{"deps running again while asking: nothing", record{State: Starting, Fencing: true}, input{kind: inDepsReady}, Starting, nil, nil},
@@ -45,6 +45,12 @@ func TestFenceSteps(t *testing.T) {
 			func(t *testing.T, r record, acts []action) {
 				if !r.Granted || r.Fencing || r.Fence != 9 || acts[0].event.Type != SingletonAcquired || *acts[0].event.Fence != 9 {
 					t.Errorf("record %+v, event %+v", r, acts[0].event)
+				}
+			}},
+		{"a grant for an earlier request: stale, ignored", record{State: Starting, Fencing: true, Candidate: true, Ask: 2}, input{kind: inFenceGranted, fence: 9, ask: 1}, Starting, nil,
+			func(t *testing.T, r record, _ []action) {
+				if r.Granted || !r.Fencing || r.Fence != 0 {
+					t.Errorf("record %+v, want still fencing, nothing granted", r)
 				}
 			}},
 		{"fence granted again, same token: silent", record{State: Starting, Fencing: true, Fence: 9}, input{kind: inFenceGranted, fence: 9}, Starting, nil, nil},
@@ -166,7 +172,7 @@ func TestDepsDownEveryState(t *testing.T) {
 	p.Singleton = true
 	for _, st := range States() {
 		for _, pid := range []int{0, 7} {
-			if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+			if !reachableRecord(st, pid) {
 				continue // not a reachable record
 			}
 			for _, cand := range []bool{false, true} {
@@ -219,7 +225,7 @@ func TestGuardEveryState(t *testing.T) {
 	single.Singleton = true
 	for _, st := range States() {
 		for _, pid := range []int{0, 7} {
-			if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+			if !reachableRecord(st, pid) {
 				continue // not a reachable record
 			}
 			for _, after := range []stopReason{stayDown, startAgain, asCrash} {

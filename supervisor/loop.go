@@ -566,7 +566,7 @@ func (s *Supervisor) verdict(v Verdict) {
 	switch v.Kind {
 	case VerdictGranted:
 		d.leaseDeadline = v.Deadline
-		s.apply(d, input{kind: inFenceGranted, fence: v.Fence})
+		s.apply(d, input{kind: inFenceGranted, fence: v.Fence, ask: v.Ask})
 	case VerdictDeadline:
 		d.leaseDeadline = v.Deadline
 		s.feedGuard(d, guard.Line(v.Deadline))

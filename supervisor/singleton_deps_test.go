@@ -26,23 +26,31 @@ placement = "singleton"
 stop_timeout = "1s"
 `
 
-// takeRequests returns the fence requests the loop left for the cluster
-// since the last call, as "campaign s" or "withdraw s".
-func takeRequests(h *harness) []string {
+// fakeCluster plays the cluster's side of the placement link.
+type fakeCluster struct {
+	h   *harness
+	ask int64 // the Ask of the last campaign taken
+}
+
+// take returns the fence requests the loop left for the cluster since the
+// last call, as "campaign s" or "withdraw s".
+func (c *fakeCluster) take() []string {
 	var out []string
-	for _, r := range h.sup.Placement().Take() {
+	for _, r := range c.h.sup.Placement().Take() {
 		what := "withdraw "
 		if r.Campaign {
 			what = "campaign "
+			c.ask = r.Ask
 		}
 		out = append(out, what+r.Daemon)
 	}
 	return out
 }
 
-// grant passes a fence for s, as the cluster does, and lets the loop act.
-func grant(h *harness, fence int64) {
-	h.sup.Placement().Send(Verdict{Kind: VerdictGranted, Daemon: "s", Fence: fence, Deadline: time.Hour})
+// grant passes a fence for s, answering the campaign of ask, as the
+// cluster does, and lets the loop act.
+func (c *fakeCluster) grant(fence, ask int64) {
+	c.h.sup.Placement().Send(Verdict{Kind: VerdictGranted, Daemon: "s", Fence: fence, Deadline: time.Hour, Ask: ask})
 	synctest.Wait()
 }
 
@@ -77,11 +85,12 @@ func TestSingletonCampaignsOnlyWhileDepsRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, singletonWithDep, "")
 		defer h.stop()
-		if got := takeRequests(h); !slices.Equal(got, []string{"campaign s"}) {
+		c := &fakeCluster{h: h}
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
 			t.Fatalf("requests at start-up = %v, want [campaign s]", got)
 		}
 		h.rt.takeLog()
-		grant(h, 5)
+		c.grant(5, c.ask)
 		h.wantState("s", Running)
 		// The copy, then its guard (a process of no daemon).
 		if got := h.rt.takeLog(); !slices.Equal(got, []string{"spawn s", "spawn "}) {
@@ -94,7 +103,7 @@ func TestSingletonCampaignsOnlyWhileDepsRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		if got := takeRequests(h); !slices.Equal(got, []string{"withdraw s"}) {
+		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
 			t.Fatalf("requests after stop d = %v, want [withdraw s]", got)
 		}
 		if got := lostReasons(t, h.drain()); !slices.Equal(got, []string{LostDependency}) {
@@ -106,7 +115,7 @@ func TestSingletonCampaignsOnlyWhileDepsRun(t *testing.T) {
 			t.Fatalf("live processes %v after stop d", live)
 		}
 		sleep(time.Minute)
-		if got := takeRequests(h); len(got) != 0 {
+		if got := c.take(); len(got) != 0 {
 			t.Fatalf("requests while d is stopped = %v, want none", got)
 		}
 
@@ -116,10 +125,10 @@ func TestSingletonCampaignsOnlyWhileDepsRun(t *testing.T) {
 		}
 		synctest.Wait()
 		h.wantState("d", Running)
-		if got := takeRequests(h); !slices.Equal(got, []string{"campaign s"}) {
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
 			t.Fatalf("requests after start d = %v, want [campaign s]", got)
 		}
-		grant(h, 7)
+		c.grant(7, c.ask)
 		h.wantState("s", Running)
 		h.drain()
 
@@ -128,7 +137,7 @@ func TestSingletonCampaignsOnlyWhileDepsRun(t *testing.T) {
 		h.rt.exit(t, "d", 1)
 		synctest.Wait()
 		h.wantState("d", Restarting)
-		if got := takeRequests(h); !slices.Equal(got, []string{"withdraw s"}) {
+		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
 			t.Fatalf("requests after d crashed = %v, want [withdraw s]", got)
 		}
 		if got := lostReasons(t, h.drain()); !slices.Equal(got, []string{LostDependency}) {
@@ -136,12 +145,22 @@ func TestSingletonCampaignsOnlyWhileDepsRun(t *testing.T) {
 		}
 		sleep(2 * time.Second)
 		h.wantState("d", Running)
-		if got := takeRequests(h); !slices.Equal(got, []string{"campaign s"}) {
+		withdrawn := c.ask
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
 			t.Fatalf("requests after d came back = %v, want [campaign s]", got)
 		}
 		if live := h.rt.liveNames(); slices.Contains(live, "s") {
 			t.Fatalf("s runs without a fence: %v", live)
 		}
+		// A grant for the candidacy withdrawn when d crashed, on its way
+		// while the node withdrew and campaigned anew, is stale: its key
+		// is gone, and another node may hold the singleton.
+		c.grant(7, withdrawn)
+		if live := h.rt.liveNames(); slices.Contains(live, "s") {
+			t.Fatalf("s started on a stale grant: %v", live)
+		}
+		c.grant(11, c.ask)
+		h.wantState("s", Running)
 	})
 }
 
@@ -154,9 +173,10 @@ func TestSingletonWaitsForDepsBeforeCampaigning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, singletonWithDep, "", func(f *fakeRuntime) { f.noExec["d"] = true })
 		defer h.stop()
+		c := &fakeCluster{h: h}
 		h.wantState("d", ImportFailed)
 		sleep(time.Minute)
-		if got := takeRequests(h); len(got) != 0 {
+		if got := c.take(); len(got) != 0 {
 			t.Fatalf("requests with d import_failed = %v, want none", got)
 		}
 		if st := h.status("s"); st.State != Stopped || st.PID != 0 {
@@ -170,7 +190,7 @@ func TestSingletonWaitsForDepsBeforeCampaigning(t *testing.T) {
 		}
 		synctest.Wait()
 		h.wantState("d", Running)
-		if got := takeRequests(h); !slices.Equal(got, []string{"campaign s"}) {
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
 			t.Fatalf("requests once d runs = %v, want [campaign s]", got)
 		}
 		if es := eventTypes(h.drain()); slices.ContainsFunc(es, func(e string) bool { return strings.HasPrefix(e, "SINGLETON") }) {

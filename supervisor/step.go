@@ -109,9 +109,11 @@ type input struct {
 	err    error
 	reason stopReason
 	force  bool
-	// fence is the token of inFenceGranted; why is the reason of
-	// inFenceLost (a SINGLETON_LOST reason).
+	// fence is the token of inFenceGranted, and ask the request it
+	// answers (record.Ask); why is the reason of inFenceLost (a
+	// SINGLETON_LOST reason).
 	fence int64
+	ask   int64
 	why   string
 	// forDependent, on inStart: the daemon is wanted up because a daemon
 	// that depends on it is started or restarted. A done oneshot stays
@@ -149,11 +151,14 @@ type record struct {
 	// fence passed for the next spawn, which uses it up; Fencing says
 	// that the node asked for one and waits. Candidate says that the
 	// node campaigns: set when it asks for a fence (actFence), cleared
-	// when it withdraws (actWithdraw).
+	// when it withdraws (actWithdraw). Ask numbers its requests for a
+	// fence: a grant that answers an earlier one, made for a candidacy
+	// withdrawn since, is stale.
 	Fence     int64
 	Granted   bool
 	Fencing   bool
 	Candidate bool
+	Ask       int64
 }
 
 // policy is a daemon's restart and stop configuration.
@@ -335,6 +340,7 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 			return r, []action{{kind: actSpawn}}
 		case !r.Fencing:
 			r.Fencing, r.Candidate = true, true
+			r.Ask++
 			return r, []action{{kind: actFence}}
 		}
 	case inSpawned:
@@ -629,7 +635,8 @@ func withExit(e Event, x procexec.Exit) Event {
 }
 
 // stepFence is step for the two fence inputs, in every state. A grant is
-// taken only by a singleton waiting for one; a loss stops a live copy at
+// taken only by a singleton waiting for one, and only if it answers its
+// latest request; a loss stops a live copy at
 // once (the stop deadline then falls before the lease's), or brings a
 // stop under way forward, and forgets the fence.
 func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
@@ -640,6 +647,11 @@ func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
 	case inFenceGranted:
 		if r.State != Starting || r.PID != 0 || !r.Fencing {
 			return r, nil // no longer waiting: the next spawn asks again
+		}
+		if in.ask != r.Ask {
+			// It answers a request of a candidacy withdrawn since: its
+			// key is gone, and another node may hold the singleton.
+			return r, nil
 		}
 		r.Fencing, r.Granted = false, true
 		var acts []action

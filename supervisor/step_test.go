@@ -72,6 +72,16 @@ var transitions = []struct {
 	{"dependency failed", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit, actKillLeftovers}},
 }
 
+// reachableRecord reports whether a record in state st with process pid
+// (0: none) can happen: running and stopping have a process, starting may
+// or may not, the others have none.
+func reachableRecord(st State, pid int) bool {
+	if st == Starting {
+		return true
+	}
+	return (pid != 0) == (st == Running || st == Stopping)
+}
+
 func TestTransitions(t *testing.T) {
 	for _, tt := range transitions {
 		p := basePolicy
@@ -95,7 +105,7 @@ func TestStepIsTotal(t *testing.T) {
 	for _, st := range States() {
 		for _, pid := range []int{0, 7} {
 			for _, kind := range allInputs() {
-				if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+				if !reachableRecord(st, pid) {
 					continue // not a reachable record
 				}
 				for _, after := range []stopReason{stayDown, startAgain} {
@@ -146,7 +156,7 @@ func stepEdges() map[[2]State][]string {
 	edges := map[[2]State][]string{}
 	for _, st := range States() {
 		for _, pid := range []int{0, 7} {
-			if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+			if !reachableRecord(st, pid) {
 				continue // not a reachable record
 			}
 			for _, after := range reasons {
