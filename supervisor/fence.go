@@ -9,10 +9,11 @@ import (
 
 // This file holds a singleton's placement: its events, and the link
 // through which the loop asks the cluster for fences and hears its
-// verdicts. The part of step that fences (stepFence, placed) is in
-// step.go; the Supervisor's side of the link is in fencing.go. The cluster's side (the candidacy, the election, the
-// fence transaction, the deadline) is package cluster's; the loop never
-// waits on it.
+// verdicts. The part of step that places a singleton (stepFence,
+// depsDown, placed: the fences, the candidacy, the guard) is in step.go;
+// the Supervisor's side of the link is in fencing.go. The cluster's side
+// (the candidacy, the election, the fence transaction, the deadline) is
+// package cluster's; the loop never waits on it.
 // The events of a singleton's placement.
 const (
 	// SingletonAcquired: the node holds the singleton with a new fence
