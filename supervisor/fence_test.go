@@ -265,3 +265,59 @@ func TestGuardEveryState(t *testing.T) {
 		}
 	}
 }
+
+// TestSingletonStepSafety walks a singleton's step over every state,
+// input and placement (candidate or not, fence held or not, asking or
+// granted) and checks what keeps two copies from running at once: it
+// spawns only on a fence granted, and uses it up; it withdraws (which
+// lets another node hold it) only with no process left; a node that
+// asks for a fence is a candidate, and one that withdrew or rests
+// stopped is not.
+func TestSingletonStepSafety(t *testing.T) {
+	p := basePolicy
+	p.Singleton = true
+	for _, st := range States() {
+		for _, pid := range []int{0, 7} {
+			if !reachableRecord(st, pid) {
+				continue
+			}
+			for _, kind := range allInputs() {
+				for _, reason := range []stopReason{stayDown, startAgain, asCrash} {
+					for flags := 0; flags < 16; flags++ {
+						r := record{State: st, PID: pid, After: reason, Deadline: t0, RestartCount: 2,
+							Candidate: flags&1 != 0, Granted: flags&2 != 0, Fencing: flags&4 != 0}
+						if flags&8 != 0 {
+							r.Fence = 9
+						}
+						if st == Stopped && (r.Candidate || r.Fence != 0) {
+							continue // not reachable: it is what this test checks
+						}
+						in := input{kind: kind, pid: 8, exit: procexec.Exit{PID: pid, Code: 1}, err: errors.New("x"),
+							reason: reason, fence: 9, why: LostLease, depStopping: true}
+						next, acts := step(r, p, in, t0)
+						name := fmt.Sprintf("step(%+v, %v)", r, kind)
+						for _, a := range acts {
+							switch a.kind {
+							case actSpawn:
+								if !r.Granted || next.Granted {
+									t.Errorf("%s spawns without using up a granted fence", name)
+								}
+							case actWithdraw:
+								if next.PID != 0 || next.Candidate || next.Fence != 0 {
+									t.Errorf("%s withdraws leaving pid %d, candidate %v, fence %d", name, next.PID, next.Candidate, next.Fence)
+								}
+							case actFence:
+								if !next.Candidate || !next.Fencing {
+									t.Errorf("%s asks for a fence without being a candidate", name)
+								}
+							}
+						}
+						if next.State == Stopped && next.Candidate {
+							t.Errorf("%s rests stopped as a candidate", name)
+						}
+					}
+				}
+			}
+		}
+	}
+}
