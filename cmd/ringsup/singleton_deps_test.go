@@ -80,9 +80,9 @@ func TestSingletonFollowsDependencies(t *testing.T) {
 	if got := candidates(); len(got) != 1 {
 		t.Errorf("candidate keys after n1's withdrawal: %v, want n2's only", got)
 	}
-	if !regexp.MustCompile(`event=SINGLETON_LOST daemon=trainer.*reason=dependency`).MatchString(n1.output.String()) {
-		t.Errorf("n1 did not emit SINGLETON_LOST (reason dependency):\n%s", n1.output)
-	}
+	eventually(t, 10*time.Second, "n1 logs SINGLETON_LOST (reason dependency)", func() bool {
+		return regexp.MustCompile(`event=SINGLETON_LOST daemon=trainer.*reason=dependency`).MatchString(n1.output.String())
+	})
 
 	// With its dependency back, n1 campaigns again, behind n2.
 	out.Reset()
@@ -99,12 +99,12 @@ func TestSingletonFollowsDependencies(t *testing.T) {
 	if last := copies[len(copies)-1]; len(copies) != 2 || last.node != "n2" || time.Since(last.last) > time.Second {
 		t.Errorf("copies %+v: want n2's to run on, and no other", copies)
 	}
-	out.Reset()
-	errOut.Reset()
-	if err := run(context.Background(), []string{"ringsup", "ctl", "--config", n1.config, "status", "trainer"}, &out, &errOut); err != nil ||
-		!regexp.MustCompile(`trainer +stopped .*owner: n2`).MatchString(out.String()) {
-		t.Errorf("ctl status trainer on n1 = %v\n%s; want stopped, owner: n2", err, out.String())
-	}
+	eventually(t, 10*time.Second, "ctl status on n1 shows trainer stopped, owner: n2", func() bool {
+		out.Reset()
+		errOut.Reset()
+		err := run(context.Background(), []string{"ringsup", "ctl", "--config", n1.config, "status", "trainer"}, &out, &errOut)
+		return err == nil && regexp.MustCompile(`trainer +stopped .*owner: n2`).MatchString(out.String())
+	})
 	checkNoOverlap(t, readCopies(t, ticks))
 	n1.stop(t)
 	n2.stop(t)
