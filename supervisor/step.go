@@ -636,9 +636,9 @@ func withExit(e Event, x procexec.Exit) Event {
 
 // stepFence is step for the two fence inputs, in every state. A grant is
 // taken only by a singleton waiting for one, and only if it answers its
-// latest request; a loss stops a live copy at
-// once (the stop deadline then falls before the lease's), or brings a
-// stop under way forward, and forgets the fence.
+// latest request; a loss stops a live copy at once (the stop deadline
+// then falls before the lease's), or brings a stop under way forward, and
+// forgets the fence.
 func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
 	if !p.Singleton {
 		return r, nil
