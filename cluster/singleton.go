@@ -67,6 +67,7 @@ type candidate struct {
 	stop  time.Duration    // the daemon's stop_timeout
 	want  bool             // the daemon waits for a fence
 	held  bool             // a fence passed and was not lost since
+	ask   int64            // the loop's number of the campaign, sent back with a grant
 	sentD time.Duration    // the lease deadline the loop last heard, while held
 }
 
@@ -172,7 +173,7 @@ func (p *placer) take(ctx context.Context) {
 				c = &candidate{}
 				p.cands[r.Daemon] = c
 			}
-			c.want, c.stop = true, r.StopTimeout
+			c.want, c.stop, c.ask = true, r.StopTimeout, r.Ask
 			p.mu.Unlock()
 			continue
 		}
@@ -294,7 +295,7 @@ func (p *placer) fence(ctx context.Context, daemon string, lease Lease) error {
 		return nil
 	}
 	c.want, c.held, c.sentD = false, true, cur.Deadline
-	p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictGranted, Daemon: daemon, Fence: rev, Deadline: cur.Deadline})
+	p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictGranted, Daemon: daemon, Fence: rev, Deadline: cur.Deadline, Ask: c.ask})
 	return nil
 }
 

@@ -42,7 +42,6 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 	case actKillGroup:
 		// The leader is gone; whatever is left of its group goes with it.
 		s.groups.killGroup(d.name, a.pid)
-		s.releaseGuard(d)
 	case actEmit:
 		s.publishFor(d, s.withNode(a.event))
 	case actCascade:
@@ -61,6 +60,10 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 		s.askFence(d)
 	case actWithdraw:
 		s.withdraw(d, a)
+	case actGuardStart:
+		s.startGuard(d, a.pid)
+	case actGuardRelease:
+		s.releaseGuard(d)
 	}
 }
 
@@ -117,5 +120,5 @@ func (s *Supervisor) askFence(d *daemon) {
 		s.apply(d, input{kind: inFenceLost, why: LostIneligible})
 		return
 	}
-	s.place.ask(FenceRequest{Daemon: d.name, Campaign: true, StopTimeout: d.cfg.StopTimeout})
+	s.place.ask(FenceRequest{Daemon: d.name, Campaign: true, StopTimeout: d.cfg.StopTimeout, Ask: d.rec.Ask})
 }

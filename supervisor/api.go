@@ -95,10 +95,11 @@ func (s *Supervisor) operate(r *opRequest) error {
 }
 
 // stopWithDependents marks d and every daemon that depends on it to stop and
-// stay down; schedule stops them dependents first.
+// stay down; schedule stops them dependents first. (A singleton among the
+// dependents stays wanted: step has it stop as in a cascade.)
 func (s *Supervisor) stopWithDependents(d *daemon) {
 	for _, dep := range s.dependentsOf(d) {
-		s.apply(dep, input{kind: inStopDue, reason: stayDown})
+		s.apply(dep, input{kind: inStopDue, reason: stayDown, depStopping: true})
 	}
 	s.apply(d, input{kind: inStopDue, reason: stayDown})
 }

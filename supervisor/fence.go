@@ -9,10 +9,11 @@ import (
 
 // This file holds a singleton's placement: its events, and the link
 // through which the loop asks the cluster for fences and hears its
-// verdicts. The part of step that fences (stepFence, placed) is in
-// step.go; the Supervisor's side of the link is in fencing.go. The cluster's side (the candidacy, the election, the
-// fence transaction, the deadline) is package cluster's; the loop never
-// waits on it.
+// verdicts. The part of step that places a singleton (stepFence,
+// depsDown, placed: the fences, the candidacy, the guard) is in step.go;
+// the Supervisor's side of the link is in fencing.go. The cluster's side
+// (the candidacy, the election, the fence transaction, the deadline) is
+// package cluster's; the loop never waits on it.
 // The events of a singleton's placement.
 const (
 	// SingletonAcquired: the node holds the singleton with a new fence
@@ -30,6 +31,7 @@ const (
 	LostStopped    = "stopped"    // stopped by `ctl stop`, a reload or the profile
 	LostFailed     = "failed"     // the copy ended failed; the node keeps it so that it does not roam
 	LostIneligible = "ineligible" // the node's labels no longer match placement_labels
+	LostDependency = "dependency" // a local dependency of the daemon is not running; the node withdraws
 )
 
 // FenceRequest is what the loop asks of the cluster for a singleton.
@@ -41,6 +43,11 @@ type FenceRequest struct {
 	// StopTimeout is the daemon's stop_timeout: a fence passes only
 	// before D − StopTimeout − 0.25s, and a held one is lost there.
 	StopTimeout time.Duration
+	// Ask numbers a Campaign among the daemon's: the VerdictGranted that
+	// answers it carries it back, so that the loop can tell a grant for a
+	// candidacy it withdrew since (the verdict was on its way) from one
+	// for the candidacy it has now.
+	Ask int64
 }
 
 // VerdictKind is what a Verdict says.
@@ -70,6 +77,8 @@ type Verdict struct {
 	// Deadline is D, on CLOCK_BOOTTIME, with VerdictGranted and
 	// VerdictDeadline: the copy's guard kills its group there.
 	Deadline time.Duration
+	// Ask, with VerdictGranted, is the Ask of the Campaign it answers.
+	Ask int64
 }
 
 // PlacementLink carries fence requests from the loop to the cluster, and

@@ -53,8 +53,8 @@ func (s *Supervisor) withNode(e Event) Event {
 	return e
 }
 
-// startGuard starts the guard of a singleton's copy, just spawned as
-// process group pid, and gives it D: past D, the guard SIGKILLs the
+// startGuard carries out actGuardStart: it starts the guard of a
+// singleton's copy, just spawned as process group pid, and gives it D: past D, the guard SIGKILLs the
 // group even if the supervisor is frozen. Without a guard (it could not
 // start) the copy still runs: the loop's own stop keeps the guarantee
 // while the supervisor is not frozen.
@@ -85,7 +85,8 @@ func (s *Supervisor) feedGuard(d *daemon, line string) {
 	}
 }
 
-// releaseGuard lets d's guard go: its copy is gone.
+// releaseGuard carries out actGuardRelease: it lets d's guard go, its
+// copy being gone.
 func (s *Supervisor) releaseGuard(d *daemon) {
 	if d.guard == nil {
 		return

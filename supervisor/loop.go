@@ -166,9 +166,6 @@ func (s *Supervisor) spawnQueued() bool {
 			s.apply(d, input{kind: inSpawnError, err: err})
 		default:
 			s.byPID[pid] = d
-			if d.pol.Singleton {
-				s.startGuard(d, pid)
-			}
 			s.apply(d, input{kind: inSpawned, pid: pid})
 			if pipes[i] != nil {
 				s.readyStarted(d, pipes[i])
@@ -252,6 +249,10 @@ func (s *Supervisor) schedule() {
 			case dep.downForGood():
 				err := fmt.Errorf("dependency %q is %s", dep.name, dep.rec.State)
 				s.apply(d, input{kind: inDepFailed, err: err})
+			case d.rec.Candidate:
+				// A singleton's node campaigns only while its
+				// dependencies run.
+				s.apply(d, input{kind: inDepsDown})
 			}
 		}
 	}
@@ -565,7 +566,7 @@ func (s *Supervisor) verdict(v Verdict) {
 	switch v.Kind {
 	case VerdictGranted:
 		d.leaseDeadline = v.Deadline
-		s.apply(d, input{kind: inFenceGranted, fence: v.Fence})
+		s.apply(d, input{kind: inFenceGranted, fence: v.Fence, ask: v.Ask})
 	case VerdictDeadline:
 		d.leaseDeadline = v.Deadline
 		s.feedGuard(d, guard.Line(v.Deadline))

@@ -61,6 +61,11 @@ const (
 	// inFenceLost: a singleton's node lease is about to expire, or has
 	// (input.why): stop its copy before another node can hold it.
 	inFenceLost
+	// inDepsDown: it is starting, with no process, and a dependency is not
+	// running but on its way (starting, restarting, stopping). The loop
+	// sends it only to a singleton's candidate (record.Candidate), which
+	// withdraws; a dependency down for good is inDepFailed.
+	inDepsDown
 )
 
 var inputNames = [...]string{
@@ -69,7 +74,7 @@ var inputNames = [...]string{
 	inStop: "stop", inRestart: "restart", inDeadline: "deadline",
 	inDepFailed: "dep_failed", inReady: "ready", inUnhealthy: "unhealthy",
 	inStopDue: "stop_due", inKill: "kill", inFenceGranted: "fence_granted",
-	inFenceLost: "fence_lost",
+	inFenceLost: "fence_lost", inDepsDown: "deps_down",
 }
 
 func (k inputKind) String() string { return inputNames[k] }
@@ -78,7 +83,7 @@ func (k inputKind) String() string { return inputNames[k] }
 func allInputs() []inputKind {
 	return []inputKind{inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError,
 		inExit, inStop, inRestart, inDeadline, inDepFailed, inReady, inUnhealthy,
-		inStopDue, inKill, inFenceGranted, inFenceLost}
+		inStopDue, inKill, inFenceGranted, inFenceLost, inDepsDown}
 }
 
 // stopReason says what a stopping daemon does once its process is gone.
@@ -104,14 +109,21 @@ type input struct {
 	err    error
 	reason stopReason
 	force  bool
-	// fence is the token of inFenceGranted; why is the reason of
-	// inFenceLost (a SINGLETON_LOST reason).
+	// fence is the token of inFenceGranted, and ask the request it
+	// answers (record.Ask); why is the reason of inFenceLost (a
+	// SINGLETON_LOST reason).
 	fence int64
+	ask   int64
 	why   string
 	// forDependent, on inStart: the daemon is wanted up because a daemon
 	// that depends on it is started or restarted. A done oneshot stays
 	// done: it satisfies its dependents already.
 	forDependent bool
+	// depStopping, on inStopDue: the daemon is to stop because a daemon
+	// it depends on stops. A singleton then stops as in a cascade
+	// (startAgain): it stays wanted, and its node campaigns again once
+	// its dependencies run; another node holds it meanwhile.
+	depStopping bool
 }
 
 // record is the part of a daemon's state the state machine decides on.
@@ -137,10 +149,16 @@ type record struct {
 	// A singleton's placement (fence.go). Fence is the token of the
 	// fence this node holds, 0 when it holds none; Granted says that a
 	// fence passed for the next spawn, which uses it up; Fencing says
-	// that the node asked for one and waits.
-	Fence   int64
-	Granted bool
-	Fencing bool
+	// that the node asked for one and waits. Candidate says that the
+	// node campaigns: set when it asks for a fence (actFence), cleared
+	// when it withdraws (actWithdraw). Ask numbers its requests for a
+	// fence: a grant that answers an earlier one, made for a candidacy
+	// withdrawn since, is stale.
+	Fence     int64
+	Granted   bool
+	Fencing   bool
+	Candidate bool
+	Ask       int64
 }
 
 // policy is a daemon's restart and stop configuration.
@@ -195,16 +213,24 @@ const (
 	// actFence: a singleton is to spawn; ask the cluster for a fence,
 	// which comes back as inFenceGranted.
 	actFence
-	// actWithdraw: a singleton came to rest down with no process; give
-	// up its candidacy, and publish action.event (SINGLETON_LOST) when it
-	// has a type.
+	// actWithdraw: a singleton came to rest down with no process, or
+	// its dependencies are not running; give up its candidacy, and
+	// publish action.event (SINGLETON_LOST) when it has a type.
 	actWithdraw
+	// actGuardStart: a singleton's copy was spawned as process group
+	// action.pid; start its guard, which SIGKILLs the group at the lease
+	// deadline D unless D was extended (fencing.go).
+	actGuardStart
+	// actGuardRelease: a singleton's copy is gone; let its guard exit
+	// without killing.
+	actGuardRelease
 )
 
 var actionNames = [...]string{
 	actSpawn: "spawn", actSignal: "signal", actKillGroup: "kill_group", actEmit: "emit",
 	actCascade: "cascade", actHealthStart: "health_start", actHealthStop: "health_stop",
 	actKillLeftovers: "kill_leftovers", actFence: "fence", actWithdraw: "withdraw",
+	actGuardStart: "guard_start", actGuardRelease: "guard_release",
 }
 
 func (k actionKind) String() string { return actionNames[k] }
@@ -231,11 +257,21 @@ var errMaxRestarts = errors.New("too many restarts")
 func step(r record, p policy, in input, now time.Time) (record, []action) {
 	switch in.kind {
 	case inStopDue:
-		return stopDue(r, in.reason), nil
+		reason := in.reason
+		if p.Singleton && in.depStopping && reason == stayDown {
+			reason = startAgain
+		}
+		return stopDue(r, reason), nil
 	case inStart, inRestart, inStop:
 		r.StopDue = false
 	case inFenceGranted, inFenceLost:
 		return stepFence(r, p, in, now)
+	case inDepsDown:
+		return depsDown(r, p)
+	case inDepFailed:
+		if p.Singleton {
+			return depsDown(r, p)
+		}
 	}
 	var next record
 	var acts []action
@@ -283,9 +319,9 @@ func stepDown(r record, _ policy, in input, _ time.Time) (record, []action) {
 		r.State, r.LastError, r.Done = Starting, "", false
 	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inStop,
 		inDeadline, inDepFailed, inReady, inUnhealthy, inStopDue, inKill,
-		inFenceGranted, inFenceLost:
+		inFenceGranted, inFenceLost, inDepsDown:
 		// Nothing to do: no process and nothing wanted. (The fences are
-		// stepFence's.)
+		// stepFence's, deps_down depsDown's.)
 	}
 	return r, nil
 }
@@ -303,7 +339,8 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 			r.Granted = false
 			return r, []action{{kind: actSpawn}}
 		case !r.Fencing:
-			r.Fencing = true
+			r.Fencing, r.Candidate = true, true
+			r.Ask++
 			return r, []action{{kind: actFence}}
 		}
 	case inSpawned:
@@ -367,8 +404,9 @@ func stepStarting(r record, p policy, in input, now time.Time) (record, []action
 	case inDeadline:
 		// Starting has no deadline of its own; readiness is timed by the
 		// health checks, which send inUnhealthy.
-	case inStart, inStopDue, inFenceGranted, inFenceLost:
-		// Already on its way up; inStopDue and the fences are step's.
+	case inStart, inStopDue, inFenceGranted, inFenceLost, inDepsDown:
+		// Already on its way up; inStopDue, the fences and deps_down are
+		// step's.
 	}
 	return r, nil
 }
@@ -431,7 +469,7 @@ func stepRunning(r record, p policy, in input, now time.Time) (record, []action)
 	case inKill:
 		return killNow(r)
 	case inStart, inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inStopDue,
-		inFenceGranted, inFenceLost:
+		inFenceGranted, inFenceLost, inDepsDown:
 		// Already running (the fences are stepFence's); a dependency's failure reaches a running daemon
 		// as a cascade stop instead.
 	}
@@ -487,7 +525,7 @@ func stepStopping(r record, p policy, in input, now time.Time) (record, []action
 		r.Killed, r.Deadline = true, time.Time{}
 		return r, []action{{kind: actSignal, sig: syscall.SIGKILL}}
 	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inDepFailed, inReady, inUnhealthy, inStopDue,
-		inFenceGranted, inFenceLost:
+		inFenceGranted, inFenceLost, inDepsDown:
 		// Going down already (the fences are stepFence's).
 	}
 	return r, nil
@@ -515,7 +553,7 @@ func stepRestarting(r record, _ policy, in input, now time.Time) (record, []acti
 		r.State, r.Deadline, r.LastError = Stopped, time.Time{}, in.err.Error()
 		return r, []action{emit(Event{Type: DaemonStopped, Error: r.LastError})}
 	case inDepsReady, inSpawned, inSpawnFailed, inSpawnError, inExit, inReady, inUnhealthy, inStopDue, inKill,
-		inFenceGranted, inFenceLost:
+		inFenceGranted, inFenceLost, inDepsDown:
 		// No process; waiting for the delay (the fences are stepFence's). A kill leaves it to the stop
 		// due since the shutdown.
 	}
@@ -597,9 +635,10 @@ func withExit(e Event, x procexec.Exit) Event {
 }
 
 // stepFence is step for the two fence inputs, in every state. A grant is
-// taken only by a singleton waiting for one; a loss stops a live copy at
-// once (the stop deadline then falls before the lease's), or brings a
-// stop under way forward, and forgets the fence.
+// taken only by a singleton waiting for one, and only if it answers its
+// latest request; a loss stops a live copy at once (the stop deadline
+// then falls before the lease's), or brings a stop under way forward, and
+// forgets the fence.
 func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
 	if !p.Singleton {
 		return r, nil
@@ -608,6 +647,11 @@ func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
 	case inFenceGranted:
 		if r.State != Starting || r.PID != 0 || !r.Fencing {
 			return r, nil // no longer waiting: the next spawn asks again
+		}
+		if in.ask != r.Ask {
+			// It answers a request of a candidacy withdrawn since: its
+			// key is gone, and another node may hold the singleton.
+			return r, nil
 		}
 		r.Fencing, r.Granted = false, true
 		var acts []action
@@ -646,32 +690,74 @@ func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
 	return r, nil
 }
 
+// depsDown is step for a singleton one of whose dependencies is not
+// running (inDepsDown; inDepFailed when it is down for good), in every
+// state. Without a process, its node withdraws, and loses the singleton
+// if it held it (SINGLETON_LOST, dependency), so that a node whose
+// dependencies run can hold it; it campaigns again once every dependency
+// runs (inDepsReady). Unlike a local daemon it does not give up when a
+// dependency is down for good: it stays wanted, waiting, while another
+// node runs it. With a process, nothing: the cascade or the stop of the
+// dependency stops the copy, and the node withdraws once it is gone. A
+// failed one keeps its candidacy (see placed).
+func depsDown(r record, p policy) (record, []action) {
+	if !p.Singleton || r.PID != 0 {
+		return r, nil
+	}
+	switch r.State {
+	case Starting, Restarting:
+		r.Fencing, r.Granted = false, false
+		if !r.Candidate {
+			return r, nil
+		}
+		r, a := withdraw(r, LostDependency)
+		return r, []action{a}
+	case Stopped, Failed, ImportFailed, Running, Stopping:
+		// Not a candidate, or one that keeps its candidacy (failed); a
+		// running or stopping one has a process.
+	}
+	return r, nil
+}
+
+// withdraw gives up the node's candidacy for a singleton; a node that
+// held its fence loses it (SINGLETON_LOST, reason).
+func withdraw(r record, reason string) (record, action) {
+	a := action{kind: actWithdraw}
+	if r.Fence != 0 {
+		a.event = Event{Type: SingletonLost, Reason: reason}
+	}
+	r.Candidate, r.Fencing, r.Granted, r.Fence = false, false, false, 0
+	return r, a
+}
+
 // placed finishes step for a singleton that went from prev to next: only
-// a daemon that is starting waits for or holds a fence, and one that
+// a daemon that is starting waits for or holds a fence; a copy that was
+// spawned gets a guard, and one that is gone lets it go; and one that
 // comes to rest stopped withdraws its candidacy. (One that ends failed
 // keeps it, so that a crash loop does not roam from node to node.)
 func placed(prev, next record, acts []action) (record, []action) {
 	if next.State != Starting {
 		next.Fencing, next.Granted = false, false
 	}
-	down := func(s State) bool { return s == Stopped || s == Failed || s == ImportFailed }
-	if !down(next.State) || down(prev.State) {
-		return next, acts
+	switch {
+	case prev.PID == 0 && next.PID != 0:
+		acts = append([]action{{kind: actGuardStart, pid: next.PID}}, acts...)
+	case prev.PID != 0 && next.PID == 0:
+		acts = append(acts, action{kind: actGuardRelease})
 	}
-	a := action{kind: actWithdraw}
-	if next.State != Stopped {
-		a.kind = actEmit // keeps its candidacy
-	}
-	if next.Fence != 0 {
-		reason := LostStopped
-		if next.State != Stopped {
-			reason = LostFailed
+	switch next.State {
+	case Stopped:
+		if next.Candidate || next.Fence != 0 {
+			var a action
+			next, a = withdraw(next, LostStopped)
+			acts = append(acts, a)
 		}
-		a.event = Event{Type: SingletonLost, Reason: reason}
-		next.Fence = 0
-	}
-	if a.kind == actWithdraw || a.event.Type != "" {
-		acts = append(acts, a)
+	case Failed, ImportFailed:
+		if next.Fence != 0 {
+			acts = append(acts, emit(Event{Type: SingletonLost, Reason: LostFailed}))
+			next.Fence = 0
+		}
+	case Starting, Running, Stopping, Restarting:
 	}
 	return next, acts
 }

@@ -72,6 +72,16 @@ var transitions = []struct {
 	{"dependency failed", record{State: Restarting, Deadline: t0.Add(time.Hour)}, nil, input{kind: inDepFailed, err: errors.New("dep")}, Stopped, []actionKind{actEmit, actKillLeftovers}},
 }
 
+// reachableRecord reports whether a record in state st with process pid
+// (0: none) can happen: running and stopping have a process, starting may
+// or may not, the others have none.
+func reachableRecord(st State, pid int) bool {
+	if st == Starting {
+		return true
+	}
+	return (pid != 0) == (st == Running || st == Stopping)
+}
+
 func TestTransitions(t *testing.T) {
 	for _, tt := range transitions {
 		p := basePolicy
@@ -95,7 +105,7 @@ func TestStepIsTotal(t *testing.T) {
 	for _, st := range States() {
 		for _, pid := range []int{0, 7} {
 			for _, kind := range allInputs() {
-				if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+				if !reachableRecord(st, pid) {
 					continue // not a reachable record
 				}
 				for _, after := range []stopReason{stayDown, startAgain} {
@@ -130,7 +140,8 @@ func TestStepIsTotal(t *testing.T) {
 
 // stepEdges enumerates step over every state and every input, each in the
 // variants that lead to different places (with and without a process, every
-// stop reason, restarts left or not, each kind of policy), and returns the
+// stop reason, restarts left or not, each kind of policy, a singleton's
+// holder among them), and returns the
 // state changes it takes: for each (from, to), the inputs that take it.
 func stepEdges() map[[2]State][]string {
 	policies := []func(*policy){
@@ -139,12 +150,13 @@ func stepEdges() map[[2]State][]string {
 		func(p *policy) { p.BackoffMin = 0 },
 		func(p *policy) { p.Oneshot = true },
 		func(p *policy) { p.NeedsReady = true },
+		func(p *policy) { p.Singleton = true },
 	}
 	reasons := []stopReason{stayDown, startAgain, asCrash}
 	edges := map[[2]State][]string{}
 	for _, st := range States() {
 		for _, pid := range []int{0, 7} {
-			if hasProcess := st == Running || st == Stopping; (pid != 0) != hasProcess && st != Starting {
+			if !reachableRecord(st, pid) {
 				continue // not a reachable record
 			}
 			for _, after := range reasons {
@@ -155,6 +167,9 @@ func stepEdges() map[[2]State][]string {
 							pol(&p)
 						}
 						r := record{State: st, PID: pid, After: after, RestartCount: count, Deadline: t0}
+						if p.Singleton {
+							r.Fence, r.Candidate = 3, true // it holds the singleton
+						}
 						for _, kind := range allInputs() {
 							for _, reason := range reasons {
 								for _, code := range []int{0, 1} {

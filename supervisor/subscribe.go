@@ -160,6 +160,15 @@ func (s *Supervisor) logEvent(e Event) {
 	if e.Hook != "" {
 		args = append(args, "hook", e.Hook, "trigger", string(e.Trigger))
 	}
+	if e.Node != "" {
+		args = append(args, "node", e.Node)
+	}
+	if e.Fence != nil {
+		args = append(args, "fence", *e.Fence)
+	}
+	if e.Reason != "" {
+		args = append(args, "reason", e.Reason)
+	}
 	if e.Error != "" {
 		args = append(args, "error", e.Error)
 	}

@@ -12,8 +12,9 @@
 // (step.go): a pure, total function of its record, its policy, an input and
 // the time, which returns the next record and the actions to carry out;
 // every state change, restart delay, stop that waits for its dependents and
-// consequence of an exit is decided there, and docs/states.md is drawn from
-// it. Its health and readiness are healthStep (health.go), pure and total
+// consequence of an exit is decided there, as is a singleton's placement
+// (its fences, its candidacy, which follows its dependencies, and its
+// guard), and docs/states.md is drawn from it. Its health and readiness are healthStep (health.go), pure and total
 // too: it says when to probe and what an outcome, a notification or a
 // missed watchdog means, and its verdicts reach step as inReady and
 // inUnhealthy. act.go carries both out: apply feeds step and does its
