@@ -99,6 +99,9 @@ type Options struct {
 	// heartbeats into spurious elections; a test that measures failover
 	// times through an election sets etcd's defaults, 100ms and 1s.
 	Heartbeat, ElectionTimeout time.Duration
+	// PreVote runs raft's pre-vote phase (--pre-vote, the default from
+	// etcd 3.5 on): a member that rejoins does not depose the leader.
+	PreVote bool
 }
 
 // Start starts an n-member cluster with the default Options and waits
@@ -150,6 +153,7 @@ func StartWith(t testing.TB, n int, opts Options) *Cluster {
 				"--initial-cluster-token", "etcdtest",
 				"--heartbeat-interval", fmt.Sprint(opts.Heartbeat.Milliseconds()),
 				"--election-timeout", fmt.Sprint(opts.ElectionTimeout.Milliseconds()),
+				fmt.Sprintf("--pre-vote=%t", opts.PreVote),
 			},
 		}
 		c.Members = append(c.Members, m)
