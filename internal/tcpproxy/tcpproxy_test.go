@@ -86,6 +86,30 @@ func dial(t *testing.T, p *Proxy) net.Conn {
 	return c
 }
 
+// linked returns a proxy to a new target and a connection through it:
+// the client's side c and the target's side s, which have exchanged a
+// byte.
+func linked(t *testing.T) (p *Proxy, tg *target, c, s net.Conn) {
+	t.Helper()
+	tg = newTarget(t)
+	p = listen(t, tg)
+	c = dial(t, p)
+	s = tg.accepted(t)
+	send(t, c, "a")
+	expect(t, s, "a")
+	return p, tg, c, s
+}
+
+// flows checks that a new connection through p reaches tg and carries
+// bytes.
+func flows(t *testing.T, p *Proxy, tg *target) {
+	t.Helper()
+	c := dial(t, p)
+	s := tg.accepted(t)
+	send(t, c, "again")
+	expect(t, s, "again")
+}
+
 func send(t *testing.T, c net.Conn, s string) {
 	t.Helper()
 	c.SetWriteDeadline(time.Now().Add(patience))
@@ -137,13 +161,10 @@ func broken(t *testing.T, c net.Conn) error {
 }
 
 func TestForward(t *testing.T) {
-	tg := newTarget(t)
-	p := listen(t, tg)
+	p, tg, c, s := linked(t)
 	if p.Target() != tg.ln.Addr().String() {
 		t.Errorf("Target() = %q, want %q", p.Target(), tg.ln.Addr())
 	}
-	c := dial(t, p)
-	s := tg.accepted(t)
 	send(t, c, "ping")
 	expect(t, s, "ping")
 	send(t, s, "pong")
@@ -159,12 +180,7 @@ func TestForward(t *testing.T) {
 }
 
 func TestPauseFreezesBothDirections(t *testing.T) {
-	tg := newTarget(t)
-	p := listen(t, tg)
-	c := dial(t, p)
-	s := tg.accepted(t)
-	send(t, c, "a")
-	expect(t, s, "a")
+	p, _, c, s := linked(t)
 
 	p.Pause()
 	p.Pause() // a second Pause changes nothing
@@ -203,12 +219,7 @@ func TestPauseHoldsNewConnections(t *testing.T) {
 }
 
 func TestCutResetsAndRefuses(t *testing.T) {
-	tg := newTarget(t)
-	p := listen(t, tg)
-	c := dial(t, p)
-	s := tg.accepted(t)
-	send(t, c, "a")
-	expect(t, s, "a")
+	p, tg, c, s := linked(t)
 
 	p.Cut()
 	if err := broken(t, c); !errors.Is(err, syscall.ECONNRESET) {
@@ -236,34 +247,22 @@ func TestCutResetsAndRefuses(t *testing.T) {
 	}
 
 	p.Resume()
-	c3 := dial(t, p)
-	s3 := tg.accepted(t)
-	send(t, c3, "again")
-	expect(t, s3, "again")
+	flows(t, p, tg)
 }
 
 func TestCutWhilePaused(t *testing.T) {
-	tg := newTarget(t)
-	p := listen(t, tg)
-	c := dial(t, p)
-	s := tg.accepted(t)
+	p, tg, c, s := linked(t)
 	p.Pause()
 	send(t, c, "held")
 	p.Cut()
 	broken(t, c)
 	broken(t, s)
 	p.Resume()
-	c2 := dial(t, p)
-	s2 := tg.accepted(t)
-	send(t, c2, "x")
-	expect(t, s2, "x")
+	flows(t, p, tg)
 }
 
 func TestClose(t *testing.T) {
-	tg := newTarget(t)
-	p := listen(t, tg)
-	c := dial(t, p)
-	s := tg.accepted(t)
+	p, _, c, s := linked(t)
 	p.Pause()
 	held := dial(t, p) // never dialed through: the proxy is paused
 	if err := p.Close(); err != nil {
