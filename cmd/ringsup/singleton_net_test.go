@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,6 +102,67 @@ func durations(ds []time.Duration) string {
 	return fmt.Sprintf("min %v, median %v, max %v (%v)", r(s[0]), r(s[len(s)/2]), r(s[len(s)-1]), ds)
 }
 
+// holderFault is a fault of the trainer's holder that cuts it off etcd.
+type holderFault struct {
+	what   string        // the fault, for the log: "etcd traffic frozen"
+	within time.Duration // the longest failover allowed
+	// freeze cuts holder off; thaw ends the fault that began at frozen.
+	freeze func(holder string)
+	thaw   func(holder string, frozen time.Time)
+}
+
+// holderFaults runs f faultRuns times on the trainer's holder among the
+// nodes (every one eligible), which share the tick file ticks. Each time
+// the holder's copy must stop by D (within the TTL of the freeze), the
+// new copy must run on another node within f.within of both the freeze
+// and the old copy's last tick, and the holder must emit SINGLETON_LOST;
+// after the thaw the cluster must settle with the new holder alone, the
+// old one not starting its copy again. No two copies may overlap.
+func holderFaults(t *testing.T, ticks string, nodes map[string]*clusterNode, f holderFault) {
+	t.Helper()
+	names := slices.Sorted(maps.Keys(nodes))
+	cur := waitCopy(t, ticks, 0)
+	var gaps, sinceFault []time.Duration
+	for i := 0; i < faultRuns; i++ {
+		n := nodes[cur.node]
+		copies := len(readCopies(t, ticks))
+		lost := lostCount(n)
+		f.freeze(cur.node)
+		frozen := time.Now()
+		next := waitCopy(t, ticks, copies)
+		old := readCopies(t, ticks)[copies-1]
+		gap, since := next.first.Sub(old.last), next.first.Sub(frozen)
+		gaps, sinceFault = append(gaps, gap), append(sinceFault, since)
+		if gap > f.within || since > f.within {
+			t.Errorf("failover %s -> %s with the holder's %s took %v from the old copy's last tick, %v from the fault; want <= %v",
+				old.node, next.node, f.what, gap, since, f.within)
+		}
+		// D is at most TTL after the last renewal sent, which was before
+		// the freeze; the copy is SIGKILLed 0.25s before D at the latest.
+		if d := old.last.Sub(frozen); d > singletonTTL {
+			t.Errorf("the holder's copy ticked %v after its %s, past D", d, f.what)
+		}
+		if next.node == cur.node {
+			t.Errorf("the copy restarted on %s, the holder with its %s", cur.node, f.what)
+		}
+		eventually(t, 10*time.Second, cur.node+" emits SINGLETON_LOST", func() bool { return lostCount(n) > lost })
+		f.thaw(cur.node, frozen)
+		settled(t, nodes[next.node].config, next.node, names)
+		for _, c := range readCopies(t, ticks)[copies:] {
+			if c.node != next.node {
+				t.Errorf("%s ran a copy (pid %d) after %s took over", c.node, c.pid, next.node)
+			}
+		}
+		cur = next
+	}
+	t.Logf("failover with the holder's %s: old copy's last tick -> new copy's first: %s", f.what, durations(gaps))
+	t.Logf("failover with the holder's %s: fault -> new copy's first tick: %s", f.what, durations(sinceFault))
+	checkNoOverlap(t, readCopies(t, ticks))
+	for _, n := range nodes {
+		n.stop(t)
+	}
+}
+
 // TestSingletonPartition: the singleton test 3 of the issue. Every node
 // reaches every etcd member through its own proxies; faultRuns times, the
 // holder's proxies are paused for 3×TTL, freezing all its etcd traffic
@@ -129,52 +191,21 @@ func TestSingletonPartition(t *testing.T) {
 		proxies[name] = ps
 		nodes[name] = startNode(t, name, singletonConfig(eps, name, "a100", shared, singletonTTL))
 	}
-	cur := waitCopy(t, ticks, 0)
-	var gaps, sinceFault []time.Duration
-	for i := 0; i < faultRuns; i++ {
-		n := nodes[cur.node]
-		copies := len(readCopies(t, ticks))
-		lost := lostCount(n)
-		for _, p := range proxies[cur.node] {
-			p.Pause()
-		}
-		paused := time.Now()
-		next := waitCopy(t, ticks, copies)
-		old := readCopies(t, ticks)[copies-1]
-		gap := next.first.Sub(old.last)
-		gaps = append(gaps, gap)
-		sinceFault = append(sinceFault, next.first.Sub(paused))
-		if gap > singletonTTL+2*time.Second || next.first.Sub(paused) > singletonTTL+2*time.Second {
-			t.Errorf("failover %s -> %s with %s's etcd traffic frozen took %v from the old copy's last tick, %v from the freeze; want <= TTL + 2s",
-				old.node, next.node, old.node, gap, next.first.Sub(paused))
-		}
-		// D is at most TTL after the last renewal sent, which was before
-		// the freeze; the copy is SIGKILLed 0.25s before D at the latest.
-		if d := old.last.Sub(paused); d > singletonTTL {
-			t.Errorf("the partitioned holder's copy ticked %v after the freeze, past D", d)
-		}
-		if next.node == cur.node {
-			t.Errorf("the copy restarted on the partitioned %s", cur.node)
-		}
-		eventually(t, 10*time.Second, cur.node+" emits SINGLETON_LOST", func() bool { return lostCount(n) > lost })
-		eventually(t, 4*singletonTTL, "3×TTL since the freeze", func() bool { return time.Since(paused) > 3*singletonTTL })
-		for _, p := range proxies[cur.node] {
-			p.Resume()
-		}
-		settled(t, n.config, next.node, names)
-		for _, c := range readCopies(t, ticks)[copies:] {
-			if c.node != next.node {
-				t.Errorf("%s ran a copy (pid %d) after %s took over", c.node, c.pid, next.node)
+	holderFaults(t, ticks, nodes, holderFault{
+		what:   "etcd traffic frozen",
+		within: singletonTTL + 2*time.Second,
+		freeze: func(holder string) {
+			for _, p := range proxies[holder] {
+				p.Pause()
 			}
-		}
-		cur = next
-	}
-	t.Logf("failover with the holder's etcd traffic frozen: old copy's last tick -> new copy's first: %s", durations(gaps))
-	t.Logf("failover with the holder's etcd traffic frozen: freeze -> new copy's first tick: %s", durations(sinceFault))
-	checkNoOverlap(t, readCopies(t, ticks))
-	for _, n := range nodes {
-		n.stop(t)
-	}
+		},
+		thaw: func(holder string, frozen time.Time) {
+			eventually(t, 4*singletonTTL, "3×TTL since the freeze", func() bool { return time.Since(frozen) > 3*singletonTTL })
+			for _, p := range proxies[holder] {
+				p.Resume()
+			}
+		},
+	})
 }
 
 // TestSingletonMemberFrozen: the singleton test 6 of the issue. Each node
@@ -206,52 +237,24 @@ func TestSingletonMemberFrozen(t *testing.T) {
 		member[name] = etcd.Members[i]
 		nodes[name] = startNode(t, name, singletonConfig([]string{etcd.Members[i].Endpoint}, name, "a100", shared, singletonTTL))
 	}
-	cur := waitCopy(t, ticks, 0)
-	var gaps, sinceFault []time.Duration
-	for i := 0; i < faultRuns; i++ {
-		n, m := nodes[cur.node], member[cur.node]
-		copies := len(readCopies(t, ticks))
-		lost := lostCount(n)
-		if etcd.Leader() == m {
-			for _, o := range etcd.Members {
-				if o != m {
-					etcd.MoveLeader(o)
-					break
+	holderFaults(t, ticks, nodes, holderFault{
+		what:   "only etcd member (a follower) frozen",
+		within: 2 * singletonTTL,
+		freeze: func(holder string) {
+			m := member[holder]
+			if etcd.Leader() == m {
+				for _, o := range etcd.Members {
+					if o != m {
+						etcd.MoveLeader(o)
+						break
+					}
 				}
 			}
-		}
-		m.Stop()
-		stopped := time.Now()
-		next := waitCopy(t, ticks, copies)
-		old := readCopies(t, ticks)[copies-1]
-		gap := next.first.Sub(old.last)
-		gaps = append(gaps, gap)
-		sinceFault = append(sinceFault, next.first.Sub(stopped))
-		if gap > 2*singletonTTL || next.first.Sub(stopped) > 2*singletonTTL {
-			t.Errorf("failover %s -> %s with %s's etcd member %s frozen took %v from the old copy's last tick, %v from the freeze; want <= 2×TTL",
-				old.node, next.node, old.node, m.Name, gap, next.first.Sub(stopped))
-		}
-		if d := old.last.Sub(stopped); d > singletonTTL {
-			t.Errorf("the holder's copy ticked %v after its member froze, past D", d)
-		}
-		if next.node == cur.node {
-			t.Errorf("the copy restarted on %s, whose member is frozen", cur.node)
-		}
-		eventually(t, 10*time.Second, cur.node+" emits SINGLETON_LOST", func() bool { return lostCount(n) > lost })
-		m.Cont()
-		etcd.WaitHealthy(60 * time.Second)
-		settled(t, nodes[next.node].config, next.node, names)
-		for _, c := range readCopies(t, ticks)[copies:] {
-			if c.node != next.node {
-				t.Errorf("%s ran a copy (pid %d) after %s took over", c.node, c.pid, next.node)
-			}
-		}
-		cur = next
-	}
-	t.Logf("failover with the holder's only etcd member (a follower) frozen: old copy's last tick -> new copy's first: %s", durations(gaps))
-	t.Logf("failover with the holder's only etcd member frozen: freeze -> new copy's first tick: %s", durations(sinceFault))
-	checkNoOverlap(t, readCopies(t, ticks))
-	for _, n := range nodes {
-		n.stop(t)
-	}
+			m.Stop()
+		},
+		thaw: func(holder string, _ time.Time) {
+			member[holder].Cont()
+			etcd.WaitHealthy(60 * time.Second)
+		},
+	})
 }
