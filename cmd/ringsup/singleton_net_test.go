@@ -19,10 +19,10 @@ const singletonElection = 500 * time.Millisecond
 // singletonEtcd starts the 3 etcd members of a singleton test: with
 // pre-vote (etcd 3.5's default), so that a member that rejoins does not
 // depose the leader, and a 500 ms election timeout (50 ms heartbeats), so
-// that losing the leader leaves a lease unrenewed for 0.65-1.65 s
-// (measured on this loaded machine), well within the 2.75 s a 4 s TTL and
-// a 1 s stop_timeout allow; with etcd's default 1 s it was 1.5-2.7 s, and
-// up to 3.65 s without pre-vote.
+// that losing the leader leaves a lease unrenewed for at most 1.65 s
+// (BenchmarkLeaseLeaderLoss in package cluster, on this loaded machine),
+// well within the 2.75 s a 4 s TTL and a 1 s stop_timeout allow; with
+// etcd's default 1 s it was up to 2.8 s.
 func singletonEtcd(t *testing.T) *etcdtest.Cluster {
 	t.Helper()
 	return etcdtest.StartWith(t, 3, etcdtest.Options{
