@@ -91,10 +91,36 @@ func Binary(t testing.TB) string {
 	return ""
 }
 
-// Start starts an n-member cluster and waits until every member is
-// healthy. The members are killed when the test ends.
+// Options tune the members of a cluster.
+type Options struct {
+	// Heartbeat and ElectionTimeout are the members' raft timings
+	// (--heartbeat-interval, --election-timeout). Defaults: 200ms and 2s,
+	// twice etcd's own, so that a loaded test machine does not miss
+	// heartbeats into spurious elections; a test that measures failover
+	// times through an election sets etcd's defaults, 100ms and 1s.
+	Heartbeat, ElectionTimeout time.Duration
+	// PreVote runs raft's pre-vote phase (--pre-vote, the default from
+	// etcd 3.5 on): a member that rejoins does not depose the leader.
+	PreVote bool
+}
+
+// Start starts an n-member cluster with the default Options and waits
+// until every member is healthy. The members are killed when the test
+// ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartWith(t, n, Options{})
+}
+
+// StartWith is Start with opts.
+func StartWith(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 200 * time.Millisecond
+	}
+	if opts.ElectionTimeout <= 0 {
+		opts.ElectionTimeout = 2 * time.Second
+	}
 	bin := Binary(t)
 	dir := t.TempDir()
 	c := &Cluster{t: t}
@@ -125,10 +151,9 @@ func Start(t testing.TB, n int) *Cluster {
 				"--initial-cluster", strings.Join(initial, ","),
 				"--initial-cluster-state", "new",
 				"--initial-cluster-token", "etcdtest",
-				// A loaded test machine misses heartbeats; longer
-				// timeouts than the defaults (100ms, 1s) keep spurious
-				// elections out of the tests.
-				"--heartbeat-interval", "200", "--election-timeout", "2000",
+				"--heartbeat-interval", fmt.Sprint(opts.Heartbeat.Milliseconds()),
+				"--election-timeout", fmt.Sprint(opts.ElectionTimeout.Milliseconds()),
+				fmt.Sprintf("--pre-vote=%t", opts.PreVote),
 			},
 		}
 		c.Members = append(c.Members, m)
@@ -336,4 +361,36 @@ func (m *Member) signal(sig syscall.Signal) {
 	if pid := m.PID(); pid != 0 {
 		_ = syscall.Kill(pid, sig)
 	}
+}
+
+// MoveLeader makes to the cluster's leader, if it is not already, with
+// etcd's leadership transfer, and waits until the members agree.
+func (c *Cluster) MoveLeader(to *Member) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		leader := c.Leader()
+		if leader == to {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("etcd member %s did not take the lead from %s within 30s", to.Name, leader.Name)
+		}
+		if id, _, ok := to.status(); ok {
+			leader.moveLeader(id)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// moveLeader asks the member, the leader, to hand the lead to member id.
+func (m *Member) moveLeader(id uint64) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, Logger: zap.NewNop()})
+	if err != nil {
+		return
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = cli.MoveLeader(ctx, id) // checked by the caller's next look at the leader
 }
