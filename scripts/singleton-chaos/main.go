@@ -373,7 +373,8 @@ func report(w *os.File, s summary, bad int, c *chaos) bool {
 			failovers = append(failovers, g.Len())
 		}
 	}
-	fmt.Fprintf(w, "copies %d, failovers %d, unreadable tick lines %d\n", s.Copies, s.Failovers, bad)
+	fmt.Fprintf(w, "copies %d, failovers %d, unreadable tick lines %d, longest time between two ticks of a copy %.3fs\n",
+		s.Copies, s.Failovers, bad, s.LongestStep.Seconds())
 	fmt.Fprintf(w, "gaps with no holder: %s\n", spread(all))
 	fmt.Fprintf(w, "  of them before a copy on another node: %s\n", spread(failovers))
 	for _, g := range s.longest(5) {

@@ -42,6 +42,9 @@ type copyRange struct {
 	PID         int
 	First, Last time.Time
 	Ticks       int
+	// LongestStep is the longest time between two ticks in a row: the
+	// copy ran, or was alive at least, without ticking for that long.
+	LongestStep time.Duration
 }
 
 func (c copyRange) String() string {
@@ -86,6 +89,7 @@ func readCopies(r io.Reader) (copies []copyRange, bad int, err error) {
 			c.First = at
 		}
 		if at.After(c.Last) {
+			c.LongestStep = max(c.LongestStep, at.Sub(c.Last))
 			c.Last = at
 		}
 		if fence != c.Fence {
@@ -123,6 +127,10 @@ type summary struct {
 	// Failovers counts the copies started within the window on another
 	// node than the copy before.
 	Failovers int
+	// LongestStep is the longest time between two ticks of one copy,
+	// the resolution of the overlap check: a copy alive that long after
+	// its last tick would not be seen.
+	LongestStep time.Duration
 	// Gaps are the times with no copy ticking that end within the window
 	// (or are still open at its end), in order.
 	Gaps []gap
@@ -141,6 +149,7 @@ func analyze(copies []copyRange, from, to time.Time) summary {
 		closed = true
 	}
 	for i, c := range copies {
+		s.LongestStep = max(s.LongestStep, c.LongestStep)
 		if i == 0 {
 			latest = c
 			continue

@@ -25,6 +25,7 @@ func TestAnalyze(t *testing.T) {
 		file                          string
 		overlaps, regressions, failed int
 		failovers                     int
+		step                          time.Duration
 		gaps                          []time.Duration
 	}{
 		{
@@ -37,6 +38,7 @@ func TestAnalyze(t *testing.T) {
 			name: "restart on the same node is no failover",
 			file: ticks("n0 5 100 1000", "n0 5 100 1020", "n0 5 101 1500", "n0 5 101 1520"),
 			gaps: []time.Duration{480 * time.Millisecond},
+			step: 20 * time.Millisecond,
 		},
 		{
 			name:      "interleaved ticks of two copies overlap",
@@ -55,6 +57,7 @@ func TestAnalyze(t *testing.T) {
 			file: ticks("n0 5 100 1000", "n1 7 200 1100", "n1 7 200 1120", "n0 5 100 1500", "n2 9 300 1600"),
 			// n1 starts within n0's range; n2 after both
 			overlaps: 1, failovers: 2, gaps: []time.Duration{100 * time.Millisecond},
+			step: 500 * time.Millisecond,
 		},
 		{
 			name:        "the fence must rise across nodes",
@@ -81,6 +84,9 @@ func TestAnalyze(t *testing.T) {
 			if len(s.Overlaps) != tc.overlaps || len(s.FenceRegressions) != tc.regressions || s.Failovers != tc.failovers {
 				t.Errorf("analyze: overlaps, fence regressions, failovers = %d, %d, %d; want %d, %d, %d",
 					len(s.Overlaps), len(s.FenceRegressions), s.Failovers, tc.overlaps, tc.regressions, tc.failovers)
+			}
+			if tc.step != 0 && s.LongestStep != tc.step {
+				t.Errorf("analyze: longest step %v, want %v", s.LongestStep, tc.step)
 			}
 			var gaps []time.Duration
 			for _, g := range s.Gaps {
