@@ -222,30 +222,36 @@ func (c *chaos) inject() {
 	}
 }
 
-// during returns the faults active at some time in [from, to].
-func (c *chaos) during(from, to time.Time) []*fault {
+// list returns the faults that acted (a signal to a ringsup between two
+// runs does not count), as they are now.
+func (c *chaos) list() []fault {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var fs []*fault
+	var fs []fault
 	for _, f := range c.faults {
-		if f.what != "" && !f.start.After(to) && (f.end.IsZero() || !f.end.Before(from)) {
+		if f.what != "" {
+			fs = append(fs, *f)
+		}
+	}
+	return fs
+}
+
+// during returns the faults active at some time in [from, to].
+func during(faults []fault, from, to time.Time) []fault {
+	var fs []fault
+	for _, f := range faults {
+		if !f.start.After(to) && (f.end.IsZero() || !f.end.Before(from)) {
 			fs = append(fs, f)
 		}
 	}
 	return fs
 }
 
-// counts returns the number of faults of each kind that acted (a signal
-// to a ringsup between two runs does not count).
-func (c *chaos) counts() (byKind map[string]int, total int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	byKind = make(map[string]int)
-	for _, f := range c.faults {
-		if f.what != "" {
-			byKind[f.kind]++
-			total++
-		}
+// counts returns the number of faults of each kind.
+func counts(faults []fault) map[string]int {
+	byKind := make(map[string]int)
+	for _, f := range faults {
+		byKind[f.kind]++
 	}
-	return byKind, total
+	return byKind
 }

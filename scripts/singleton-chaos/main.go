@@ -40,6 +40,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -86,7 +87,12 @@ func main() {
 			os.Exit(2)
 		}
 		s := analyze(copies, copies[0].First, copies[len(copies)-1].Last)
-		ok := report(os.Stdout, s, bad, nil)
+		var faults []fault
+		if f, err := os.Open(filepath.Join(filepath.Dir(*analyzeFile), "faults.log")); err == nil {
+			faults, _ = readFaults(f, copies[0].First)
+			f.Close()
+		}
+		ok := report(os.Stdout, s, bad, faults)
 		if !ok {
 			os.Exit(1)
 		}
@@ -237,7 +243,8 @@ func (r *run) main(dir, ringsup string, duration, settle time.Duration) (ok bool
 		return false, err
 	}
 	s := analyze(copies, from, to)
-	byKind, total := c.counts()
+	faults := c.list()
+	byKind, total := counts(faults), len(faults)
 	fmt.Printf("\nseed %d, chaos %v from %s to %s UTC, then %v to settle\n", r.seed, duration, from.UTC().Format("2006-01-02 15:04:05"), to.UTC().Format("15:04:05"), settle)
 	fmt.Printf("faults %d:", total)
 	for _, k := range kinds {
@@ -250,7 +257,7 @@ func (r *run) main(dir, ringsup string, duration, settle time.Duration) (ok bool
 	}
 	fmt.Printf("ringsup processes started: %s; peer connections of unknown dialer closed: %d\n", strings.Join(starts, ", "), r.etcd.strays.Load())
 	fmt.Printf("load average (1 min, sampled every 10 s, %d cores): %s\n", runtime.NumCPU(), load)
-	ok = report(os.Stdout, s, bad, c)
+	ok = report(os.Stdout, s, bad, faults)
 	if len(leftover) > 0 {
 		fmt.Printf("LEFTOVER processes after the nodes shut down: %v\n", leftover)
 		ok = false
@@ -362,29 +369,38 @@ func longestGap(s summary) time.Duration {
 	return 0
 }
 
-// report prints the copies' figures, and the faults (of c, when not nil)
-// around the longest gaps; it reports false on an overlap or a fence
-// regression.
-func report(w *os.File, s summary, bad int, c *chaos) bool {
-	var all, failovers []time.Duration
+// report prints the copies' figures and, when the faults are known, the
+// gaps during which etcd kept a quorum and the faults around the longest
+// gaps; it reports false on an overlap or a fence regression.
+func report(w io.Writer, s summary, bad int, faults []fault) bool {
+	var all, failovers, kept []time.Duration
+	var keptGaps []gap
 	for _, g := range s.Gaps {
 		all = append(all, g.Len())
 		if g.After.Node != "" && g.After.Node != g.Before.Node {
 			failovers = append(failovers, g.Len())
+		}
+		if faults != nil && !quorumLost(faults, g.From.Add(-quorumMargin), g.To) {
+			kept = append(kept, g.Len())
+			keptGaps = append(keptGaps, g)
 		}
 	}
 	fmt.Fprintf(w, "copies %d, failovers %d, unreadable tick lines %d, longest time between two ticks of a copy %.3fs\n",
 		s.Copies, s.Failovers, bad, s.LongestStep.Seconds())
 	fmt.Fprintf(w, "gaps with no holder: %s\n", spread(all))
 	fmt.Fprintf(w, "  of them before a copy on another node: %s\n", spread(failovers))
-	for _, g := range s.longest(5) {
-		after := "none yet at the end"
-		if g.After.Node != "" {
-			after = g.After.String()
-		}
-		fmt.Fprintf(w, "  gap %.2fs from %s to %s: last %s, next %s\n", g.Len().Seconds(), stamp(g.From), stamp(g.To), g.Before, after)
-		if c != nil {
-			for _, f := range c.during(g.From.Add(-10*time.Second), g.To) {
+	if faults != nil {
+		fmt.Fprintf(w, "  of them with etcd's quorum kept from %v before to the end (by the faults' schedule): %s\n", quorumMargin, spread(kept))
+	}
+	show := func(title string, gaps []gap) {
+		fmt.Fprintln(w, title)
+		for _, g := range gaps {
+			after := "none yet at the end"
+			if g.After.Node != "" {
+				after = g.After.String()
+			}
+			fmt.Fprintf(w, "  gap %.2fs from %s to %s: last %s, next %s\n", g.Len().Seconds(), stamp(g.From), stamp(g.To), g.Before, after)
+			for _, f := range during(faults, g.From.Add(-quorumMargin), g.To) {
 				end := "-"
 				if !f.end.IsZero() {
 					end = stamp(f.end)
@@ -392,6 +408,10 @@ func report(w *os.File, s summary, bad int, c *chaos) bool {
 				fmt.Fprintf(w, "      fault %s..%s %s %s: %s\n", stamp(f.start), end, f.kind, f.target, f.what)
 			}
 		}
+	}
+	show("the longest gaps:", s.longest(5))
+	if faults != nil {
+		show("the longest gaps with etcd's quorum kept:", summary{Gaps: keptGaps}.longest(3))
 	}
 	for _, o := range s.Overlaps {
 		fmt.Fprintf(w, "OVERLAP: %s, and %s from %s (%.3fs before the other's last tick)\n", o.Earlier, o.Later, stamp(o.Later.First), o.Earlier.Last.Sub(o.Later.First).Seconds())
@@ -402,6 +422,12 @@ func report(w *os.File, s summary, bad int, c *chaos) bool {
 	fmt.Fprintf(w, "overlaps %d, fence regressions %d\n", len(s.Overlaps), len(s.FenceRegressions))
 	return len(s.Overlaps) == 0 && len(s.FenceRegressions) == 0
 }
+
+// quorumMargin is how long before a gap a loss of quorum may have caused
+// it: the holder stops its copy when its lease has gone unrenewed for
+// TTL − stop_timeout − 0.25 s (2.75 s), after etcd took up to its
+// election timeout (2 s) to notice; doubled for a loaded machine.
+const quorumMargin = 10 * time.Second
 
 // spread describes durations: how many, their median, 90th percentile
 // and longest.
