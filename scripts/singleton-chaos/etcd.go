@@ -173,14 +173,14 @@ func (c *etcdCluster) serveFront(to int) {
 }
 
 func (c *etcdCluster) relay(conn net.Conn, to int) {
-	pids := make(map[string]int)
+	pids := make(map[int]int)
 	for i, m := range c.members {
 		if p := m.current(); i != to && p != nil {
-			pids[fmt.Sprint(i)] = p.PID
+			pids[i] = p.PID
 		}
 	}
-	var from int
-	if _, err := fmt.Sscan(connOwner(conn, pids), &from); err != nil {
+	from, ok := connOwner(conn, pids)
+	if !ok {
 		c.strays.Add(1)
 		conn.Close()
 		return

@@ -17,8 +17,9 @@ type kind struct {
 	name string
 	// what the fault acts on: "node", "member", or "members" (two).
 	on string
-	// run injects the fault on targets, waits, heals it, and returns a
-	// description.
+	// run injects the fault on targets, waits and heals it; it says what
+	// it did once it did it (not at all when there was nothing to act on,
+	// such as no ringsup between two runs).
 	run func(r *run, rng *rand.Rand, targets []int, say func(string))
 }
 

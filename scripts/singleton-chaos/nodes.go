@@ -153,7 +153,8 @@ func (n *node) stop() {
 	}
 }
 
-// kill SIGKILLs what stop left and closes the proxies.
+// close SIGKILLs what stop left, waits for the loop to end and closes
+// the proxies.
 func (n *node) close() {
 	if p := n.current(); p != nil {
 		p.Signal(syscall.SIGKILL)

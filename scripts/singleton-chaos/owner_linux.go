@@ -9,31 +9,31 @@ import (
 	"strings"
 )
 
-// connOwner returns which of pids (by name) holds the other end of c, a
-// connection accepted on loopback, or "" when none does (or it is gone).
-// It finds the dialer's socket in /proc/net/tcp (its local address is
-// c's remote one and the other way round), then that socket's inode among
-// each process's descriptors.
-func connOwner(c net.Conn, pids map[string]int) string {
+// connOwner returns the key in pids of the process that holds the other
+// end of c, a connection accepted on loopback; false when none does (or
+// it is gone). It finds the dialer's socket in /proc/net/tcp (its local
+// address is c's remote one and the other way round), then that socket's
+// inode among each process's descriptors.
+func connOwner(c net.Conn, pids map[int]int) (int, bool) {
 	local, ok1 := c.LocalAddr().(*net.TCPAddr)
 	remote, ok2 := c.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
-		return ""
+		return 0, false
 	}
 	inode := socketInode(procTCPAddr(remote), procTCPAddr(local))
 	if inode == "" {
-		return ""
+		return 0, false
 	}
 	want := "socket:[" + inode + "]"
-	for name, pid := range pids {
+	for key, pid := range pids {
 		fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
 		for _, fd := range fds {
 			if l, err := os.Readlink(fd); err == nil && l == want {
-				return name
+				return key, true
 			}
 		}
 	}
-	return ""
+	return 0, false
 }
 
 // procTCPAddr spells an IPv4 address as /proc/net/tcp does: the address

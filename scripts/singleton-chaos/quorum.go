@@ -84,10 +84,9 @@ func readFaults(r io.Reader, day time.Time) ([]fault, error) {
 			continue
 		}
 		start := day.Add(clock.Sub(clock.Truncate(24 * time.Hour)))
-		f := fault{kind: m[2], target: m[3], what: strings.TrimSpace(m[4] + " for " + m[5]), start: start, end: start}
-		if m[5] == "" {
-			f.what = m[4]
-		} else if d, err := time.ParseDuration(m[5]); err == nil {
+		f := fault{kind: m[2], target: m[3], what: m[4], start: start, end: start}
+		if d, err := time.ParseDuration(m[5]); err == nil {
+			f.what += " for " + m[5]
 			f.end = start.Add(d)
 		}
 		fs = append(fs, f)
