@@ -8,11 +8,15 @@ import (
 	"time"
 )
 
-// quorumLost reports whether, by the schedule of faults, etcd had no
-// quorum at some time in [from, to] (checked every 100 ms): no two
+// quorumLost reports whether, by the schedule of faults, etcd may have
+// had no leader at some time in [from, to] (checked every 100 ms): no two
 // members both running (not killed, not stopped) with the link between
-// them not frozen. It does not know how long an election takes after
-// quorum returns, nor how long a restarted member takes to catch up.
+// them not frozen, or two members cut from each other while both reach
+// the third. The second keeps a quorum on paper, but etcd 3.4 (no
+// pre-vote) was seen without a leader for 10 s in that case: each of the
+// two, not hearing the leader, campaigns at a higher term and unseats it.
+// It does not know how long an election takes after quorum returns, nor
+// how long a restarted member takes to catch up.
 func quorumLost(faults []fault, from, to time.Time) bool {
 	for t := from; !t.After(to); t = t.Add(100 * time.Millisecond) {
 		var down [3]bool
@@ -34,9 +38,7 @@ func quorumLost(faults []fault, from, to time.Time) bool {
 					}
 				}
 			case "member-partition-one":
-				if len(m) == 2 {
-					cut[m[0]][m[1]], cut[m[1]][m[0]] = true, true
-				}
+				return true
 			}
 		}
 		quorum := false

@@ -31,11 +31,13 @@ func TestQuorumLost(t *testing.T) {
 		{0, 1.9, false},   // m0 stopped: m1 and m2 remain
 		{0, 2.1, true},    // and m1, m2 cut from each other
 		{7.2, 9.9, false}, // the cut healed
+		{10.5, 12, false}, // m0 back: nothing
 		{20, 20.9, false}, // m1 killed: m0, m2
 		{20, 21.1, true},  // and m2 cut off
 		{22, 23.4, true},  // m1 down, m2 cut off throughout
 		{23.6, 29, false}, // m1 still down, m2 reconnected: m0, m2
-		{30, 35, false},   // a node fault, and a cut between two members: the third has both
+		{30, 30.4, false}, // a node fault
+		{30, 35, true},    // a cut between two members, although the third reaches both
 	} {
 		if got := quorumLost(faults, at(tc.from), at(tc.to)); got != tc.lost {
 			t.Errorf("quorumLost(%v s, %v s) = %v, want %v", tc.from, tc.to, got, tc.lost)
