@@ -214,10 +214,14 @@ func (c *chaos) inject() {
 			})
 			c.mu.Lock()
 			f.end = time.Now()
+			acted := f.what != ""
 			for _, n := range names {
 				c.busy[n] = false
 			}
 			c.mu.Unlock()
+			if acted {
+				c.r.logf("healed %-19s %s", kd.name, f.target)
+			}
 		}()
 		return
 	}

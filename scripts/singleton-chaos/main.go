@@ -245,24 +245,31 @@ func (r *run) main(dir, ringsup string, duration, settle time.Duration) (ok bool
 	s := analyze(copies, from, to)
 	faults := c.list()
 	byKind, total := counts(faults), len(faults)
-	fmt.Printf("\nseed %d, chaos %v from %s to %s UTC, then %v to settle\n", r.seed, duration, from.UTC().Format("2006-01-02 15:04:05"), to.UTC().Format("15:04:05"), settle)
-	fmt.Printf("faults %d:", total)
-	for _, k := range kinds {
-		fmt.Printf(" %s %d", k.name, byKind[k.name])
+	// The report goes to the work directory too, beside the files it
+	// is about.
+	var w io.Writer = os.Stdout
+	if out, err := os.Create(filepath.Join(r.dir, "report.txt")); err == nil {
+		defer out.Close()
+		w = io.MultiWriter(os.Stdout, out)
 	}
-	fmt.Println()
+	fmt.Fprintf(w, "\nseed %d, chaos %v from %s to %s UTC, then %v to settle\n", r.seed, duration, from.UTC().Format("2006-01-02 15:04:05"), to.UTC().Format("15:04:05"), settle)
+	fmt.Fprintf(w, "faults %d:", total)
+	for _, k := range kinds {
+		fmt.Fprintf(w, " %s %d", k.name, byKind[k.name])
+	}
+	fmt.Fprintln(w)
 	var starts []string
 	for _, n := range r.nodes {
 		starts = append(starts, fmt.Sprintf("%s %d", n.name, n.starts.Load()))
 	}
-	fmt.Printf("ringsup processes started: %s; peer connections of unknown dialer closed: %d\n", strings.Join(starts, ", "), r.etcd.strays.Load())
-	fmt.Printf("load average (1 min, sampled every 10 s, %d cores): %s\n", runtime.NumCPU(), load)
-	ok = report(os.Stdout, s, bad, faults)
+	fmt.Fprintf(w, "ringsup processes started: %s; peer connections of unknown dialer closed: %d\n", strings.Join(starts, ", "), r.etcd.strays.Load())
+	fmt.Fprintf(w, "load average (1 min, sampled every 10 s, %d cores): %s\n", runtime.NumCPU(), load)
+	ok = report(w, s, bad, faults)
 	if len(leftover) > 0 {
-		fmt.Printf("LEFTOVER processes after the nodes shut down: %v\n", leftover)
+		fmt.Fprintf(w, "LEFTOVER processes after the nodes shut down: %v\n", leftover)
 		ok = false
 	}
-	fmt.Printf("duration %v, faults %d, copies %d, failovers %d, longest gap with no holder %.2fs, overlaps %d\n",
+	fmt.Fprintf(w, "duration %v, faults %d, copies %d, failovers %d, longest gap with no holder %.2fs, overlaps %d\n",
 		duration, total, s.Copies, s.Failovers, longestGap(s).Seconds(), len(s.Overlaps))
 	return ok, nil
 }

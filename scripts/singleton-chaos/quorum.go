@@ -69,23 +69,41 @@ func members(target string) []int {
 // TARGET WHAT", where WHAT ends with "for 1.5s" for a fault that lasts.
 var faultLine = regexp.MustCompile(`^(\d\d:\d\d:\d\d\.\d\d\d) +\S+ fault (\S+) +(\S+) +(.*?)(?: for ([0-9.]+s))?$`)
 
-// readFaults reads faults.log, whose times are of the day of day (UTC):
-// each fault ends when its stated time is up (a kill or SIGTERM of a
-// node lasts no time).
+// healedLine is the line of faults.log that ends a fault: "15:04:05.000
+// SECONDS healed KIND TARGET".
+var healedLine = regexp.MustCompile(`^(\d\d:\d\d:\d\d\.\d\d\d) +\S+ healed (\S+) +(\S+)$`)
+
+// readFaults reads faults.log, whose times are of the day of day (UTC).
+// A fault ends at its "healed" line; in a log without them (before they
+// were written), when its stated time is up, and a kill or SIGTERM of a
+// node lasts no time.
 func readFaults(r io.Reader, day time.Time) ([]fault, error) {
 	var fs []fault
 	day = day.UTC().Truncate(24 * time.Hour)
+	at := func(s string) (time.Time, bool) {
+		clock, err := time.Parse("15:04:05.000", s)
+		return day.Add(clock.Sub(clock.Truncate(24 * time.Hour))), err == nil
+	}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
+		if m := healedLine.FindStringSubmatch(sc.Text()); m != nil {
+			end, ok := at(m[1])
+			for i := len(fs) - 1; i >= 0 && ok; i-- {
+				if fs[i].kind == m[2] && fs[i].target == m[3] {
+					fs[i].end = end
+					break
+				}
+			}
+			continue
+		}
 		m := faultLine.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}
-		clock, err := time.Parse("15:04:05.000", m[1])
-		if err != nil {
+		start, ok := at(m[1])
+		if !ok {
 			continue
 		}
-		start := day.Add(clock.Sub(clock.Truncate(24 * time.Hour)))
 		f := fault{kind: m[2], target: m[3], what: m[4], start: start, end: start}
 		if d, err := time.ParseDuration(m[5]); err == nil {
 			f.what += " for " + m[5]

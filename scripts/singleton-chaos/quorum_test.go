@@ -14,14 +14,17 @@ func TestQuorumLost(t *testing.T) {
 05:00:21.000    22.0s fault member-partition     m2     peer traffic with both others frozen for 2.5s
 05:00:30.000    31.0s fault node-kill            n1     SIGKILL ringsup 1234
 05:00:30.500    31.5s fault member-partition-one m0+m1  peer traffic between them frozen for 1s
+05:00:31.000    32.0s healed node-kill           n1
+05:00:32.000    33.0s healed member-partition-one m0+m1
 05:00:40.000    41.0s the singleton runs
 `
 	faults, err := readFaults(strings.NewReader(log), day.Add(5*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(faults) != 6 || faults[0].end.Sub(faults[0].start) != 10*time.Second || faults[1].target != "m1+m2" || !faults[4].end.Equal(faults[4].start) {
-		t.Fatalf("readFaults = %+v; want 6 faults, the first 10s long, the second on m1+m2, the kill of no length", faults)
+	if len(faults) != 6 || faults[0].end.Sub(faults[0].start) != 10*time.Second || faults[1].target != "m1+m2" ||
+		faults[4].end.Sub(faults[4].start) != time.Second || faults[5].end.Sub(faults[5].start) != 1500*time.Millisecond {
+		t.Fatalf("readFaults = %+v; want 6 faults, the first 10s long, the second on m1+m2, the last two ended by their healed lines after 1s and 1.5s", faults)
 	}
 	at := func(s float64) time.Time { return day.Add(5*time.Hour + time.Duration(s*float64(time.Second))) }
 	for _, tc := range []struct {
@@ -38,6 +41,7 @@ func TestQuorumLost(t *testing.T) {
 		{23.6, 29, false}, // m1 still down, m2 reconnected: m0, m2
 		{30, 30.4, false}, // a node fault
 		{30, 35, true},    // a cut between two members, although the third reaches both
+		{32.1, 35, false}, // healed at 32, not at 31.5 + 1
 	} {
 		if got := quorumLost(faults, at(tc.from), at(tc.to)); got != tc.lost {
 			t.Errorf("quorumLost(%v s, %v s) = %v, want %v", tc.from, tc.to, got, tc.lost)
