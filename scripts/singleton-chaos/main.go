@@ -24,9 +24,11 @@
 // Then it heals everything, waits for the singleton to settle, shuts the
 // nodes down and reads the tick file: the faults by kind, the copies (one
 // per process), the failovers (a copy on another node than the copy
-// before), the longest time with no copy ticking, and the overlaps of two
-// copies' tick ranges, which must be none, as must fences that do not
-// increase across holders: it exits 1 otherwise.
+// before), the gaps with no copy ticking (apart, those during which etcd
+// kept a quorum), and the overlaps of two copies' tick ranges, which must
+// be none, as must fences that do not increase across holders and
+// processes left behind by the nodes: it exits 1 otherwise. The report
+// is also in report.txt, every fault in faults.log.
 //
 //	go run ./scripts/singleton-chaos -duration 20m
 //
@@ -65,7 +67,7 @@ func main() {
 	ringsup := flag.String("ringsup", "", "the ringsup binary (default: go build ./cmd/ringsup)")
 	dir := flag.String("dir", "", "a new directory for the run (default: a temporary one)")
 	keep := flag.Bool("keep", false, "keep the work directory even when the run passes")
-	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the faults")
+	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the faults (their kinds, targets and times; not what they hit, which depends on timing)")
 	flag.Parse()
 	switch {
 	case *tickFile != "":
