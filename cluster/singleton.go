@@ -242,7 +242,7 @@ func (p *placer) round(ctx context.Context) error {
 		}
 		p.mu.Lock()
 		if c := p.cands[name]; c != nil {
-			c.lease, c.rev, c.held = lease.ID, rev, false
+			c.lease, c.rev, c.held, c.wrote = lease.ID, rev, false, false
 		}
 		p.mu.Unlock()
 	}
