@@ -30,7 +30,9 @@ import (
 //	                             (heartbeat.go); no lease
 
 // fenceMargin is how long before the stop deadline of a singleton its
-// fence stops passing, and before the lease's deadline its SIGKILL falls.
+// fence stops passing, and before the lease's deadline its SIGKILL falls;
+// and how long past the last deadline a holder can have acted on the
+// next candidate waits (heartbeat.go).
 const fenceMargin = 250 * time.Millisecond
 
 // placeTick is how often the deadlines of held singletons are read, and
