@@ -101,7 +101,10 @@ type placer struct {
 	cands  map[string]*candidate
 	owners map[string]supervisor.SingletonStatus // as last sent
 
-	seen map[string]sighting // by daemon; only elect's goroutine uses it
+	// Only elect's goroutine uses these, by daemon: the owner records
+	// as read, and the version whose wait was last logged.
+	seen       map[string]sighting
+	waitLogged map[string]int64
 }
 
 // place runs the node's singletons until ctx is done: watch runs the
@@ -113,7 +116,7 @@ func (n *Node) place(ctx context.Context) {
 		return
 	}
 	p := &placer{n: n, link: link, cands: make(map[string]*candidate), owners: make(map[string]supervisor.SingletonStatus),
-		seen: make(map[string]sighting)}
+		seen: make(map[string]sighting), waitLogged: make(map[string]int64)}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -261,9 +264,19 @@ func (p *placer) round(ctx context.Context) error {
 	p.mu.Lock()
 	var tries []string
 	for name, c := range p.cands {
-		if e := view[name]; c.want && c.lease == lease.ID && c.lease != 0 && e.lowest == c.rev && read >= p.seen[name].fenceFrom(c.rev, lease.TTL) {
-			tries = append(tries, name)
+		e, s := view[name], p.seen[name]
+		if !c.want || c.lease != lease.ID || c.lease == 0 || e.lowest != c.rev {
+			continue
 		}
+		if from := s.fenceFrom(c.rev, lease.TTL); read < from {
+			if p.waitLogged[name] != s.modRev {
+				p.waitLogged[name] = s.modRev
+				p.n.log.Info("the singleton's last holder did not release it; waiting out its deadline before the fence",
+					"daemon", name, "holder", s.owner.Node, "fence", s.owner.Fence, "wait", (from - read).Round(time.Millisecond))
+			}
+			continue
+		}
+		tries = append(tries, name)
 	}
 	p.mu.Unlock()
 	for _, name := range tries {

@@ -63,7 +63,7 @@ func TestSingletonStaleEtcdLeader(t *testing.T) {
 	logged := func(n *clusterNode, from int) []string {
 		var out []string
 		for _, l := range strings.Split(n.output.String()[from:], "\n") {
-			if strings.Contains(l, "SINGLETON_") && strings.Contains(l, "daemon=trainer") || strings.Contains(l, "before its deadline") || strings.Contains(l, "candidate key is gone") {
+			if strings.Contains(l, "SINGLETON_") && strings.Contains(l, "daemon=trainer") || strings.Contains(l, "before its deadline") || strings.Contains(l, "candidate key is gone") || strings.Contains(l, "waiting out its deadline") {
 				out = append(out, strings.TrimSpace(l))
 			}
 		}
