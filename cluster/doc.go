@@ -18,7 +18,7 @@
 //	commands/<node>/<id>     a request to the node, on the sender's lease
 //	results/<node>/<id>      its answer, on the sender's lease
 //	singleton/<daemon>/<lease>  a candidate for a singleton, on its node's lease
-//	singleton/<daemon>/owner    the holder's node and fence token, no lease
+//	singleton/<daemon>/owner    the holder's node, fence token and heartbeat, no lease
 //
 // Singleton daemons (singleton.go) are the exception to "only through the
 // public methods": the node answers the supervisor's fence requests

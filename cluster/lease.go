@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -36,31 +37,49 @@ var errLeaseGone = errors.New("the node's lease expired")
 const hedgeDelay = 150 * time.Millisecond
 
 // renewer renews one lease through one client per endpoint, so that a
-// renewal can go to a chosen member.
+// renewal can go to a chosen member. The keeper and the singletons'
+// heartbeats (singleton.go) use it at once.
 type renewer struct {
 	clients []*clientv3.Client
-	first   int // the endpoint that answered last; tried first
+	first   atomic.Int32 // the endpoint that answered last; tried first
 }
 
-// renew sends KeepAliveOnce for id to one endpoint after another, hedged:
-// the next gets it when the ones before have failed or have not answered
-// within hedgeDelay. It returns the deadline the first success gives,
-// errLeaseGone when etcd says the lease does not exist, or the last error
-// when every endpoint failed within timeout.
+// renew sends KeepAliveOnce for id through hedge. It returns the deadline
+// the first success gives, errLeaseGone when etcd says the lease does not
+// exist, or the last error when every endpoint failed within timeout.
 func (r *renewer) renew(ctx context.Context, id clientv3.LeaseID, timeout time.Duration) (Lease, error) {
+	return hedge(ctx, r, timeout, func(ctx context.Context, c *clientv3.Client) (Lease, error) {
+		sent := Now()
+		resp, err := c.KeepAliveOnce(ctx, id)
+		if err != nil {
+			return Lease{}, err
+		}
+		ttl := time.Duration(resp.TTL) * time.Second
+		return Lease{ID: id, TTL: ttl, Deadline: sent + ttl}, nil
+	})
+}
+
+// hedge calls op with one endpoint's client after another: the next gets
+// it when the ones before have failed or have not answered within
+// hedgeDelay. It returns the first success, errLeaseGone when etcd says
+// the lease does not exist, or the last error when every endpoint failed
+// within timeout. op may run on several endpoints: it must be safe to
+// apply more than once.
+func hedge[T any](ctx context.Context, r *renewer, timeout time.Duration, op func(context.Context, *clientv3.Client) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	type result struct {
-		at   int
-		sent time.Duration
-		ttl  int64
-		err  error
+		at  int
+		val T
+		err error
 	}
 	n := len(r.clients)
 	results := make(chan result, n)
 	hedge := time.NewTimer(0)
 	defer hedge.Stop()
+	first := int(r.first.Load())
 	launched, pending := 0, 0
+	var zero T
 	var last error
 	for {
 		select {
@@ -68,17 +87,12 @@ func (r *renewer) renew(ctx context.Context, id clientv3.LeaseID, timeout time.D
 			if launched == n {
 				continue
 			}
-			i := (r.first + launched) % n
+			i := (first + launched) % n
 			launched++
 			pending++
 			go func() {
-				sent := Now()
-				resp, err := r.clients[i].KeepAliveOnce(ctx, id)
-				res := result{at: i, sent: sent, err: err}
-				if err == nil {
-					res.ttl = resp.TTL
-				}
-				results <- res
+				v, err := op(ctx, r.clients[i])
+				results <- result{at: i, val: v, err: err}
 			}()
 			if launched < n {
 				hedge.Reset(hedgeDelay)
@@ -86,24 +100,23 @@ func (r *renewer) renew(ctx context.Context, id clientv3.LeaseID, timeout time.D
 		case res := <-results:
 			pending--
 			if res.err == nil {
-				r.first = res.at
-				ttl := time.Duration(res.ttl) * time.Second
-				return Lease{ID: id, TTL: ttl, Deadline: res.sent + ttl}, nil
+				r.first.Store(int32(res.at))
+				return res.val, nil
 			}
 			if errors.Is(res.err, rpctypes.ErrLeaseNotFound) {
-				return Lease{}, errLeaseGone
+				return zero, errLeaseGone
 			}
 			last = res.err
 			if launched < n {
 				hedge.Reset(0) // this one failed at once: try the next now
 			} else if pending == 0 {
-				return Lease{}, last
+				return zero, last
 			}
 		case <-ctx.Done():
 			if last == nil {
 				last = ctx.Err()
 			}
-			return Lease{}, last
+			return zero, last
 		}
 	}
 }

@@ -37,7 +37,7 @@ func TestRenewHedgesAroundAHungMember(t *testing.T) {
 	}
 	// A first renewal through every endpoint makes the connections.
 	for i := range r.clients {
-		r.first = i
+		r.first.Store(int32(i))
 		if _, err := r.renew(t.Context(), grant.ID, 5*time.Second); err != nil {
 			t.Fatalf("renewal through %s: %v", c.Endpoints[i], err)
 		}
@@ -55,7 +55,7 @@ func TestRenewHedgesAroundAHungMember(t *testing.T) {
 		}
 	}
 	for range 5 {
-		r.first = hungAt // the hung member first, every time
+		r.first.Store(int32(hungAt)) // the hung member first, every time
 		start := Now()
 		l, err := r.renew(t.Context(), grant.ID, time.Second)
 		took := Now() - start

@@ -126,6 +126,7 @@ type Node struct {
 
 	wake     chan struct{} // something to publish
 	leaseGon chan struct{} // the keeper found the lease gone
+	renewed  chan struct{} // the keeper renewed the lease: time for the heartbeats
 }
 
 // status is a daemon's status as published.
@@ -184,6 +185,7 @@ func New(opts Options) (*Node, error) {
 		profile:   opts.Profile,
 		wake:      make(chan struct{}, 1),
 		leaseGon:  make(chan struct{}, 1),
+		renewed:   make(chan struct{}, 1),
 	}
 	n.events, n.unsubscribe = opts.Supervisor.Subscribe()
 	return n, nil
@@ -400,7 +402,15 @@ func (n *Node) keep(ctx context.Context) {
 				}
 				n.mu.Unlock()
 				n.setLink(true, nil)
+				select {
+				case n.renewed <- struct{}{}:
+				default:
+				}
 			case errors.Is(err, errLeaseGone):
+				if left := cur.Deadline - Now(); left > 0 {
+					n.log.Warn("etcd revoked the node's lease before its deadline: a stale etcd leader (etcd-io/etcd#15247) or a revoke by hand",
+						"lease", int64(cur.ID), "left", left.Round(time.Millisecond))
+				}
 				n.mu.Lock()
 				if n.lease.ID == cur.ID {
 					n.lease = Lease{}

@@ -24,11 +24,15 @@ import (
 //
 //	singleton/<daemon>/<lease>   a candidate, on its node's lease; the one
 //	                             with the lowest create revision holds it
-//	singleton/<daemon>/owner     {node, fence, since}, put by the fence
-//	                             transaction; no lease
+//	singleton/<daemon>/owner     {node, fence, since, ttl, beat,
+//	                             released}, put by the fence transaction
+//	                             and by the holder's heartbeats
+//	                             (heartbeat.go); no lease
 
 // fenceMargin is how long before the stop deadline of a singleton its
-// fence stops passing, and before the lease's deadline its SIGKILL falls.
+// fence stops passing, and before the lease's deadline its SIGKILL falls;
+// and how long past the last deadline a holder can have acted on the
+// next candidate waits (heartbeat.go).
 const fenceMargin = 250 * time.Millisecond
 
 // placeTick is how often the deadlines of held singletons are read, and
@@ -44,6 +48,14 @@ type Owner struct {
 	Node  string    `json:"node"`
 	Fence int64     `json:"fence"`
 	Since time.Time `json:"since"`
+	// TTL is the holder's lease TTL, in nanoseconds: a candidate waits
+	// that long after it first read the record before it replaces it.
+	TTL time.Duration `json:"ttl,omitzero"`
+	// Beat counts the holder's heartbeats since its fence (heartbeat.go).
+	Beat int64 `json:"beat,omitzero"`
+	// Released says that the holder's copy is gone and its key deleted:
+	// the next candidate need not wait.
+	Released bool `json:"released,omitzero"`
 }
 
 // Singletons is the prefix of every singleton's keys.
@@ -68,7 +80,16 @@ type candidate struct {
 	want  bool             // the daemon waits for a fence
 	held  bool             // a fence passed and was not lost since
 	ask   int64            // the loop's number of the campaign, sent back with a grant
-	sentD time.Duration    // the lease deadline the loop last heard, while held
+	sentD time.Duration    // the deadline the loop last heard, while held
+	// deadline is D while held: the last renewal a heartbeat followed
+	// (or the fence), + TTL (heartbeat.go). The copy must be gone by it.
+	deadline time.Duration
+	// wrote: the node put the owner record with this key; since, ttl
+	// and beat are what it put last.
+	wrote bool
+	since time.Time
+	ttl   time.Duration
+	beat  int64
 }
 
 // placer runs the singletons of one node.
@@ -79,6 +100,11 @@ type placer struct {
 	mu     sync.Mutex
 	cands  map[string]*candidate
 	owners map[string]supervisor.SingletonStatus // as last sent
+
+	// Only elect's goroutine uses these, by daemon: the owner records
+	// as read, and the version whose wait was last logged.
+	seen       map[string]sighting
+	waitLogged map[string]int64
 }
 
 // place runs the node's singletons until ctx is done: watch runs the
@@ -89,20 +115,28 @@ func (n *Node) place(ctx context.Context) {
 	if link == nil {
 		return
 	}
-	p := &placer{n: n, link: link, cands: make(map[string]*candidate), owners: make(map[string]supervisor.SingletonStatus)}
+	p := &placer{n: n, link: link, cands: make(map[string]*candidate), owners: make(map[string]supervisor.SingletonStatus),
+		seen: make(map[string]sighting), waitLogged: make(map[string]int64)}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		p.watch(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		p.heartbeat(ctx)
+	}()
 	p.elect(ctx)
 	wg.Wait()
+	// A shutdown's withdrawals may still wait: the copies are gone, and
+	// the next node starts at once only if they are released.
+	p.take(ctx)
 }
 
 // watch reads the clock every placeTick and tells the loop to stop every
-// held singleton that is past D − stop_timeout − fenceMargin, or whose
-// lease is gone.
+// held singleton that is past its D − stop_timeout − fenceMargin, or to
+// kill it when its lease is gone.
 func (p *placer) watch(ctx context.Context) {
 	t := time.NewTicker(placeTick)
 	defer t.Stop()
@@ -118,15 +152,15 @@ func (p *placer) watch(ctx context.Context) {
 			if !c.held {
 				continue
 			}
-			if lease.ID == c.lease && now < lease.Deadline-c.stop-fenceMargin {
-				if lease.Deadline != c.sentD {
-					c.sentD = lease.Deadline
-					p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictDeadline, Daemon: name, Deadline: lease.Deadline})
+			if lease.ID == c.lease && now < c.deadline-c.stop-fenceMargin {
+				if c.deadline != c.sentD {
+					c.sentD = c.deadline
+					p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictDeadline, Daemon: name, Deadline: c.deadline})
 				}
 				continue
 			}
 			c.held = false
-			p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictLost, Daemon: name, Reason: supervisor.LostLease})
+			p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictLost, Daemon: name, Reason: supervisor.LostLease, Gone: lease.ID != c.lease})
 		}
 		p.mu.Unlock()
 	}
@@ -178,14 +212,14 @@ func (p *placer) take(ctx context.Context) {
 			continue
 		}
 		delete(p.cands, r.Daemon)
+		var gone candidate
+		if c != nil {
+			gone = *c
+		}
 		p.mu.Unlock()
-		if c != nil && c.lease != 0 {
+		if gone.lease != 0 {
 			// The copy is down: the next candidate may take over now.
-			cctx, cancel := context.WithTimeout(ctx, p.n.cfg.DialTimeout)
-			if _, err := p.n.cli.Delete(cctx, p.n.keys.Candidate(r.Daemon, c.lease)); err != nil {
-				p.n.log.Warn("cannot withdraw a singleton's candidacy; it goes with the lease", "daemon", r.Daemon, "error", err)
-			}
-			cancel()
+			p.release(ctx, r.Daemon, gone)
 		}
 	}
 }
@@ -213,7 +247,7 @@ func (p *placer) round(ctx context.Context) error {
 		}
 		p.mu.Lock()
 		if c := p.cands[name]; c != nil {
-			c.lease, c.rev, c.held = lease.ID, rev, false
+			c.lease, c.rev, c.held, c.wrote = lease.ID, rev, false, false
 		}
 		p.mu.Unlock()
 	}
@@ -221,20 +255,32 @@ func (p *placer) round(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	read := Now()
 	view := p.readElections(resp.Kvs)
+	p.sight(resp.Kvs, read)
 	for name, e := range view {
 		p.sendOwner(name, e.owner)
 	}
 	p.mu.Lock()
 	var tries []string
 	for name, c := range p.cands {
-		if e := view[name]; c.want && c.lease == lease.ID && c.lease != 0 && e.lowest == c.rev {
-			tries = append(tries, name)
+		e, s := view[name], p.seen[name]
+		if !c.want || c.lease != lease.ID || c.lease == 0 || e.lowest != c.rev {
+			continue
 		}
+		if from := s.fenceFrom(c.rev, lease.TTL); read < from {
+			if p.waitLogged[name] != s.modRev {
+				p.waitLogged[name] = s.modRev
+				p.n.log.Info("the singleton's last holder did not release it; waiting out its deadline before the fence",
+					"daemon", name, "holder", s.owner.Node, "fence", s.owner.Fence, "wait", (from - read).Round(time.Millisecond))
+			}
+			continue
+		}
+		tries = append(tries, name)
 	}
 	p.mu.Unlock()
 	for _, name := range tries {
-		if err := p.fence(ctx, name, lease); err != nil {
+		if err := p.fence(ctx, name, lease, p.seen[name].modRev); err != nil {
 			return err
 		}
 	}
@@ -265,9 +311,12 @@ func (p *placer) candidacy(ctx context.Context, daemon string, lease clientv3.Le
 
 // fence runs the fence transaction for daemon: it passes when this
 // node's candidate key is still the one of revision rev (so still the
-// lowest: no key can be created below it) and the owner record is put,
-// and when the local time is still before D − stop_timeout − fenceMargin.
-func (p *placer) fence(ctx context.Context, daemon string, lease Lease) error {
+// lowest: no key can be created below it) and the owner record is still
+// the version ownerRev the wait was judged on, and the owner record is
+// put; and when the local time is still before D − stop_timeout −
+// fenceMargin, D being lease's: lease was read before the transaction
+// was sent, so whoever reads the record reads it after D − TTL.
+func (p *placer) fence(ctx context.Context, daemon string, lease Lease, ownerRev int64) error {
 	p.mu.Lock()
 	c := p.cands[daemon]
 	if c == nil || !c.want || c.lease != lease.ID {
@@ -276,26 +325,36 @@ func (p *placer) fence(ctx context.Context, daemon string, lease Lease) error {
 	}
 	rev, stop := c.rev, c.stop
 	p.mu.Unlock()
-	owner, _ := json.Marshal(Owner{Node: p.n.cfg.Node, Fence: rev, Since: time.Now().UTC()})
+	since := time.Now().UTC()
+	owner, _ := json.Marshal(Owner{Node: p.n.cfg.Node, Fence: rev, Since: since, TTL: lease.TTL})
 	key := p.n.keys.Candidate(daemon, lease.ID)
 	resp, err := p.n.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev),
+			clientv3.Compare(clientv3.ModRevision(p.n.keys.OwnerKey(daemon)), "=", ownerRev)).
 		Then(clientv3.OpPut(p.n.keys.OwnerKey(daemon), string(owner))).
+		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
 		return fmt.Errorf("cannot fence %q: %w", daemon, err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cur := p.n.Lease()
-	if !resp.Succeeded || p.cands[daemon] != c || !c.want || cur.ID != lease.ID || Now() >= cur.Deadline-stop-fenceMargin {
-		if !resp.Succeeded {
+	if !resp.Succeeded {
+		if len(resp.Responses[0].GetResponseRange().Kvs) == 0 && p.cands[daemon] == c {
 			c.lease = 0 // the key is gone: put it again
 		}
+		return nil // else the owner record changed: judge it again
+	}
+	if p.cands[daemon] == c && c.lease == lease.ID {
+		// Others now wait out this record, granted or not.
+		c.wrote, c.since, c.ttl, c.beat = true, since, lease.TTL, 0
+	}
+	cur := p.n.Lease()
+	if p.cands[daemon] != c || !c.want || cur.ID != lease.ID || Now() >= lease.Deadline-stop-fenceMargin {
 		return nil
 	}
-	c.want, c.held, c.sentD = false, true, cur.Deadline
-	p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictGranted, Daemon: daemon, Fence: rev, Deadline: cur.Deadline, Ask: c.ask})
+	c.want, c.held, c.sentD, c.deadline = false, true, lease.Deadline, lease.Deadline
+	p.link.Send(supervisor.Verdict{Kind: supervisor.VerdictGranted, Daemon: daemon, Fence: rev, Deadline: lease.Deadline, Ask: c.ask})
 	return nil
 }
 
@@ -340,6 +399,29 @@ func (p *placer) readElections(kvs []*mvccpb.KeyValue) map[string]election {
 		}
 	}
 	return view
+}
+
+// sight records, for every singleton, the version of its owner record in
+// kvs (the answer of a read of the whole prefix), read at read.
+func (p *placer) sight(kvs []*mvccpb.KeyValue, read time.Duration) {
+	found := make(map[string]bool)
+	for _, kv := range kvs {
+		parts := split(string(kv.Key), p.n.keys.Singletons())
+		if len(parts) != 2 || parts[1] != "owner" {
+			continue
+		}
+		var o Owner
+		if json.Unmarshal(kv.Value, &o) != nil {
+			o = Owner{} // unreadable: a holder of unknown TTL, not released
+		}
+		p.seen[parts[0]] = p.seen[parts[0]].see(kv.ModRevision, o, read)
+		found[parts[0]] = true
+	}
+	for name, s := range p.seen {
+		if !found[name] {
+			p.seen[name] = s.see(0, Owner{}, read)
+		}
+	}
 }
 
 // sendOwner tells the loop who holds daemon, when that changed.

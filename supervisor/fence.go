@@ -79,6 +79,10 @@ type Verdict struct {
 	Deadline time.Duration
 	// Ask, with VerdictGranted, is the Ask of the Campaign it answers.
 	Ask int64
+	// Gone, with VerdictLost: etcd said the node's lease or candidate key
+	// is gone already, so the copy is SIGKILLed at once rather than
+	// stopped.
+	Gone bool
 }
 
 // PlacementLink carries fence requests from the loop to the cluster, and

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,6 +74,19 @@ func TestFenceSteps(t *testing.T) {
 					t.Errorf("Deadline = %v, want stop_timeout from now", r.Deadline)
 				}
 			}},
+		{"lease gone while running: SIGKILL now", record{State: Running, PID: 7, Fence: 9}, input{kind: inFenceLost, why: LostLease, gone: true}, Stopping, []actionKind{actEmit, actHealthStop, actSignal},
+			func(t *testing.T, r record, acts []action) {
+				if r.After != startAgain || !r.Killed || !r.Deadline.IsZero() || acts[2].sig != syscall.SIGKILL {
+					t.Errorf("record %+v, signal %v; want killed at once", r, acts[2].sig)
+				}
+			}},
+		{"lease gone while stopping: SIGKILL now", record{State: Stopping, PID: 7, Fence: 9, Deadline: t0.Add(time.Minute)}, input{kind: inFenceLost, why: LostLease, gone: true}, Stopping, []actionKind{actEmit, actSignal},
+			func(t *testing.T, r record, acts []action) {
+				if !r.Killed || !r.Deadline.IsZero() || acts[1].sig != syscall.SIGKILL {
+					t.Errorf("record %+v, signal %v; want killed at once", r, acts[1].sig)
+				}
+			}},
+		{"lease gone while stopping, killed already: no second SIGKILL", record{State: Stopping, PID: 7, Fence: 9, Killed: true}, input{kind: inFenceLost, why: LostLease, gone: true}, Stopping, []actionKind{actEmit}, nil},
 		{"fence lost, none held: nothing", record{State: Starting, Fencing: true}, input{kind: inFenceLost, why: LostLease}, Starting, nil, nil},
 		{"stopped: withdraw, lost", record{State: Stopping, PID: 7, Fence: 9, Candidate: true, After: stayDown}, input{kind: inExit, exit: procexec.Exit{PID: 7}}, Stopped, []actionKind{actKillGroup, actEmit, actKillLeftovers, actGuardRelease, actWithdraw},
 			func(t *testing.T, r record, acts []action) {

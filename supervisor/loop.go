@@ -571,7 +571,7 @@ func (s *Supervisor) verdict(v Verdict) {
 		d.leaseDeadline = v.Deadline
 		s.feedGuard(d, guard.Line(v.Deadline))
 	case VerdictLost:
-		s.apply(d, input{kind: inFenceLost, why: v.Reason})
+		s.apply(d, input{kind: inFenceLost, why: v.Reason, gone: v.Gone})
 	case VerdictOwner:
 		d.owner = SingletonStatus{Owner: v.Owner, Fence: v.Fence}
 	}

@@ -115,6 +115,9 @@ type input struct {
 	fence int64
 	ask   int64
 	why   string
+	// gone, on inFenceLost: the node's lease is gone already; its copy
+	// is SIGKILLed at once.
+	gone bool
 	// forDependent, on inStart: the daemon is wanted up because a daemon
 	// that depends on it is started or restarted. A done oneshot stays
 	// done: it satisfies its dependents already.
@@ -638,7 +641,8 @@ func withExit(e Event, x procexec.Exit) Event {
 // taken only by a singleton waiting for one, and only if it answers its
 // latest request; a loss stops a live copy at once (the stop deadline
 // then falls before the lease's), or brings a stop under way forward, and
-// forgets the fence.
+// forgets the fence. A loss whose lease is gone already kills the copy
+// at once.
 func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
 	if !p.Singleton {
 		return r, nil
@@ -677,9 +681,16 @@ func stepFence(r record, p policy, in input, now time.Time) (record, []action) {
 			var more []action
 			r, more = beginStop(r, p, startAgain, now)
 			r.StopDue = false
+			if in.gone {
+				r.Killed, r.Deadline = true, time.Time{}
+				more = []action{{kind: actHealthStop}, {kind: actSignal, sig: syscall.SIGKILL}}
+			}
 			acts = append(acts, more...)
 		case Stopping:
-			if by := now.Add(p.StopTimeout); !r.Killed && (r.Deadline.IsZero() || r.Deadline.After(by)) {
+			if in.gone && !r.Killed {
+				r.Killed, r.Deadline = true, time.Time{}
+				acts = append(acts, action{kind: actSignal, sig: syscall.SIGKILL})
+			} else if by := now.Add(p.StopTimeout); !r.Killed && (r.Deadline.IsZero() || r.Deadline.After(by)) {
 				r.Deadline = by
 			}
 		case Stopped, Failed, ImportFailed, Restarting:
