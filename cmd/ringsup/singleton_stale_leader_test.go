@@ -20,7 +20,8 @@ const staleTTL = 6 * time.Second
 // faultRuns it goes on until etcd revoked a lease early in one run. The
 // frozen leader's revocation is applied only when its lessor's check
 // (every 500ms) and its stepping down on resume fall the right way: in 10
-// of 28 runs here, so that 12 runs miss it about once in 200 tests.
+// of 28 runs here, so that 12 runs miss it about once in 200 tests, and
+// the test then skips, saying so.
 const staleMaxRuns = 12
 
 // staleFreeze is how long the etcd leader is frozen: longer than the
@@ -120,13 +121,16 @@ func TestSingletonStaleEtcdLeader(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs: leases revoked early in %d, runs with two copies at once: %d, gaps between copies: %v", runs, early, overlaps, gaps)
-	if early == 0 {
-		t.Errorf("etcd revoked no lease before its deadline in %d runs: the test did not reproduce etcd-io/etcd#15247, and could not have failed", runs)
-	}
 	checkNoOverlap(t, readCopies(t, ticks))
 	// The copy ignores SIGTERM, so the shutdown is unclean (exit 1).
 	for _, n := range nodes {
 		syscall.Kill(n.pid, syscall.SIGTERM)
 		waitExit(t, n.pid, 30*time.Second)
+	}
+	if early == 0 {
+		// Not a failure of ringsup: etcd did not misbehave (about one
+		// test in 200 with 3.4.23; always with an etcd that has the
+		// fix, 3.5.13 or 3.4.31 and later), so nothing was shown.
+		t.Skipf("etcd revoked no lease before its deadline in %d runs: etcd-io/etcd#15247 was not reproduced, so this run shows nothing", runs)
 	}
 }
