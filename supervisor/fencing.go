@@ -45,6 +45,15 @@ func shownState(d *daemon) State {
 	return d.rec.State
 }
 
+// heldElsewhere reports whether d is a singleton another node holds, as
+// etcd last said, while this node has no copy and waits for a fence: it
+// is stopped here, and up as far as a caller waiting for it here is
+// concerned (start-up's readiness, `ctl start`).
+func (s *Supervisor) heldElsewhere(d *daemon) bool {
+	return shownState(d) == Stopped && d.rec.State != Stopped &&
+		d.owner.Owner != "" && s.cfg.Cluster != nil && d.owner.Owner != s.cfg.Cluster.Node
+}
+
 // withNode fills in the node of SINGLETON_ACQUIRED.
 func (s *Supervisor) withNode(e Event) Event {
 	if e.Type == SingletonAcquired && s.cfg.Cluster != nil {

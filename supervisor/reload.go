@@ -192,7 +192,9 @@ func (s *Supervisor) reloading() func(err error) {
 func (s *Supervisor) statusLine() string {
 	return statusLine(func(yield func(record) bool) {
 		for _, d := range s.order {
-			if !yield(d.rec) {
+			rec := d.rec
+			rec.State = shownState(d) // a singleton held elsewhere is stopped here
+			if !yield(rec) {
 				return
 			}
 		}

@@ -198,3 +198,43 @@ func TestSingletonWaitsForDepsBeforeCampaigning(t *testing.T) {
 		}
 	})
 }
+
+// TestSingletonHeldElsewhereIsUpHere: on a node where another node holds
+// the singleton, start-up is done once the cluster says who holds it (a
+// Type=notify unit is told READY=1 instead of timing out), the status line
+// counts it stopped, as ctl status shows it, and `ctl start` of it
+// reports it up as stopped@n2 instead of waiting for a failover.
+func TestSingletonHeldElsewhereIsUpHere(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &fakeManager{}
+		h := startOpts(t, singletonWithDep, "", func(o *Options) { o.Manager = m })
+		defer h.stop()
+		c := &fakeCluster{h: h}
+		h.wantState("d", Running)
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
+			t.Fatalf("requests at start-up = %v, want [campaign s]", got)
+		}
+		for _, said := range m.take() {
+			if strings.HasPrefix(said, "ready") {
+				t.Fatalf("ready before anyone holds s: %q", said)
+			}
+		}
+		h.sup.Placement().Send(Verdict{Kind: VerdictOwner, Daemon: "s", Owner: "n2", Fence: 3})
+		synctest.Wait()
+		if said := m.take(); !slices.Contains(said, "ready 1 running, 1 stopped") {
+			t.Fatalf("told the manager %q, want ready with s stopped", said)
+		}
+		w, err := h.sup.StartWaiting("s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		got, ok := <-w.C
+		if !ok || !got.OK || got.State != "stopped@n2" {
+			t.Fatalf("ctl start s settled %+v (%v), want OK stopped@n2", got, ok)
+		}
+		if live := h.rt.liveNames(); slices.Contains(live, "s") {
+			t.Fatalf("s runs here without a fence: %v", live)
+		}
+	})
+}

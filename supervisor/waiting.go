@@ -171,6 +171,10 @@ func (s *Supervisor) settledFor(d *daemon, g Goal) (Settled, bool) {
 		switch {
 		case d.satisfies():
 			return Settled{State: state, OK: true}, true
+		case s.heldElsewhere(d):
+			// Up in the cluster: a waiter here does not wait for a
+			// failover that may never come.
+			return Settled{State: Stopped.String() + "@" + d.owner.Owner, OK: true}, true
 		case failed || d.rec.State == Stopped:
 			// Stopped and not done: a dependency failed, or it was
 			// stopped since.
