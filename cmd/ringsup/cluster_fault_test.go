@@ -45,7 +45,7 @@ func localPIDs(t *testing.T, n *clusterNode) map[string]string {
 }
 
 // TestClusterSurvivesLeaderKillAndHungMember: test 5. SIGKILL the etcd
-// leader, then SIGSTOP a member for 3×TTL: no daemon restarts, the node
+// leader, then SIGSTOP a member (a follower) for 3×TTL: no daemon restarts, the node
 // keeps its lease (its renewals go around the hung member), and status,
 // local and cluster, keeps answering.
 func TestClusterSurvivesLeaderKillAndHungMember(t *testing.T) {
@@ -62,9 +62,16 @@ func TestClusterSurvivesLeaderKillAndHungMember(t *testing.T) {
 	etcd.WaitHealthy(60 * time.Second)
 
 	// The node renews through its first endpoint first: hang that member.
+	// A follower: a leader frozen for longer than the TTL may revoke the
+	// node's lease when it is continued (etcd-io/etcd#15247, in Debian's
+	// etcd 3.4.23), which no client can prevent and is not what this
+	// test is about (the singleton tests cover it).
 	hung := etcd.Members[0]
+	if etcd.Leader() == hung {
+		etcd.MoveLeader(etcd.Members[1])
+	}
 	hung.Stop()
-	t.Logf("stopped %s (the leader now: %v)", hung.Name, hung == etcd.Leader())
+	t.Logf("stopped %s, a follower", hung.Name)
 	ttl := 3 * time.Second
 	end := time.Now().Add(3 * ttl)
 	for time.Now().Before(end) {
