@@ -154,7 +154,8 @@ func (s *Server) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
-		s.closeErr = s.ln.Close() // removes the socket file
+		s.closeErr = s.ln.Close()
+		os.Remove(s.opts.Path)
 		s.closeDaemonSockets()
 		s.lock.Close() // then lets the next supervisor in
 		close(s.quit)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -479,4 +480,58 @@ func TestSlowEventsClientDropped(t *testing.T) {
 		t.Errorf("no event was sent before the drop")
 	}
 	t.Logf("%d lines sent before the client was dropped", events)
+}
+
+// TestSocketAppearsReady: a client that sees the socket file can connect
+// at once, and the file is never open to others: it is bound, restricted
+// and listening before it has its name (a client polling for the file
+// while the supervisor starts would otherwise meet a refused connection
+// or the umask's mode). Run many times, with a watcher polling the path
+// while Listen creates it.
+func TestSocketAppearsReady(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ringsup.sock")
+	for i := range 300 {
+		seen := make(chan error, 1)
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
+					seen <- nil
+					return
+				default:
+				}
+				fi, err := os.Lstat(path)
+				if err != nil {
+					continue
+				}
+				if fi.Mode() != os.ModeSocket|0o600 {
+					seen <- fmt.Errorf("the socket appeared with mode %v", fi.Mode())
+					return
+				}
+				c, err := net.Dial("unix", path)
+				if err != nil {
+					seen <- fmt.Errorf("the socket appeared refusing connections: %w", err)
+					return
+				}
+				c.Close()
+				seen <- nil
+				return
+			}
+		}()
+		srv, err := listenIdle(t, path)
+		if err != nil {
+			close(stop)
+			t.Fatal(err)
+		}
+		if err := <-seen; err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		close(stop)
+		srv.Close()
+		if names, _ := os.ReadDir(dir); len(names) != 1 { // the lock
+			t.Fatalf("round %d: %d files left in the socket's directory, want the lock only", i, len(names))
+		}
+	}
 }

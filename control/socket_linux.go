@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -71,30 +72,53 @@ func lockSocket(path string) (*os.File, error) {
 	return f, nil
 }
 
-// listenLocked creates the socket; the caller holds the lock.
+// listenLocked creates the socket; the caller holds the lock. It binds
+// and listens under a temporary name beside path, restricts that socket
+// to its owner, and only then renames it to path: a client that finds a
+// socket at path can connect to it at once (no window between bind(2)
+// and listen(2) in which it is refused), and the file never has the
+// umask's mode. The rename replaces a stale socket; a supervisor
+// answering on path, or a file that is not a socket, stops it.
 func listenLocked(path string) (*net.UnixListener, error) {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if errors.Is(err, syscall.EADDRINUSE) {
-		if err := removeStale(path); err != nil {
+	if _, err := os.Lstat(path); err == nil {
+		if err := checkStale(path); err != nil {
 			return nil, err
 		}
-		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	}
+	tmp := filepath.Join(filepath.Dir(path), "."+strconv.FormatUint(rand.Uint64()>>24, 36)+".sock")
+	if len(tmp) > MaxPathLen {
+		tmp = path // too long for a name of its own: bind in place
+	}
+	if tmp == path {
+		_ = os.Remove(path) // a stale socket, checked above
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", path, unwrapErrno(err))
 	}
-	// bind(2) created the file with the umask's mode; until this chmod the
-	// peer credential check is what keeps others out.
-	if err := os.Chmod(path, 0o600); err != nil {
+	// Go would unlink the name it bound, tmp; whoever closes the
+	// listener removes path.
+	ln.SetUnlinkOnClose(false)
+	fail := func(err error) (*net.UnixListener, error) {
 		ln.Close()
-		return nil, fmt.Errorf("cannot restrict the socket to its owner: %w", err)
+		os.Remove(tmp)
+		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(fmt.Errorf("cannot restrict the socket to its owner: %w", err))
+	}
+	if tmp != path {
+		if err := os.Rename(tmp, path); err != nil {
+			return fail(fmt.Errorf("cannot listen on %s: %w", path, unwrapErrno(err)))
+		}
 	}
 	return ln, nil
 }
 
-// removeStale removes the file at path if it is a socket nobody listens on.
-// If a supervisor answers on it, it returns an *AlreadyRunningError.
-func removeStale(path string) error {
+// checkStale returns nil if the file at path is a socket nobody listens
+// on, which the new socket may replace. If a supervisor answers on it, it
+// returns an *AlreadyRunningError.
+func checkStale(path string) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", path, err)
@@ -110,9 +134,6 @@ func removeStale(path string) error {
 	case err == nil:
 		return &AlreadyRunningError{Path: path, PID: pid}
 	case errors.As(err, &notListening):
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("cannot remove stale socket %s: %w", path, err)
-		}
 		return nil
 	default:
 		return fmt.Errorf("cannot listen on %s: another process has it open and does not answer as a supervisor: %w", path, err)

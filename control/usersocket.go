@@ -78,7 +78,7 @@ func (s *Server) openDaemonSocket(name string, uid, gid int) (string, error) {
 		return fail(errors.New("the control server is closed"))
 	}
 	if old := s.daemonLns[name]; old != nil {
-		old.Close()
+		old.Close() // its file is replaced below
 		delete(s.daemonLns, name)
 	}
 	if s.daemonDir == "" {
@@ -117,7 +117,8 @@ func (s *Server) closeDaemonSocket(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ln := s.daemonLns[name]; ln != nil {
-		ln.Close() // removes the socket file
+		ln.Close()
+		os.Remove(filepath.Join(s.daemonDir, name+".sock"))
 		delete(s.daemonLns, name)
 	}
 }
