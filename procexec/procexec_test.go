@@ -552,3 +552,119 @@ func TestSpawnerKeepsMainThreadTable(t *testing.T) {
 		}
 	}
 }
+
+// TestWatcher: the exit of a watched process is reported and reaped by its
+// PID, before any walk (ReapUpTo(1) would take whichever exit it walks to
+// first); an unwatched one is still reaped by the walk.
+func TestWatcher(t *testing.T) {
+	notified := make(chan struct{}, 1)
+	w, err := NewWatcher(func() {
+		select {
+		case notified <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v; this kernel (Linux >= 5.3) has pidfds", err)
+	}
+	defer w.Close()
+	watched := start(t, testSpawner, helperSpec("sleep"))
+	other := start(t, testSpawner, helperSpec("sleep"))
+	if err := w.Watch(watched.PID); err != nil {
+		t.Fatalf("Watch(%d) = %v", watched.PID, err)
+	}
+	if n := w.Watching(); n != 1 {
+		t.Fatalf("Watching() = %d, want 1", n)
+	}
+	// The unwatched one exits first: it is ready to reap, and still the
+	// watched one is reaped first, by its PID.
+	other.Signal(syscall.SIGKILL)
+	waitZombie(t, other.PID)
+	watched.Signal(syscall.SIGKILL)
+	select {
+	case <-notified:
+	case <-time.After(waitTimeout):
+		t.Fatalf("no report of the exit of watched PID %d after %v", watched.PID, waitTimeout)
+	}
+	exits, err := w.Reap(1)
+	if err != nil || len(exits) != 1 || exits[0].PID != watched.PID || exits[0].Signal != syscall.SIGKILL {
+		t.Fatalf("Reap(1) = %v, %v; want the SIGKILL of watched PID %d", exits, err, watched.PID)
+	}
+	takenProcs.Store(watched, true)
+	if n := w.Watching(); n != 0 {
+		t.Errorf("Watching() after its exit = %d, want 0", n)
+	}
+	exits, err = w.Reap(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range exits {
+		if e.PID == other.PID {
+			found = true
+			takenProcs.Store(other, true)
+			continue
+		}
+		exitsMu.Lock()
+		exitsFor[e.PID] = e // another test's
+		exitsMu.Unlock()
+	}
+	if !found {
+		t.Errorf("Reap(0) = %v; want the exit of unwatched PID %d among them", exits, other.PID)
+	}
+}
+
+// TestWatcherExitOnce: a watched process whose exit the walk reaps before
+// its report is reaped once and forgotten, report or not.
+func TestWatcherExitOnce(t *testing.T) {
+	w, err := NewWatcher(func() {})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	var got []Exit
+	for range 20 {
+		p := start(t, testSpawner, helperSpec("exit", "3"))
+		if err := w.Watch(p.PID); err != nil {
+			t.Fatalf("Watch(%d) = %v", p.PID, err)
+		}
+		waitZombie(t, p.PID)
+		takenProcs.Store(p, true)
+		exits, err := w.Reap(0) // the report may or may not be in
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range exits {
+			if e.PID == p.PID {
+				got = append(got, e)
+				continue
+			}
+			exitsMu.Lock()
+			exitsFor[e.PID] = e // another test's
+			exitsMu.Unlock()
+		}
+	}
+	if len(got) != 20 {
+		t.Errorf("reaped %d exits of 20 processes: %v", len(got), got)
+	}
+	for _, e := range got {
+		if e.Code != 3 {
+			t.Errorf("exit of PID %d = %v, want exit status 3", e.PID, e)
+		}
+	}
+	if n := w.Watching(); n != 0 {
+		t.Errorf("Watching() = %d after every exit, want 0", n)
+	}
+}
+
+// waitZombie waits until pid has exited and can be reaped.
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	pollUntil(t, fmt.Sprintf("PID %d can be reaped", pid), func() bool {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil); err != nil {
+			t.Fatalf("waitid(%d) = %v", pid, err)
+		}
+		return info.Signo != 0
+	})
+}

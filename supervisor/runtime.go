@@ -59,6 +59,10 @@ type Runtime interface {
 type osRuntime struct {
 	spawner *procexec.Spawner
 	sigchld chan os.Signal
+	// watcher, if not nil, reaps the daemons, probes and hooks by their
+	// pidfds, so that a restart does not wait for wait4's walk over
+	// every child; SIGCHLD and the walk still catch the rest.
+	watcher *procexec.Watcher
 	// outputs holds, by PID, the end of the output of each process
 	// started and not yet reaped; draining, that of the processes reaped
 	// whose output had not yet ended.
@@ -86,7 +90,27 @@ func newOSRuntime() (*osRuntime, error) {
 	signal.Notify(rt.sigchld, syscall.SIGCHLD)
 	// A child may have exited before we listened.
 	rt.sigchld <- syscall.SIGCHLD
+	// Without pidfds (Linux < 5.3) every reap walks, as it always did.
+	rt.watcher, _ = procexec.NewWatcher(rt.exited)
 	return rt, nil
+}
+
+// exited tells the loop that some child exited, as SIGCHLD does; a
+// pending value already says so.
+func (rt *osRuntime) exited() {
+	select {
+	case rt.sigchld <- syscall.SIGCHLD:
+	default:
+	}
+}
+
+// started records a process just started: the end of its output, and its
+// pidfd with the watcher.
+func (rt *osRuntime) started(p *procexec.Proc) {
+	rt.outputs[p.PID] = p.OutputDone()
+	if rt.watcher != nil {
+		rt.watcher.Watch(p.PID) // on failure, its exit is found by the walk
+	}
 }
 
 func (rt *osRuntime) Spawn(spec procexec.Spec) (int, error) {
@@ -94,7 +118,7 @@ func (rt *osRuntime) Spawn(spec procexec.Spec) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rt.outputs[p.PID] = p.OutputDone()
+	rt.started(p)
 	return p.PID, nil
 }
 
@@ -104,7 +128,7 @@ func (rt *osRuntime) SpawnAll(specs []procexec.Spec) ([]int, []error) {
 	for i, p := range procs {
 		if p != nil {
 			pids[i] = p.PID
-			rt.outputs[p.PID] = p.OutputDone()
+			rt.started(p)
 		}
 	}
 	return pids, errs
@@ -163,7 +187,11 @@ func (rt *osRuntime) DaemonOf(pid int) string {
 func (rt *osRuntime) Exited() <-chan os.Signal { return rt.sigchld }
 
 func (rt *osRuntime) Reap(max int) ([]procexec.Exit, error) {
-	exits, err := procexec.ReapUpTo(max)
+	reap := procexec.ReapUpTo
+	if rt.watcher != nil {
+		reap = rt.watcher.Reap
+	}
+	exits, err := reap(max)
 	if len(exits) > 0 {
 		rt.draining = slices.DeleteFunc(rt.draining, closed)
 	}
@@ -204,5 +232,8 @@ func closed(done <-chan struct{}) bool {
 
 func (rt *osRuntime) Close() {
 	signal.Stop(rt.sigchld)
+	if rt.watcher != nil {
+		rt.watcher.Close()
+	}
 	rt.spawner.Close()
 }
