@@ -134,10 +134,25 @@ func (w *Watcher) Watch(pid int) error {
 }
 
 // Reap is [ReapUpTo] that first reaps the watched processes reported
-// exited, each without walking the list of children: with max > 0 and
-// as many reported, it does not walk at all. Every exit reaped, reported
-// or walked, is forgotten.
+// exited ([Watcher.ReapReported]) and then walks ([Watcher.Walk]) for the
+// rest: with max > 0 and as many reported, it does not walk at all.
 func (w *Watcher) Reap(max int) ([]Exit, error) {
+	exits := w.ReapReported(max)
+	if max > 0 && len(exits) >= max {
+		return exits, nil
+	}
+	rest := 0
+	if max > 0 {
+		rest = max - len(exits)
+	}
+	more, err := w.Walk(rest)
+	return append(exits, more...), err
+}
+
+// ReapReported reaps the watched processes reported exited, at most max
+// (every one when max <= 0), each by its PID, without walking the list of
+// children, and forgets them.
+func (w *Watcher) ReapReported(max int) []Exit {
 	w.mu.Lock()
 	ready := w.ready
 	w.ready = nil
@@ -166,18 +181,17 @@ func (w *Watcher) Reap(max int) ([]Exit, error) {
 			unix.EpollCtl(w.ep, unix.EPOLL_CTL_MOD, w.pidfds[pid], &ev)
 		}
 	}
-	if max > 0 && len(exits) >= max {
-		return exits, nil
-	}
-	rest := 0
-	if max > 0 {
-		rest = max - len(exits)
-	}
-	more, err := ReapUpTo(rest)
-	for _, e := range more {
+	return exits
+}
+
+// Walk is [ReapUpTo]: it walks the list of children for exits, watched or
+// not, and forgets the watched ones it reaps.
+func (w *Watcher) Walk(max int) ([]Exit, error) {
+	exits, err := ReapUpTo(max)
+	for _, e := range exits {
 		w.forget(e.PID)
 	}
-	return append(exits, more...), err
+	return exits, err
 }
 
 // reapPID reaps pid if it has exited: ok reports whether it had.

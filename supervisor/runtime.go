@@ -45,7 +45,9 @@ type Runtime interface {
 	Exited() <-chan os.Signal
 	// Reap collects the exits that are ready, without blocking: at most
 	// max of them, or every one when max <= 0. With fewer than max, none
-	// is left.
+	// of the processes it started is left; the exit of an adopted orphan
+	// may be left for a later call, which Exited announces (osRuntime:
+	// within walkDelay).
 	Reap(max int) ([]procexec.Exit, error)
 	// AwaitOutput waits until the output of every process reaped so far
 	// has been copied to its writer, or timeout has passed; it reports
@@ -63,6 +65,7 @@ type osRuntime struct {
 	// pidfds, so that a restart does not wait for wait4's walk over
 	// every child; SIGCHLD and the walk still catch the rest.
 	watcher *procexec.Watcher
+	walks   walkPolicy
 	// outputs holds, by PID, the end of the output of each process
 	// started and not yet reaped; draining, that of the processes reaped
 	// whose output had not yet ended.
@@ -87,11 +90,20 @@ func newOSRuntime() (*osRuntime, error) {
 		sigchld: make(chan os.Signal, 1),
 		outputs: make(map[int]<-chan struct{}),
 	}
-	signal.Notify(rt.sigchld, syscall.SIGCHLD)
+	rt.walks.unwatched = make(map[int]struct{})
+	// Without pidfds (Linux < 5.3) every reap walks, as it always did.
+	if w, err := procexec.NewWatcher(rt.exited); err == nil {
+		rt.watcher = w
+		rt.walks.signals = make(chan os.Signal, 1)
+		rt.walks.stop = make(chan struct{})
+		rt.walks.due.Store(true) // a child may have exited before we listened
+		signal.Notify(rt.walks.signals, syscall.SIGCHLD)
+		go rt.walks.forward(rt.exited)
+	} else {
+		signal.Notify(rt.sigchld, syscall.SIGCHLD)
+	}
 	// A child may have exited before we listened.
 	rt.sigchld <- syscall.SIGCHLD
-	// Without pidfds (Linux < 5.3) every reap walks, as it always did.
-	rt.watcher, _ = procexec.NewWatcher(rt.exited)
 	return rt, nil
 }
 
@@ -108,8 +120,8 @@ func (rt *osRuntime) exited() {
 // pidfd with the watcher.
 func (rt *osRuntime) started(p *procexec.Proc) {
 	rt.outputs[p.PID] = p.OutputDone()
-	if rt.watcher != nil {
-		rt.watcher.Watch(p.PID) // on failure, its exit is found by the walk
+	if rt.watcher != nil && rt.watcher.Watch(p.PID) != nil {
+		rt.walks.unwatched[p.PID] = struct{}{} // its exit is found by the walk
 	}
 }
 
@@ -187,11 +199,13 @@ func (rt *osRuntime) DaemonOf(pid int) string {
 func (rt *osRuntime) Exited() <-chan os.Signal { return rt.sigchld }
 
 func (rt *osRuntime) Reap(max int) ([]procexec.Exit, error) {
-	reap := procexec.ReapUpTo
-	if rt.watcher != nil {
-		reap = rt.watcher.Reap
+	var exits []procexec.Exit
+	var err error
+	if rt.watcher == nil {
+		exits, err = procexec.ReapUpTo(max)
+	} else {
+		exits, err = rt.walks.reap(rt.watcher, max, rt.exited)
 	}
-	exits, err := reap(max)
 	if len(exits) > 0 {
 		rt.draining = slices.DeleteFunc(rt.draining, closed)
 	}
@@ -233,6 +247,8 @@ func closed(done <-chan struct{}) bool {
 func (rt *osRuntime) Close() {
 	signal.Stop(rt.sigchld)
 	if rt.watcher != nil {
+		signal.Stop(rt.walks.signals)
+		rt.walks.close()
 		rt.watcher.Close()
 	}
 	rt.spawner.Close()
