@@ -209,3 +209,38 @@ func BenchmarkReap500(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWatch500 times what watching costs a start: Watch of 500
+// running processes (pidfd_open and epoll_ctl each), per process.
+func BenchmarkWatch500(b *testing.B) {
+	s := NewSpawner()
+	defer s.Close()
+	specs := make([]Spec, 500)
+	for i := range specs {
+		specs[i] = Spec{Argv: sleepArgv}
+	}
+	procs, errs := s.SpawnAll(specs)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		if errs[i] != nil {
+			b.Fatal(errs[i])
+		}
+		pids[i] = p.PID
+	}
+	defer func() { killAll(b, pids, time.Time{}) }()
+	for b.Loop() {
+		w, err := NewWatcher(func() {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, pid := range pids {
+			if err := w.Watch(pid); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		w.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pids))/1e3, "µs/proc")
+}

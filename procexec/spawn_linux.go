@@ -40,11 +40,12 @@ import (
 //
 // A thread with a table of its own waits for requests in recvmsg on its
 // end of the socket pair, not in a channel receive, and the caller waits for
-// the reply the same way: the kernel wakes the thread that waits, where
-// handing a goroutine to a locked thread and back through the Go scheduler
-// woke two or three threads each way (about 160 µs of a restart, measured).
-// The request and the results still go through channels, buffered, which
-// the message only announces.
+// the reply the same way, one message a batch that also passes the batch's
+// output pipes: the kernel wakes the one thread that waits, where handing a
+// goroutine to a locked thread and back through the Go scheduler woke two
+// or three threads each way (about 160 µs of a restart, measured). The
+// request and the results still go through channels, buffered, which the
+// messages only announce.
 //
 // Spawn is safe for concurrent use; the calls are served one at a time.
 type Spawner struct {
@@ -435,9 +436,10 @@ func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
 					forked = forked || results[i].err == nil
 				}
 			}
-			req.reply <- results
 			if own >= 0 {
-				sendDone(own)
+				sendReply(own, req, results)
+			} else {
+				req.reply <- results
 			}
 			continue
 		}
@@ -579,18 +581,7 @@ func fork(p *plan, own int, devNull *int) spawnResult {
 		}
 		return spawnResult{err: err}
 	}
-	r := spawnResult{pid: pid, started: started, out: out}
-	if out >= 0 && own >= 0 {
-		err := sendFDs(own, []int{out})
-		unix.Close(out)
-		r.out = -1
-		if err != nil {
-			// The child runs without a reader for its output: it must not.
-			SignalGroup(pid, syscall.SIGKILL)
-			return spawnResult{err: fmt.Errorf("cannot pass its output pipe: %w", err)}
-		}
-	}
-	return r
+	return spawnResult{pid: pid, started: started, out: out}
 }
 
 // sendFDs sends fds over the socket pair in one message; none says that no
@@ -657,46 +648,65 @@ func recvWake(own int) {
 	}
 }
 
-// sendDone says that the reply to the request is in its channel, after the
-// output pipes of the processes started.
-func sendDone(own int) {
+// sendReply puts results in the request's channel, then sends the output
+// pipes of the processes started, in order, in one message that says the
+// reply is there (one wake of the caller a batch, not one a process), and
+// closes them in the thread's table. When they cannot be passed, the
+// message goes without them, and the caller kills the processes that have
+// no reader for their output.
+func sendReply(own int, req spawnRequest, results []spawnResult) {
+	var outs []int
+	for i := range results {
+		if r := results[i]; r.err == nil && r.pid > 0 && r.out >= 0 {
+			outs = append(outs, r.out)
+			results[i].out = -1 // passed
+		}
+	}
+	req.reply <- results
+	if err := sendMark(own, outs); err != nil && len(outs) > 0 {
+		sendMark(own, nil)
+	}
+	for _, fd := range outs {
+		unix.Close(fd)
+	}
+}
+
+// sendMark sends the message of sendReply.
+func sendMark(own int, fds []int) error {
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
 	for {
-		if err := unix.Sendmsg(own, []byte{doneMark}, nil, nil, 0); err != unix.EINTR {
-			return
+		if err := unix.Sendmsg(own, []byte{doneMark}, oob, nil, 0); err != unix.EINTR {
+			return err
 		}
 	}
 }
 
-// recvReply receives the output pipes a thread passes while it serves a
-// request, one a message, until its sendDone, and returns them in order,
-// with -1 for one that did not come (out of descriptors).
+// recvReply receives the message of sendReply and returns the output pipes
+// it passes, in order; fewer than were sent when the process is out of
+// descriptors.
 func recvReply(conn int) []int {
-	var fds []int
 	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(4*spawnBatch))
 	for {
-		n, oobn, flags, _, err := unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		switch {
-		case err == unix.EINTR:
+		n, oobn, _, _, err := unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
 			continue
-		case err != nil || n == 0 || buf[0] == doneMark:
-			return fds // n == 0: the thread is gone
 		}
-		fd := -1
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && flags&unix.MSG_CTRUNC == 0 {
+		if err != nil || n == 0 || buf[0] != doneMark {
+			return nil // n == 0: the thread is gone
+		}
+		var fds []int
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
 			for _, m := range msgs {
 				if got, err := unix.ParseUnixRights(&m); err == nil {
-					for _, f := range got {
-						if fd < 0 {
-							fd = f
-						} else {
-							unix.Close(f)
-						}
-					}
+					fds = append(fds, got...)
 				}
 			}
 		}
-		fds = append(fds, fd)
+		return fds
 	}
 }
 
