@@ -135,26 +135,10 @@ func killAll(b *testing.B, pids []int, since time.Time) {
 func BenchmarkReap500(b *testing.B) {
 	s := NewSpawner()
 	defer s.Close()
-	specs := make([]Spec, 500)
-	for i := range specs {
-		specs[i] = Spec{Argv: sleepArgv}
-	}
-	procs, errs := s.SpawnAll(specs)
-	pids := make([]int, len(procs))
-	for i, p := range procs {
-		if errs[i] != nil {
-			b.Fatal(errs[i])
-		}
-		pids[i] = p.PID
-	}
+	pids := sleepers(b, s, 500)
 	defer func() { killAll(b, pids, time.Time{}) }()
-	reported := make(chan struct{}, 1)
-	w, err := NewWatcher(func() {
-		select {
-		case reported <- struct{}{}:
-		default:
-		}
-	})
+	reported, notify := notifier()
+	w, err := NewWatcher(notify)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -215,18 +199,7 @@ func BenchmarkReap500(b *testing.B) {
 func BenchmarkWatch500(b *testing.B) {
 	s := NewSpawner()
 	defer s.Close()
-	specs := make([]Spec, 500)
-	for i := range specs {
-		specs[i] = Spec{Argv: sleepArgv}
-	}
-	procs, errs := s.SpawnAll(specs)
-	pids := make([]int, len(procs))
-	for i, p := range procs {
-		if errs[i] != nil {
-			b.Fatal(errs[i])
-		}
-		pids[i] = p.PID
-	}
+	pids := sleepers(b, s, 500)
 	defer func() { killAll(b, pids, time.Time{}) }()
 	for b.Loop() {
 		w, err := NewWatcher(func() {})
@@ -243,4 +216,21 @@ func BenchmarkWatch500(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pids))/1e3, "µs/proc")
+}
+
+// sleepers starts n sleeping processes from s and returns their PIDs.
+func sleepers(b *testing.B, s *Spawner, n int) []int {
+	specs := make([]Spec, n)
+	for i := range specs {
+		specs[i] = Spec{Argv: sleepArgv}
+	}
+	procs, errs := s.SpawnAll(specs)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		if errs[i] != nil {
+			b.Fatal(errs[i])
+		}
+		pids[i] = p.PID
+	}
+	return pids
 }

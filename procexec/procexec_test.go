@@ -557,13 +557,8 @@ func TestSpawnerKeepsMainThreadTable(t *testing.T) {
 // PID, before any walk (ReapUpTo(1) would take whichever exit it walks to
 // first); an unwatched one is still reaped by the walk.
 func TestWatcher(t *testing.T) {
-	notified := make(chan struct{}, 1)
-	w, err := NewWatcher(func() {
-		select {
-		case notified <- struct{}{}:
-		default:
-		}
-	})
+	notified, notify := notifier()
+	w, err := NewWatcher(notify)
 	if err != nil {
 		t.Fatalf("NewWatcher() = %v; this kernel (Linux >= 5.3) has pidfds", err)
 	}
@@ -667,4 +662,16 @@ func waitZombie(t *testing.T, pid int) {
 		}
 		return info.Signo != 0
 	})
+}
+
+// notifier returns a Watcher's notify function and the channel where it
+// leaves a value (one at most, like SIGCHLD).
+func notifier() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	return ch, func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
