@@ -38,15 +38,6 @@ import (
 // one thread waits for that the other forks the next. SpawnAll gives them
 // batches in turn and takes the results of one while they fork the next.
 //
-// A thread with a table of its own waits for requests in recvmsg on its
-// end of the socket pair, not in a channel receive, and the caller waits for
-// the reply the same way, one message a batch that also passes the batch's
-// output pipes: the kernel wakes the one thread that waits, where handing a
-// goroutine to a locked thread and back through the Go scheduler woke two
-// or three threads each way (about 160 µs of a restart, measured). The
-// request and the results still go through channels, buffered, which the
-// messages only announce.
-//
 // Spawn is safe for concurrent use; the calls are served one at a time.
 type Spawner struct {
 	// mu makes one call at a time: its requests, the descriptors passed
@@ -61,8 +52,6 @@ type Spawner struct {
 
 // worker is one of the Spawner's threads.
 type worker struct {
-	// reqs holds the one request in progress (SpawnAll gives a thread one
-	// at a time): buffered, so that sending it wakes nobody.
 	reqs   chan spawnRequest
 	exited chan struct{}
 	// conn is the process's end of the socket pair to the thread, or -1
@@ -92,7 +81,7 @@ const maxWorkers = 2
 func NewSpawner() *Spawner {
 	s := &Spawner{quit: make(chan struct{})}
 	for range min(maxWorkers, max(runtime.GOMAXPROCS(0), 1)) {
-		w := &worker{reqs: make(chan spawnRequest, 1), exited: make(chan struct{}), conn: -1}
+		w := &worker{reqs: make(chan spawnRequest), exited: make(chan struct{}), conn: -1}
 		ready := make(chan [2]int)
 		go w.serve(ready, s.quit)
 		if pair := <-ready; pair[0] >= 0 {
@@ -123,9 +112,6 @@ func (s *Spawner) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, w := range s.workers {
-		if w.conn >= 0 {
-			sendWake(w.conn) // it sees quit closed and no request
-		}
 		<-w.exited
 		if w.conn >= 0 {
 			unix.Close(w.conn)
@@ -203,6 +189,7 @@ func (s *Spawner) send(b *batch) bool {
 	}
 	b.reply = make(chan []spawnResult, 1)
 	select {
+	case b.w.reqs <- spawnRequest{plans: b.plans, reply: b.reply}:
 	case <-s.quit:
 		for i, spec := range b.specs {
 			if b.errs[i] == nil {
@@ -210,17 +197,6 @@ func (s *Spawner) send(b *batch) bool {
 			}
 		}
 		return false
-	default:
-	}
-	// The thread serves until Close, which takes s.mu first: it takes
-	// this request.
-	b.w.reqs <- spawnRequest{plans: b.plans, reply: b.reply}
-	if b.w.conn >= 0 {
-		if err := sendWake(b.w.conn); err != nil {
-			// Cannot happen while the thread holds its end; if it did,
-			// the thread would never see the request.
-			panic(fmt.Sprintf("procexec: cannot wake the spawner's thread: %v", err))
-		}
 	}
 	// The thread waits for the descriptors of each plan that passes some.
 	for _, p := range b.plans {
@@ -237,43 +213,14 @@ func (s *Spawner) send(b *batch) bool {
 // finish waits for the reply to b and fills b.procs and b.errs. s.mu is
 // held.
 func (s *Spawner) finish(b *batch) {
-	var passed []int // the output pipes, in order; -1 for one not received
-	if b.w.conn >= 0 {
-		passed = recvReply(b.w.conn)
-	}
-	var results []spawnResult
-	select {
-	case results = <-b.reply:
-	case <-b.w.exited:
-		// A thread that shares the process's table sees quit as soon
-		// as Close closes it, and may have ended before this request.
-		select {
-		case results = <-b.reply:
-		default:
-			for i, spec := range b.specs {
-				if b.errs[i] == nil {
-					b.errs[i] = fmt.Errorf("cannot start %q: %w", spec.Name, ErrClosed)
-				}
-			}
-			return
-		}
-	}
+	results := <-b.reply
 	for i, spec := range b.specs {
 		runtime.KeepAlive(spec.ExtraFiles) // their descriptors are in the plan
 		runtime.KeepAlive(spec.Stdin)
 		if b.plans[i] == nil {
 			continue
 		}
-		if r := &results[i]; r.err == nil && b.plans[i].output && b.w.conn >= 0 {
-			r.out = -1
-			if len(passed) > 0 {
-				r.out, passed = passed[0], passed[1:]
-			}
-		}
 		b.procs[i], b.errs[i] = b.w.started(b.plans[i], spec, results[i])
-	}
-	for _, fd := range passed { // none, unless the stream lost its order
-		unix.Close(fd)
 	}
 }
 
@@ -289,10 +236,13 @@ func (w *worker) started(p *plan, spec Spec, r spawnResult) (*Proc, error) {
 		return proc, nil
 	}
 	out := r.out
-	if out < 0 { // the thread passed it, and it did not come
-		// The child runs without a reader for its output: it must not.
-		SignalGroup(r.pid, syscall.SIGKILL)
-		return nil, fmt.Errorf("cannot start %q: cannot take its output pipe (out of descriptors?)", p.argv0)
+	if w.conn >= 0 { // the thread passed it
+		var err error
+		if out, err = recvFD(w.conn); err != nil {
+			// The child runs without a reader for its output: it must not.
+			SignalGroup(r.pid, syscall.SIGKILL)
+			return nil, fmt.Errorf("cannot start %q: cannot take its output pipe: %w", p.argv0, err)
+		}
 	}
 	f := os.NewFile(uintptr(out), "|"+spec.Name)
 	go copyOutput(f, spec.Output, spec.OnOutputError, spec.OnOutputEnd, proc.outputDone)
@@ -415,20 +365,8 @@ func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
 	}
 	devNull, forked := -1, false
 	for {
-		if own >= 0 {
-			recvWake(own)
-		}
-		// A request sent before Close is served before quit is seen.
-		req, ok := spawnRequest{}, false
 		select {
-		case req, ok = <-w.reqs:
-		default:
-			select {
-			case req, ok = <-w.reqs:
-			case <-quit:
-			}
-		}
-		if ok {
+		case req := <-w.reqs:
 			results := make([]spawnResult, len(req.plans))
 			for i, p := range req.plans {
 				if p != nil {
@@ -436,25 +374,21 @@ func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
 					forked = forked || results[i].err == nil
 				}
 			}
-			if own >= 0 {
-				sendReply(own, req, results)
-			} else {
-				req.reply <- results
+			req.reply <- results
+		case <-quit:
+			if devNull >= 0 {
+				unix.Close(devNull)
 			}
-			continue
+			close(w.exited)
+			switch {
+			case forked:
+				select {} // keep the thread alive: see Close
+			case own >= 0:
+				return // the thread, with its own table, ends with us
+			}
+			runtime.UnlockOSThread()
+			return
 		}
-		if devNull >= 0 {
-			unix.Close(devNull)
-		}
-		close(w.exited)
-		switch {
-		case forked:
-			select {} // keep the thread alive: see Close
-		case own >= 0:
-			return // the thread, with its own table, ends with us
-		}
-		runtime.UnlockOSThread()
-		return
 	}
 }
 
@@ -581,7 +515,18 @@ func fork(p *plan, own int, devNull *int) spawnResult {
 		}
 		return spawnResult{err: err}
 	}
-	return spawnResult{pid: pid, started: started, out: out}
+	r := spawnResult{pid: pid, started: started, out: out}
+	if out >= 0 && own >= 0 {
+		err := sendFDs(own, []int{out})
+		unix.Close(out)
+		r.out = -1
+		if err != nil {
+			// The child runs without a reader for its output: it must not.
+			SignalGroup(pid, syscall.SIGKILL)
+			return spawnResult{err: fmt.Errorf("cannot pass its output pipe: %w", err)}
+		}
+	}
+	return r
 }
 
 // sendFDs sends fds over the socket pair in one message; none says that no
@@ -628,86 +573,13 @@ func recvFDs(conn, n int) ([]int, error) {
 	return fds, nil
 }
 
-// doneMark is the first byte of the message with which a thread says that
-// its reply is in the channel; a message of sendFDs starts with how many
-// descriptors it carries (at most a few).
-const doneMark = 0xff
-
-// sendWake tells the thread at the other end of conn that a request is in
-// its channel, or, when none is, that the Spawner is closed.
-func sendWake(conn int) error { return sendFDs(conn, nil) }
-
-// recvWake waits on the thread's end of the socket pair for a message of
-// sendWake.
-func recvWake(own int) {
-	buf := make([]byte, 1)
-	for {
-		if _, _, _, _, err := unix.Recvmsg(own, buf, nil, 0); err != unix.EINTR {
-			return
-		}
+// recvFD receives one descriptor of sendFDs.
+func recvFD(conn int) (int, error) {
+	fds, err := recvFDs(conn, 1)
+	if err != nil {
+		return -1, err
 	}
-}
-
-// sendReply puts results in the request's channel, then sends the output
-// pipes of the processes started, in order, in one message that says the
-// reply is there (one wake of the caller a batch, not one a process), and
-// closes them in the thread's table. When they cannot be passed, the
-// message goes without them, and the caller kills the processes that have
-// no reader for their output.
-func sendReply(own int, req spawnRequest, results []spawnResult) {
-	var outs []int
-	for i := range results {
-		if r := results[i]; r.err == nil && r.pid > 0 && r.out >= 0 {
-			outs = append(outs, r.out)
-			results[i].out = -1 // passed
-		}
-	}
-	req.reply <- results
-	if err := sendMark(own, outs); err != nil && len(outs) > 0 {
-		sendMark(own, nil)
-	}
-	for _, fd := range outs {
-		unix.Close(fd)
-	}
-}
-
-// sendMark sends the message of sendReply.
-func sendMark(own int, fds []int) error {
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	for {
-		if err := unix.Sendmsg(own, []byte{doneMark}, oob, nil, 0); err != unix.EINTR {
-			return err
-		}
-	}
-}
-
-// recvReply receives the message of sendReply and returns the output pipes
-// it passes, in order; fewer than were sent when the process is out of
-// descriptors.
-func recvReply(conn int) []int {
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4*spawnBatch))
-	for {
-		n, oobn, _, _, err := unix.Recvmsg(conn, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n == 0 || buf[0] != doneMark {
-			return nil // n == 0: the thread is gone
-		}
-		var fds []int
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if got, err := unix.ParseUnixRights(&m); err == nil {
-					fds = append(fds, got...)
-				}
-			}
-		}
-		return fds
-	}
+	return fds[0], nil
 }
 
 // extraFiles returns the descriptors of files for the child's descriptors 3
