@@ -1,14 +1,13 @@
 package supervisor
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ringrift/ringsup/internal/testproc"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -25,7 +24,7 @@ func TestOSRuntimeReapsWatchedAndOrphans(t *testing.T) {
 	if rt.watcher == nil {
 		t.Fatal("newOSRuntime has no pidfd watcher; this kernel (Linux >= 5.3) has pidfds")
 	}
-	out := &lineBuffer{}
+	out := testproc.NewOutput()
 	// The parent prints its grandchild's PID and exits: the grandchild is
 	// orphaned to us, the subreaper.
 	parent, err := rt.Spawn(procexec.Spec{Name: "parent", Argv: []string{"/bin/sh", "-c", "sleep 1000 & echo $!"}, Output: out})
@@ -75,22 +74,4 @@ func TestOSRuntimeReapsWatchedAndOrphans(t *testing.T) {
 	if n := rt.watcher.Watching(); n != 0 {
 		t.Errorf("Watching() = %d after every exit, want 0", n)
 	}
-}
-
-// lineBuffer is an Output that the test reads while the reader writes it.
-type lineBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lineBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lineBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
