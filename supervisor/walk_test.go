@@ -75,3 +75,71 @@ func TestOSRuntimeReapsWatchedAndOrphans(t *testing.T) {
 		t.Errorf("Watching() = %d after every exit, want 0", n)
 	}
 }
+
+// TestOSRuntimeStopAllReapsEveryExit: once StopAll has closed the pidfd
+// watcher, every exit is still reaped, by the walk: one the watcher had
+// reported and nobody reaped yet, those after it, and that of a process
+// started after it (a stop hook).
+func TestOSRuntimeStopAllReapsEveryExit(t *testing.T) {
+	rt, err := newOSRuntime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if rt.watcher == nil {
+		t.Fatal("newOSRuntime has no pidfd watcher; this kernel (Linux >= 5.3) has pidfds")
+	}
+	var pids []int
+	for range 10 {
+		pid, err := rt.Spawn(procexec.Spec{Name: "daemon", Argv: []string{"/bin/sleep", "1000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	}
+	// The first exits and its pidfd reports it, but it is not reaped
+	// before the watcher is closed.
+	syscall.Kill(pids[0], syscall.SIGKILL)
+	select {
+	case <-rt.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit announced after SIGKILL")
+	}
+	rt.StopAll()
+	if rt.watcher != nil {
+		t.Fatal("StopAll() left the pidfd watcher on")
+	}
+	hook, err := rt.Spawn(procexec.Spec{Name: "hook", Argv: []string{"/bin/true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids[1:] {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	want := append([]int{hook}, pids...)
+	reaped := map[int]procexec.Exit{}
+	deadline := time.After(10 * time.Second)
+	for len(reaped) < len(want) {
+		exits, err := rt.Reap(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range exits {
+			reaped[x.PID] = x
+		}
+		if len(reaped) == len(want) {
+			break
+		}
+		select {
+		case <-rt.Exited():
+		case <-deadline:
+			t.Fatalf("reaped %d of %d exits after StopAll: %v, want %v", len(reaped), len(want), reaped, want)
+		}
+	}
+	for _, pid := range want {
+		if _, ok := reaped[pid]; !ok {
+			t.Errorf("exit of %d not reaped after StopAll; reaped %v", pid, reaped)
+		}
+	}
+}
