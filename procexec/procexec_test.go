@@ -652,6 +652,46 @@ func TestWatcherExitOnce(t *testing.T) {
 	}
 }
 
+// TestWatcherStop: after Stop, the exit of a watched process is no longer
+// reported (notify stays silent), and the walk reaps it.
+func TestWatcherStop(t *testing.T) {
+	notified, notify := notifier()
+	w, err := NewWatcher(notify)
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	p := start(t, testSpawner, helperSpec("exit", "4"))
+	if err := w.Watch(p.PID); err != nil {
+		t.Fatalf("Watch(%d) = %v", p.PID, err)
+	}
+	w.Stop()
+	waitZombie(t, p.PID)
+	takenProcs.Store(p, true)
+	select {
+	case <-notified:
+		t.Errorf("the exit of PID %d was reported after Stop", p.PID)
+	default:
+	}
+	exits, err := ReapUpTo(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range exits {
+		if e.PID == p.PID && e.Code == 4 {
+			found = true
+			continue
+		}
+		exitsMu.Lock()
+		exitsFor[e.PID] = e // another test's
+		exitsMu.Unlock()
+	}
+	if !found {
+		t.Errorf("ReapUpTo(0) after Stop = %v; want PID %d's exit status 4", exits, p.PID)
+	}
+}
+
 // waitZombie waits until pid has exited and can be reaped.
 func waitZombie(t *testing.T, pid int) {
 	t.Helper()

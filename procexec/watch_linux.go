@@ -223,11 +223,26 @@ func (w *Watcher) forget(pid int) {
 // Watching reports how many processes are watched.
 func (w *Watcher) Watching() int { return len(w.pidfds) }
 
-// Close stops the Watcher and closes its descriptors; the processes are
-// not affected. notify is not called once Close has returned.
-func (w *Watcher) Close() {
+// Stop stops reporting exits, in one step whatever the number watched:
+// it closes the epoll instance, so that an exit no longer wakes the
+// Watcher, and drops the reports not yet reaped. The pidfds stay open
+// until Close, and Watch, Reap, ReapReported and Walk are not to be called
+// any more: the caller reaps by [ReapUpTo]. notify is not called once Stop
+// has returned. For a stop of every process, where a pidfd's wake-up and
+// close at each exit cost more than a walk for many exits at once.
+func (w *Watcher) Stop() {
 	w.poll.Close()
 	<-w.done
+	w.mu.Lock()
+	w.ready = nil
+	w.mu.Unlock()
+}
+
+// Close stops the Watcher (see [Watcher.Stop]) and closes its descriptors;
+// the processes are not affected. notify is not called once Close has
+// returned.
+func (w *Watcher) Close() {
+	w.Stop()
 	for pid := range w.pidfds {
 		w.forget(pid)
 	}

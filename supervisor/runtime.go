@@ -68,9 +68,9 @@ type osRuntime struct {
 	// watcher, if not nil, reaps the daemons, probes and hooks by their
 	// pidfds, so that a restart does not wait for wait4's walk over
 	// every child; SIGCHLD and the walk still catch the rest. StopAll
-	// closes it and sets it to nil.
-	watcher *procexec.Watcher
-	walks   walkPolicy
+	// stops it and moves it to stopped, whose pidfds Close closes.
+	watcher, stopped *procexec.Watcher
+	walks            walkPolicy
 	// outputs holds, by PID, the end of the output of each process
 	// started and not yet reaped; draining, that of the processes reaped
 	// whose output had not yet ended.
@@ -249,18 +249,18 @@ func closed(done <-chan struct{}) bool {
 	}
 }
 
-// StopAll closes the watcher: from then on every Reap walks, as it does
-// without pidfds. A stop of 1000 daemons reaped by their pidfds wakes the
-// Go poller, the watcher's goroutine and the loop once for nearly every
-// exit, and closes a pidfd registered with epoll for each; the walk reaps
-// a burst of exits in one pass (B5, stop of 1000: 51-62 ms against 62-109
-// ms with the pidfds; docs/performance.md).
+// StopAll stops the watcher, in one step: from then on every Reap walks,
+// as it does without pidfds, and the pidfds are closed by Close, once the
+// stop is over. A stop of 1000 daemons reaped by their pidfds wakes the Go
+// poller, the watcher's goroutine and the loop for nearly every exit, and
+// closes a pidfd registered with epoll at each; the walk reaps a burst of
+// exits in one pass (docs/performance.md, B5).
 func (rt *osRuntime) StopAll() {
 	if rt.watcher == nil {
 		return
 	}
-	rt.watcher.Close()
-	rt.watcher = nil
+	rt.watcher.Stop()
+	rt.watcher, rt.stopped = nil, rt.watcher
 	rt.exited() // what it reported and was not reaped is left to the walk
 }
 
@@ -270,8 +270,10 @@ func (rt *osRuntime) Close() {
 		signal.Stop(rt.walks.signals)
 		rt.walks.close()
 	}
-	if rt.watcher != nil {
-		rt.watcher.Close()
+	for _, w := range []*procexec.Watcher{rt.watcher, rt.stopped} {
+		if w != nil {
+			w.Close()
+		}
 	}
 	rt.spawner.Close()
 }
