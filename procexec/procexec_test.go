@@ -593,20 +593,10 @@ func TestWatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
-	for _, e := range exits {
-		if e.PID == other.PID {
-			found = true
-			takenProcs.Store(other, true)
-			continue
-		}
-		exitsMu.Lock()
-		exitsFor[e.PID] = e // another test's
-		exitsMu.Unlock()
-	}
-	if !found {
+	if _, ok := exitOfPID(exits, other.PID); !ok {
 		t.Errorf("Reap(0) = %v; want the exit of unwatched PID %d among them", exits, other.PID)
 	}
+	takenProcs.Store(other, true)
 }
 
 // TestWatcherExitOnce: a watched process whose exit the walk reaps before
@@ -677,19 +667,26 @@ func TestWatcherStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if e, ok := exitOfPID(exits, p.PID); !ok || e.Code != 4 {
+		t.Errorf("ReapUpTo(0) after Stop = %v; want PID %d's exit status 4", exits, p.PID)
+	}
+}
+
+// exitOfPID returns the exit of pid among exits, and records the others,
+// other tests' exits, for them.
+func exitOfPID(exits []Exit, pid int) (Exit, bool) {
+	var got Exit
 	found := false
 	for _, e := range exits {
-		if e.PID == p.PID && e.Code == 4 {
-			found = true
+		if e.PID == pid {
+			got, found = e, true
 			continue
 		}
 		exitsMu.Lock()
 		exitsFor[e.PID] = e // another test's
 		exitsMu.Unlock()
 	}
-	if !found {
-		t.Errorf("ReapUpTo(0) after Stop = %v; want PID %d's exit status 4", exits, p.PID)
-	}
+	return got, found
 }
 
 // waitZombie waits until pid has exited and can be reaped.

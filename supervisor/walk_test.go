@@ -16,14 +16,7 @@ import (
 // orphan's, which no pidfd reports, is still reaped: by the walk, put off
 // by at most walkDelay after a watched exit.
 func TestOSRuntimeReapsWatchedAndOrphans(t *testing.T) {
-	rt, err := newOSRuntime()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	if rt.watcher == nil {
-		t.Fatal("newOSRuntime has no pidfd watcher; this kernel (Linux >= 5.3) has pidfds")
-	}
+	rt := newWatchedRuntime(t)
 	out := testproc.NewOutput()
 	// The parent prints its grandchild's PID and exits: the grandchild is
 	// orphaned to us, the subreaper.
@@ -81,14 +74,7 @@ func TestOSRuntimeReapsWatchedAndOrphans(t *testing.T) {
 // reported and nobody reaped yet, those after it, and that of a process
 // started after it (a stop hook).
 func TestOSRuntimeStopAllReapsEveryExit(t *testing.T) {
-	rt, err := newOSRuntime()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	if rt.watcher == nil {
-		t.Fatal("newOSRuntime has no pidfd watcher; this kernel (Linux >= 5.3) has pidfds")
-	}
+	rt := newWatchedRuntime(t)
 	var pids []int
 	for range 10 {
 		pid, err := rt.Spawn(procexec.Spec{Name: "daemon", Argv: []string{"/bin/sleep", "1000"}})
@@ -142,4 +128,19 @@ func TestOSRuntimeStopAllReapsEveryExit(t *testing.T) {
 			t.Errorf("exit of %d not reaped after StopAll; reaped %v", pid, reaped)
 		}
 	}
+}
+
+// newWatchedRuntime returns an osRuntime with its pidfd watcher, closed
+// at the end of the test.
+func newWatchedRuntime(t *testing.T) *osRuntime {
+	t.Helper()
+	rt, err := newOSRuntime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	if rt.watcher == nil {
+		t.Fatal("newOSRuntime has no pidfd watcher; this kernel (Linux >= 5.3) has pidfds")
+	}
+	return rt
 }
