@@ -8,8 +8,13 @@
 // values; [SetSubreaper] makes orphaned grandchildren come back to this
 // process so that Reap collects them too and none is left a zombie.
 //
-// Reap is the only code that waits for processes: no goroutine blocks in
-// wait4 for a particular child. The caller (the supervisor loop) calls Spawn
+// A [Watcher] is the one exception to "no table": it holds a pidfd for
+// each process it watches, learns from them which exited, and reaps those
+// by PID, without wait4(-1)'s walk over every child; what it cannot watch
+// is still reaped by the walk.
+//
+// Reap and the Watcher are the only code that waits for processes: no
+// goroutine blocks in wait4 for a particular child. The caller (the supervisor loop) calls Spawn
 // and Reap from one goroutine, registering each PID that Spawn returns before
 // it calls Reap again, so an exit can never arrive for a PID it does not yet
 // know. Reap is typically called when SIGCHLD arrives (os/signal), and once

@@ -552,3 +552,163 @@ func TestSpawnerKeepsMainThreadTable(t *testing.T) {
 		}
 	}
 }
+
+// TestWatcher: the exit of a watched process is reported and reaped by its
+// PID, before any walk (ReapUpTo(1) would take whichever exit it walks to
+// first); an unwatched one is still reaped by the walk.
+func TestWatcher(t *testing.T) {
+	notified, notify := notifier()
+	w, err := NewWatcher(notify)
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v; this kernel (Linux >= 5.3) has pidfds", err)
+	}
+	defer w.Close()
+	watched := start(t, testSpawner, helperSpec("sleep"))
+	other := start(t, testSpawner, helperSpec("sleep"))
+	if err := w.Watch(watched.PID); err != nil {
+		t.Fatalf("Watch(%d) = %v", watched.PID, err)
+	}
+	if n := w.Watching(); n != 1 {
+		t.Fatalf("Watching() = %d, want 1", n)
+	}
+	// The unwatched one exits first: it is ready to reap, and still the
+	// watched one is reaped first, by its PID.
+	other.Signal(syscall.SIGKILL)
+	waitZombie(t, other.PID)
+	watched.Signal(syscall.SIGKILL)
+	select {
+	case <-notified:
+	case <-time.After(waitTimeout):
+		t.Fatalf("no report of the exit of watched PID %d after %v", watched.PID, waitTimeout)
+	}
+	exits, err := w.Reap(1)
+	if err != nil || len(exits) != 1 || exits[0].PID != watched.PID || exits[0].Signal != syscall.SIGKILL {
+		t.Fatalf("Reap(1) = %v, %v; want the SIGKILL of watched PID %d", exits, err, watched.PID)
+	}
+	takenProcs.Store(watched, true)
+	if n := w.Watching(); n != 0 {
+		t.Errorf("Watching() after its exit = %d, want 0", n)
+	}
+	exits, err = w.Reap(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := exitOfPID(exits, other.PID); !ok {
+		t.Errorf("Reap(0) = %v; want the exit of unwatched PID %d among them", exits, other.PID)
+	}
+	takenProcs.Store(other, true)
+}
+
+// TestWatcherExitOnce: a watched process whose exit the walk reaps before
+// its report is reaped once and forgotten, report or not.
+func TestWatcherExitOnce(t *testing.T) {
+	w, err := NewWatcher(func() {})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	var got []Exit
+	for range 20 {
+		p := start(t, testSpawner, helperSpec("exit", "3"))
+		if err := w.Watch(p.PID); err != nil {
+			t.Fatalf("Watch(%d) = %v", p.PID, err)
+		}
+		waitZombie(t, p.PID)
+		takenProcs.Store(p, true)
+		exits, err := w.Reap(0) // the report may or may not be in
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range exits {
+			if e.PID == p.PID {
+				got = append(got, e)
+				continue
+			}
+			exitsMu.Lock()
+			exitsFor[e.PID] = e // another test's
+			exitsMu.Unlock()
+		}
+	}
+	if len(got) != 20 {
+		t.Errorf("reaped %d exits of 20 processes: %v", len(got), got)
+	}
+	for _, e := range got {
+		if e.Code != 3 {
+			t.Errorf("exit of PID %d = %v, want exit status 3", e.PID, e)
+		}
+	}
+	if n := w.Watching(); n != 0 {
+		t.Errorf("Watching() = %d after every exit, want 0", n)
+	}
+}
+
+// TestWatcherStop: after Stop, the exit of a watched process is no longer
+// reported (notify stays silent), and the walk reaps it.
+func TestWatcherStop(t *testing.T) {
+	notified, notify := notifier()
+	w, err := NewWatcher(notify)
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	p := start(t, testSpawner, helperSpec("exit", "4"))
+	if err := w.Watch(p.PID); err != nil {
+		t.Fatalf("Watch(%d) = %v", p.PID, err)
+	}
+	w.Stop()
+	waitZombie(t, p.PID)
+	takenProcs.Store(p, true)
+	select {
+	case <-notified:
+		t.Errorf("the exit of PID %d was reported after Stop", p.PID)
+	default:
+	}
+	exits, err := ReapUpTo(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := exitOfPID(exits, p.PID); !ok || e.Code != 4 {
+		t.Errorf("ReapUpTo(0) after Stop = %v; want PID %d's exit status 4", exits, p.PID)
+	}
+}
+
+// exitOfPID returns the exit of pid among exits, and records the others,
+// other tests' exits, for them.
+func exitOfPID(exits []Exit, pid int) (Exit, bool) {
+	var got Exit
+	found := false
+	for _, e := range exits {
+		if e.PID == pid {
+			got, found = e, true
+			continue
+		}
+		exitsMu.Lock()
+		exitsFor[e.PID] = e // another test's
+		exitsMu.Unlock()
+	}
+	return got, found
+}
+
+// waitZombie waits until pid has exited and can be reaped.
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	pollUntil(t, fmt.Sprintf("PID %d can be reaped", pid), func() bool {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil); err != nil {
+			t.Fatalf("waitid(%d) = %v", pid, err)
+		}
+		return info.Signo != 0
+	})
+}
+
+// notifier returns a Watcher's notify function and the channel where it
+// leaves a value (one at most, like SIGCHLD).
+func notifier() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	return ch, func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

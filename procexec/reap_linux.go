@@ -46,20 +46,26 @@ func ReapUpTo(max int) ([]Exit, error) {
 		case err != nil:
 			return exits, fmt.Errorf("cannot reap children: %w", err)
 		}
-		e := Exit{PID: pid, At: time.Now()}
-		switch {
-		case ws.Exited():
-			e.Code = ws.ExitStatus()
-		case ws.Signaled():
-			e.Code, e.Signal = -1, ws.Signal()
-		default:
-			// Stopped or continued: not requested (no WUNTRACED), and
-			// not an exit in any case.
-			continue
+		if e, ok := exitOf(pid, ws); ok {
+			exits = append(exits, e)
 		}
-		exits = append(exits, e)
 	}
 	return exits, nil
+}
+
+// exitOf is the Exit of pid reaped with status ws; ok is false when ws is
+// not an exit (stopped or continued: not requested, no WUNTRACED).
+func exitOf(pid int, ws unix.WaitStatus) (e Exit, ok bool) {
+	e = Exit{PID: pid, At: time.Now()}
+	switch {
+	case ws.Exited():
+		e.Code = ws.ExitStatus()
+	case ws.Signaled():
+		e.Code, e.Signal = -1, ws.Signal()
+	default:
+		return Exit{}, false
+	}
+	return e, true
 }
 
 // SetSubreaper marks the process as a child subreaper

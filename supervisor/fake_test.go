@@ -198,6 +198,8 @@ func (f *fakeRuntime) Reap(max int) ([]procexec.Exit, error) {
 
 func (f *fakeRuntime) AwaitOutput(time.Duration) bool { return true }
 
+func (f *fakeRuntime) StopAll() {}
+
 func (f *fakeRuntime) Close() {}
 
 // exit makes the process of daemon name exit with code.

@@ -265,6 +265,7 @@ func (s *Supervisor) shutdown() {
 		if s.opts.Manager != nil {
 			s.opts.Manager.Stopping()
 		}
+		s.rt.StopAll()
 	}
 	s.life.shuttingDown = true
 	for _, d := range s.order {

@@ -45,12 +45,18 @@ type Runtime interface {
 	Exited() <-chan os.Signal
 	// Reap collects the exits that are ready, without blocking: at most
 	// max of them, or every one when max <= 0. With fewer than max, none
-	// is left.
+	// of the processes it started is left; the exit of an adopted orphan
+	// may be left for a later call, which Exited announces (osRuntime:
+	// within walkDelay).
 	Reap(max int) ([]procexec.Exit, error)
 	// AwaitOutput waits until the output of every process reaped so far
 	// has been copied to its writer, or timeout has passed; it reports
 	// whether it was.
 	AwaitOutput(timeout time.Duration) bool
+	// StopAll tells the runtime that every process is being stopped (the
+	// shutdown begins), so that it reaps in the way that costs least when
+	// hundreds exit together; Reap keeps its guarantees.
+	StopAll()
 	// Close releases the runtime; processes keep running.
 	Close()
 }
@@ -59,6 +65,12 @@ type Runtime interface {
 type osRuntime struct {
 	spawner *procexec.Spawner
 	sigchld chan os.Signal
+	// watcher, if not nil, reaps the daemons, probes and hooks by their
+	// pidfds, so that a restart does not wait for wait4's walk over
+	// every child; SIGCHLD and the walk still catch the rest. StopAll
+	// stops it and moves it to stopped, whose pidfds Close closes.
+	watcher, stopped *procexec.Watcher
+	walks            walkPolicy
 	// outputs holds, by PID, the end of the output of each process
 	// started and not yet reaped; draining, that of the processes reaped
 	// whose output had not yet ended.
@@ -83,10 +95,39 @@ func newOSRuntime() (*osRuntime, error) {
 		sigchld: make(chan os.Signal, 1),
 		outputs: make(map[int]<-chan struct{}),
 	}
-	signal.Notify(rt.sigchld, syscall.SIGCHLD)
+	rt.walks.unwatched = make(map[int]struct{})
+	// Without pidfds (Linux < 5.3) every reap walks, as it always did.
+	if w, err := procexec.NewWatcher(rt.exited); err == nil {
+		rt.watcher = w
+		rt.walks.signals = make(chan os.Signal, 1)
+		rt.walks.stop = make(chan struct{})
+		rt.walks.due.Store(true) // a child may have exited before we listened
+		signal.Notify(rt.walks.signals, syscall.SIGCHLD)
+		go rt.walks.forward(rt.exited)
+	} else {
+		signal.Notify(rt.sigchld, syscall.SIGCHLD)
+	}
 	// A child may have exited before we listened.
 	rt.sigchld <- syscall.SIGCHLD
 	return rt, nil
+}
+
+// exited tells the loop that some child exited, as SIGCHLD does; a
+// pending value already says so.
+func (rt *osRuntime) exited() {
+	select {
+	case rt.sigchld <- syscall.SIGCHLD:
+	default:
+	}
+}
+
+// started records a process just started: the end of its output, and its
+// pidfd with the watcher.
+func (rt *osRuntime) started(p *procexec.Proc) {
+	rt.outputs[p.PID] = p.OutputDone()
+	if rt.watcher != nil && rt.watcher.Watch(p.PID) != nil {
+		rt.walks.unwatched[p.PID] = struct{}{} // its exit is found by the walk
+	}
 }
 
 func (rt *osRuntime) Spawn(spec procexec.Spec) (int, error) {
@@ -94,7 +135,7 @@ func (rt *osRuntime) Spawn(spec procexec.Spec) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rt.outputs[p.PID] = p.OutputDone()
+	rt.started(p)
 	return p.PID, nil
 }
 
@@ -104,7 +145,7 @@ func (rt *osRuntime) SpawnAll(specs []procexec.Spec) ([]int, []error) {
 	for i, p := range procs {
 		if p != nil {
 			pids[i] = p.PID
-			rt.outputs[p.PID] = p.OutputDone()
+			rt.started(p)
 		}
 	}
 	return pids, errs
@@ -163,7 +204,13 @@ func (rt *osRuntime) DaemonOf(pid int) string {
 func (rt *osRuntime) Exited() <-chan os.Signal { return rt.sigchld }
 
 func (rt *osRuntime) Reap(max int) ([]procexec.Exit, error) {
-	exits, err := procexec.ReapUpTo(max)
+	var exits []procexec.Exit
+	var err error
+	if rt.watcher == nil {
+		exits, err = procexec.ReapUpTo(max)
+	} else {
+		exits, err = rt.walks.reap(rt.watcher, max, rt.exited)
+	}
 	if len(exits) > 0 {
 		rt.draining = slices.DeleteFunc(rt.draining, closed)
 	}
@@ -202,7 +249,31 @@ func closed(done <-chan struct{}) bool {
 	}
 }
 
+// StopAll stops the watcher, in one step: from then on every Reap walks,
+// as it does without pidfds, and the pidfds are closed by Close, once the
+// stop is over. A stop of 1000 daemons reaped by their pidfds wakes the Go
+// poller, the watcher's goroutine and the loop for nearly every exit, and
+// closes a pidfd registered with epoll at each; the walk reaps a burst of
+// exits in one pass (docs/performance.md, B5).
+func (rt *osRuntime) StopAll() {
+	if rt.watcher == nil {
+		return
+	}
+	rt.watcher.Stop()
+	rt.watcher, rt.stopped = nil, rt.watcher
+	rt.exited() // what it reported and was not reaped is left to the walk
+}
+
 func (rt *osRuntime) Close() {
 	signal.Stop(rt.sigchld)
+	if rt.walks.stop != nil {
+		signal.Stop(rt.walks.signals)
+		rt.walks.close()
+	}
+	for _, w := range []*procexec.Watcher{rt.watcher, rt.stopped} {
+		if w != nil {
+			w.Close()
+		}
+	}
 	rt.spawner.Close()
 }
