@@ -126,6 +126,9 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 	for _, d := range removed {
 		s.stopWithDependents(d)
 	}
+	for _, d := range s.order {
+		s.unplace(d) // a singleton made local with no copy
+	}
 	for _, name := range diff.Runtime {
 		d := s.daemons[name]
 		switch {

@@ -1,0 +1,102 @@
+package supervisor
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/synctest"
+
+	"github.com/ringrift/ringsup/procexec"
+)
+
+// liveGuards returns the pids of the guards still held: a guard exits (as
+// the real one does) once its pipe is closed, the supervisor having let
+// it go; one whose pipe is open is still there. Call after synctest.Wait.
+func (f *fakeRuntime) liveGuards() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var held []int
+	buf := make([]byte, 512)
+	for pid, fd := range f.guards {
+		for {
+			n, err := syscall.Read(fd, buf)
+			if errors.Is(err, syscall.EAGAIN) {
+				held = append(held, pid)
+				break
+			}
+			if n <= 0 { // the end of its pipe: released
+				syscall.Close(fd)
+				delete(f.guards, pid)
+				f.exitLocked(pid, procexec.Exit{PID: pid})
+				break
+			}
+		}
+	}
+	slices.Sort(held)
+	return held
+}
+
+// TestSingletonReloadedLocal: a reload that makes a held singleton local
+// stops its copy as the singleton it was: the guard is released once the
+// copy is gone, the node withdraws its candidacy (SINGLETON_LOST,
+// stopped), and only then the daemon starts as a local one, with no
+// guard. It used to take the local policy at once: the stop skipped the
+// singleton's bookkeeping, so the guard stayed (its pipe open) and the
+// node never withdrew, and the nodes still running it as a singleton
+// could never take over.
+func TestSingletonReloadedLocal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, singletonWithDep, "")
+		defer h.stop()
+		c := &fakeCluster{h: h}
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
+			t.Fatalf("requests at start-up = %v, want [campaign s]", got)
+		}
+		h.rt.takeLog()
+		c.grant(5, c.ask)
+		h.wantState("s", Running)
+		if got := h.rt.takeLog(); !slices.Equal(got, []string{"spawn s", "spawn "}) {
+			t.Fatalf("spawned %q, want s, then its guard", got)
+		}
+		if got := h.rt.liveGuards(); len(got) != 1 {
+			t.Fatalf("guards of the held copy = %v, want one", got)
+		}
+		h.drain()
+
+		writeConfig(t, h.path, strings.Replace(singletonWithDep, "placement = \"singleton\"\n", "", 1))
+		sum, err := h.sup.Reload()
+		if err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+		if !slices.Equal(sum.Restarted, []string{"s"}) {
+			t.Fatalf("Reload restarted %v, want [s]", sum.Restarted)
+		}
+		synctest.Wait()
+		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
+			t.Fatalf("requests after the reload = %v, want [withdraw s]", got)
+		}
+		if got := lostReasons(t, h.drain()); !slices.Equal(got, []string{LostStopped}) {
+			t.Fatalf("SINGLETON_LOST reasons = %v, want [%s]", got, LostStopped)
+		}
+		if got := h.rt.liveGuards(); len(got) != 0 {
+			t.Fatalf("guards left after the singleton's copy stopped: %v", got)
+		}
+		synctest.Wait()
+		if got := h.rt.takeLog(); !slices.Equal(got, []string{"SIGTERM s", "spawn s"}) {
+			t.Fatalf("the reload did %q, want [SIGTERM s, spawn s]: no guard for the local daemon", got)
+		}
+		h.wantState("s", Running)
+		if st := h.status("s"); st.Singleton != nil {
+			t.Fatalf("status of s shows a singleton %+v after the reload made it local", *st.Singleton)
+		}
+		// The cluster's word no longer stops it.
+		h.sup.Placement().Send(Verdict{Kind: VerdictLost, Daemon: "s", Reason: LostLease, Gone: true})
+		synctest.Wait()
+		h.wantState("s", Running)
+		if live := h.rt.liveNames(); !slices.Equal(live, []string{"d", "s"}) {
+			t.Fatalf("live processes = %v, want [d s]", live)
+		}
+	})
+}
