@@ -100,3 +100,109 @@ func TestSingletonReloadedLocal(t *testing.T) {
 		}
 	})
 }
+
+// TestSingletonReloadedFromLocal: a reload that makes a running local
+// daemon a singleton stops the local copy first, and only then does the
+// node campaign; the singleton's copy starts, with its guard, once a fence
+// passes.
+func TestSingletonReloadedFromLocal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, strings.Replace(singletonWithDep, "placement = \"singleton\"\n", "", 1), "")
+		defer h.stop()
+		c := &fakeCluster{h: h}
+		h.wantState("s", Running)
+		if got := c.take(); len(got) != 0 {
+			t.Fatalf("requests for a local daemon = %v, want none", got)
+		}
+		h.rt.takeLog()
+		writeConfig(t, h.path, singletonWithDep)
+		if _, err := h.sup.Reload(); err != nil {
+			t.Fatalf("Reload: %v", err)
+		}
+		synctest.Wait()
+		if got := h.rt.takeLog(); !slices.Equal(got, []string{"SIGTERM s"}) {
+			t.Fatalf("the reload did %q, want [SIGTERM s] and no start before a fence", got)
+		}
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
+			t.Fatalf("requests after the reload = %v, want [campaign s]", got)
+		}
+		if live := h.rt.liveNames(); !slices.Equal(live, []string{"d"}) {
+			t.Fatalf("live processes = %v, want [d]", live)
+		}
+		c.grant(3, c.ask)
+		h.wantState("s", Running)
+		if got := h.rt.takeLog(); !slices.Equal(got, []string{"spawn s", "spawn "}) {
+			t.Fatalf("spawned %q, want s, then its guard", got)
+		}
+	})
+}
+
+// singletonLabeled is singletonWithDep on a node labeled gpu = "a100",
+// with s placed on such nodes.
+var singletonLabeled = strings.NewReplacer(
+	"node = \"n1\"\n", "node = \"n1\"\nlabels = { gpu = \"a100\" }\n",
+	"placement = \"singleton\"\n", "placement = \"singleton\"\nplacement_labels = { gpu = \"a100\" }\n",
+).Replace(singletonWithDep)
+
+// ineligible is singletonLabeled with s placed on other nodes.
+var ineligible = strings.Replace(singletonLabeled, "placement_labels = { gpu = \"a100\" }", "placement_labels = { gpu = \"h100\" }", 1)
+
+// TestSingletonReloadedIneligible: a reload whose placement_labels the
+// node no longer matches stops the held copy, releases its guard, and
+// withdraws the node (SINGLETON_LOST, ineligible); a node that was only
+// waiting withdraws too, and a grant on its way starts nothing. A reload
+// that makes the node eligible again has it campaign.
+func TestSingletonReloadedIneligible(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, singletonLabeled, "")
+		defer h.stop()
+		c := &fakeCluster{h: h}
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
+			t.Fatalf("requests at start-up = %v, want [campaign s]", got)
+		}
+		c.grant(5, c.ask)
+		h.wantState("s", Running)
+		h.rt.takeLog()
+		h.drain()
+
+		reload := func(body string) {
+			t.Helper()
+			writeConfig(t, h.path, body)
+			if _, err := h.sup.Reload(); err != nil {
+				t.Fatalf("Reload: %v", err)
+			}
+			synctest.Wait()
+		}
+		reload(ineligible)
+		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
+			t.Fatalf("requests after the reload = %v, want [withdraw s]", got)
+		}
+		if got := lostReasons(t, h.drain()); !slices.Equal(got, []string{LostIneligible}) {
+			t.Fatalf("SINGLETON_LOST reasons = %v, want [%s]", got, LostIneligible)
+		}
+		if got := h.rt.liveGuards(); len(got) != 0 {
+			t.Fatalf("guards left after the copy stopped: %v", got)
+		}
+		if live := h.rt.liveNames(); !slices.Equal(live, []string{"d"}) {
+			t.Fatalf("live processes = %v, want [d]", live)
+		}
+		h.wantState("s", Stopped)
+
+		// Eligible again: the node campaigns, and holds it once granted.
+		reload(singletonLabeled)
+		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
+			t.Fatalf("requests after the reload = %v, want [campaign s]", got)
+		}
+		// Ineligible while waiting: it withdraws, and the grant that was
+		// on its way starts nothing.
+		waiting := c.ask
+		reload(ineligible)
+		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
+			t.Fatalf("requests after the reload = %v, want [withdraw s]", got)
+		}
+		c.grant(7, waiting)
+		if live := h.rt.liveNames(); !slices.Equal(live, []string{"d"}) {
+			t.Fatalf("live processes = %v, want [d]: s started on an ineligible node", live)
+		}
+	})
+}
