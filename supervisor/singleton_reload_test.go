@@ -38,6 +38,52 @@ func (f *fakeRuntime) liveGuards() []int {
 	return held
 }
 
+// hold has the node campaign for s at start-up and hold it with fence:
+// the copy starts, then its guard. It leaves no events to drain.
+func (c *fakeCluster) hold(t *testing.T, fence int64) {
+	t.Helper()
+	if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
+		t.Fatalf("requests at start-up = %v, want [campaign s]", got)
+	}
+	c.h.rt.takeLog()
+	c.grant(fence, c.ask)
+	c.h.wantState("s", Running)
+	if got := c.h.rt.takeLog(); !slices.Equal(got, []string{"spawn s", "spawn "}) {
+		t.Fatalf("spawned %q, want s, then its guard", got)
+	}
+	if got := c.h.rt.liveGuards(); len(got) != 1 {
+		t.Fatalf("guards of the held copy = %v, want one", got)
+	}
+	c.h.drain()
+}
+
+// released checks that the node gave s up once its copy was gone: it
+// withdrew, lost it for why, and released the copy's guard.
+func (c *fakeCluster) released(t *testing.T, why string) {
+	t.Helper()
+	if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
+		t.Fatalf("requests after the reload = %v, want [withdraw s]", got)
+	}
+	if got := lostReasons(t, c.h.drain()); !slices.Equal(got, []string{why}) {
+		t.Fatalf("SINGLETON_LOST reasons = %v, want [%s]", got, why)
+	}
+	if got := c.h.rt.liveGuards(); len(got) != 0 {
+		t.Fatalf("guards left after the copy stopped: %v", got)
+	}
+}
+
+// reload writes body as the config, reloads, and lets the loop act.
+func (h *harness) reload(body string) ReloadSummary {
+	h.t.Helper()
+	writeConfig(h.t, h.path, body)
+	sum, err := h.sup.Reload()
+	if err != nil {
+		h.t.Fatalf("Reload: %v", err)
+	}
+	synctest.Wait()
+	return sum
+}
+
 // TestSingletonReloadedLocal: a reload that makes a held singleton local
 // stops its copy as the singleton it was: the guard is released once the
 // copy is gone, the node withdraws its candidacy (SINGLETON_LOST,
@@ -51,39 +97,12 @@ func TestSingletonReloadedLocal(t *testing.T) {
 		h := start(t, singletonWithDep, "")
 		defer h.stop()
 		c := &fakeCluster{h: h}
-		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
-			t.Fatalf("requests at start-up = %v, want [campaign s]", got)
-		}
-		h.rt.takeLog()
-		c.grant(5, c.ask)
-		h.wantState("s", Running)
-		if got := h.rt.takeLog(); !slices.Equal(got, []string{"spawn s", "spawn "}) {
-			t.Fatalf("spawned %q, want s, then its guard", got)
-		}
-		if got := h.rt.liveGuards(); len(got) != 1 {
-			t.Fatalf("guards of the held copy = %v, want one", got)
-		}
-		h.drain()
-
-		writeConfig(t, h.path, strings.Replace(singletonWithDep, "placement = \"singleton\"\n", "", 1))
-		sum, err := h.sup.Reload()
-		if err != nil {
-			t.Fatalf("Reload: %v", err)
-		}
+		c.hold(t, 5)
+		sum := h.reload(strings.Replace(singletonWithDep, "placement = \"singleton\"\n", "", 1))
 		if !slices.Equal(sum.Restarted, []string{"s"}) {
 			t.Fatalf("Reload restarted %v, want [s]", sum.Restarted)
 		}
-		synctest.Wait()
-		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
-			t.Fatalf("requests after the reload = %v, want [withdraw s]", got)
-		}
-		if got := lostReasons(t, h.drain()); !slices.Equal(got, []string{LostStopped}) {
-			t.Fatalf("SINGLETON_LOST reasons = %v, want [%s]", got, LostStopped)
-		}
-		if got := h.rt.liveGuards(); len(got) != 0 {
-			t.Fatalf("guards left after the singleton's copy stopped: %v", got)
-		}
-		synctest.Wait()
+		c.released(t, LostStopped)
 		if got := h.rt.takeLog(); !slices.Equal(got, []string{"SIGTERM s", "spawn s"}) {
 			t.Fatalf("the reload did %q, want [SIGTERM s, spawn s]: no guard for the local daemon", got)
 		}
@@ -115,11 +134,7 @@ func TestSingletonReloadedFromLocal(t *testing.T) {
 			t.Fatalf("requests for a local daemon = %v, want none", got)
 		}
 		h.rt.takeLog()
-		writeConfig(t, h.path, singletonWithDep)
-		if _, err := h.sup.Reload(); err != nil {
-			t.Fatalf("Reload: %v", err)
-		}
-		synctest.Wait()
+		h.reload(singletonWithDep)
 		if got := h.rt.takeLog(); !slices.Equal(got, []string{"SIGTERM s"}) {
 			t.Fatalf("the reload did %q, want [SIGTERM s] and no start before a fence", got)
 		}
@@ -157,46 +172,23 @@ func TestSingletonReloadedIneligible(t *testing.T) {
 		h := start(t, singletonLabeled, "")
 		defer h.stop()
 		c := &fakeCluster{h: h}
-		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
-			t.Fatalf("requests at start-up = %v, want [campaign s]", got)
-		}
-		c.grant(5, c.ask)
-		h.wantState("s", Running)
-		h.rt.takeLog()
-		h.drain()
-
-		reload := func(body string) {
-			t.Helper()
-			writeConfig(t, h.path, body)
-			if _, err := h.sup.Reload(); err != nil {
-				t.Fatalf("Reload: %v", err)
-			}
-			synctest.Wait()
-		}
-		reload(ineligible)
-		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
-			t.Fatalf("requests after the reload = %v, want [withdraw s]", got)
-		}
-		if got := lostReasons(t, h.drain()); !slices.Equal(got, []string{LostIneligible}) {
-			t.Fatalf("SINGLETON_LOST reasons = %v, want [%s]", got, LostIneligible)
-		}
-		if got := h.rt.liveGuards(); len(got) != 0 {
-			t.Fatalf("guards left after the copy stopped: %v", got)
-		}
+		c.hold(t, 5)
+		h.reload(ineligible)
+		c.released(t, LostIneligible)
 		if live := h.rt.liveNames(); !slices.Equal(live, []string{"d"}) {
 			t.Fatalf("live processes = %v, want [d]", live)
 		}
 		h.wantState("s", Stopped)
 
 		// Eligible again: the node campaigns, and holds it once granted.
-		reload(singletonLabeled)
+		h.reload(singletonLabeled)
 		if got := c.take(); !slices.Equal(got, []string{"campaign s"}) {
 			t.Fatalf("requests after the reload = %v, want [campaign s]", got)
 		}
 		// Ineligible while waiting: it withdraws, and the grant that was
 		// on its way starts nothing.
 		waiting := c.ask
-		reload(ineligible)
+		h.reload(ineligible)
 		if got := c.take(); !slices.Equal(got, []string{"withdraw s"}) {
 			t.Fatalf("requests after the reload = %v, want [withdraw s]", got)
 		}
