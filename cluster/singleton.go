@@ -33,7 +33,7 @@ import (
 // fence stops passing, and before the lease's deadline its SIGKILL falls;
 // and how long past the last deadline a holder can have acted on the
 // next candidate waits (heartbeat.go).
-const fenceMargin = 250 * time.Millisecond
+const fenceMargin = supervisor.FenceMargin
 
 // placeTick is how often the deadlines of held singletons are read, and
 // how often a waiting candidate looks at the election.

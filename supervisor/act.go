@@ -27,6 +27,7 @@ func (s *Supervisor) apply(d *daemon, in input) {
 	for _, a := range acts {
 		s.do(d, a, now)
 	}
+	s.unplace(d)
 }
 
 // do carries out one action of step.

@@ -40,6 +40,10 @@ type fakeRuntime struct {
 	// escaped are processes that left their daemon's group and were
 	// re-parented to the supervisor: pid -> the RINGSUP_DAEMON they carry.
 	escaped map[int]string
+	// guards are the singletons' guards (commands of no daemon with a
+	// stdin): pid -> a duplicate of the read end of the pipe it is fed
+	// D over (liveGuards).
+	guards map[int]int
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -54,6 +58,7 @@ func newFakeRuntime() *fakeRuntime {
 		probeHang: make(map[string]bool),
 		probes:    make(map[int]bool),
 		escaped:   make(map[int]string),
+		guards:    make(map[int]int),
 	}
 }
 
@@ -102,6 +107,16 @@ func (f *fakeRuntime) Spawn(spec procexec.Spec) (int, error) {
 	}
 	f.live[pid] = spec.Name
 	f.log = append(f.log, "spawn "+spec.Name)
+	if spec.Stdin != nil && spec.Name == "" {
+		fd, err := syscall.Dup(int(spec.Stdin.Fd()))
+		if err != nil {
+			return 0, err
+		}
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			return 0, err
+		}
+		f.guards[pid] = fd
+	}
 	return pid, nil
 }
 

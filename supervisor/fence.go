@@ -14,6 +14,14 @@ import (
 // the Supervisor's side of the link is in fencing.go. The cluster's side
 // (the candidacy, the election, the fence transaction, the deadline) is
 // package cluster's; the loop never waits on it.
+
+// FenceMargin is how long before a singleton's stop deadline, D −
+// stop_timeout, its fence stops passing and a held one is lost, and how
+// long before D its SIGKILL falls. A grant that reaches the loop past D −
+// stop_timeout − FenceMargin (the loop was frozen or slow since the fence
+// passed) starts nothing: the node loses the fence and asks again.
+const FenceMargin = 250 * time.Millisecond
+
 // The events of a singleton's placement.
 const (
 	// SingletonAcquired: the node holds the singleton with a new fence

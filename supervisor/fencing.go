@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/ringrift/ringsup/guard"
+	"github.com/ringrift/ringsup/internal/boottime"
 	"github.com/ringrift/ringsup/procexec"
 )
 
@@ -52,6 +53,25 @@ func shownState(d *daemon) State {
 func (s *Supervisor) heldElsewhere(d *daemon) bool {
 	return shownState(d) == Stopped && d.rec.State != Stopped &&
 		d.owner.Owner != "" && s.cfg.Cluster != nil && d.owner.Owner != s.cfg.Cluster.Node
+}
+
+// dropLateGrants returns queue, the daemons about to spawn, without the
+// singletons whose grant came too late to start a copy: past their
+// lease's D − stop_timeout − FenceMargin, the next holder's fence may
+// pass before this copy could stop. Each loses its fence (SINGLETON_LOST,
+// lease) and asks for a fresh one in the next pass of schedule.
+func (s *Supervisor) dropLateGrants(queue []*daemon) []*daemon {
+	now := boottime.Now()
+	kept := queue[:0]
+	for _, d := range queue {
+		if d.pol.Singleton && now >= d.leaseDeadline-d.cfg.StopTimeout-FenceMargin {
+			s.log.Warn("a singleton's fence came too late to start its copy before the lease's deadline; asking again", "daemon", d.name)
+			s.apply(d, input{kind: inFenceLost, why: LostLease})
+			continue
+		}
+		kept = append(kept, d)
+	}
+	return kept
 }
 
 // withNode fills in the node of SINGLETON_ACQUIRED.

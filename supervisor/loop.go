@@ -132,6 +132,9 @@ func (s *Supervisor) spawnQueued() bool {
 		return false
 	}
 	s.spawns.queue = nil
+	if queue = s.dropLateGrants(queue); len(queue) == 0 {
+		return true // they ask for fences again
+	}
 	specs := make([]procexec.Spec, 0, len(queue))
 	pipes := make([]*health.ReadyPipe, len(queue))
 	errs := make([]error, len(queue))

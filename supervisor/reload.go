@@ -11,7 +11,11 @@ import (
 // difference: removed daemons stop (dependents first), added daemons of the
 // active profile start, daemons whose command, env, working_dir, user or
 // stop settings changed restart with their dependents, and everything else
-// applies in place; unchanged daemons keep their process. An invalid file
+// applies in place; unchanged daemons keep their process. A change of
+// placement or placement_labels is such a restart: a singleton made local
+// stops its copy as a singleton (guard released, node withdrawn:
+// SINGLETON_LOST, stopped) before it starts as a local daemon, and a
+// singleton's next fence checks the new labels. An invalid file
 // changes nothing: its error (a config.ErrorList, or the unknown profile) is
 // returned and published as CONFIG_RELOAD_FAILED.
 //
@@ -107,7 +111,7 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 	// Settings that cannot change live keep their running value.
 	cfg.Supervisor.Socket, cfg.Supervisor.LogDir = s.cfg.Supervisor.Socket, s.cfg.Supervisor.LogDir
 
-	wasActive := s.sel.active
+	wasActive, oldCfg := s.sel.active, s.cfg
 	var removed []*daemon
 	for _, name := range diff.Removed {
 		removed = append(removed, s.daemons[name])
@@ -126,8 +130,12 @@ func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
 	for _, d := range removed {
 		s.stopWithDependents(d)
 	}
+	for _, d := range s.order {
+		s.unplace(d) // a singleton made local with no copy
+	}
 	for _, name := range diff.Runtime {
 		d := s.daemons[name]
+		s.replace(d, oldCfg.Daemons[name])
 		switch {
 		case d.rec.PID != 0:
 			s.restartWithDependents(d, false)

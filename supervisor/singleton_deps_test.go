@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ringrift/ringsup/internal/boottime"
 )
 
 // singletonWithDep is a node's config with the singleton s, which depends
@@ -48,9 +50,14 @@ func (c *fakeCluster) take() []string {
 }
 
 // grant passes a fence for s, answering the campaign of ask, as the
-// cluster does, and lets the loop act.
+// cluster does, with the lease's D an hour ahead, and lets the loop act.
 func (c *fakeCluster) grant(fence, ask int64) {
-	c.h.sup.Placement().Send(Verdict{Kind: VerdictGranted, Daemon: "s", Fence: fence, Deadline: time.Hour, Ask: ask})
+	c.grantUntil(fence, ask, boottime.Now()+time.Hour)
+}
+
+// grantUntil is grant with the lease's D at d (CLOCK_BOOTTIME).
+func (c *fakeCluster) grantUntil(fence, ask int64, d time.Duration) {
+	c.h.sup.Placement().Send(Verdict{Kind: VerdictGranted, Daemon: "s", Fence: fence, Deadline: d, Ask: ask})
 	synctest.Wait()
 }
 

@@ -179,6 +179,9 @@ type daemon struct {
 	// copy runs, and the lease deadline D last heard.
 	guard         *os.File
 	leaseDeadline time.Duration
+	// local is the policy a reload gave a singleton it made local, while
+	// the singleton's copy stops under pol (unplace.go).
+	local *policy
 }
 
 // New prepares a supervisor for opts.Config and opts.Profile. It starts
@@ -243,7 +246,8 @@ func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 		if d == nil || d.removed {
 			d = &daemon{name: name}
 		}
-		d.cfg, d.pol = cfg.Daemons[name], policyOf(cfg.Daemons[name])
+		d.cfg = cfg.Daemons[name]
+		d.setPolicy(policyOf(d.cfg))
 		d.deps, d.dependents = nil, nil
 		daemons[name] = d
 		s.order = append(s.order, d)
