@@ -35,6 +35,7 @@ func TestOSRuntimeReapsWatchedAndOrphans(t *testing.T) {
 		for !done() {
 			select {
 			case <-rt.Exited():
+			case <-time.After(10 * time.Millisecond): // the parent's output may trail its exit
 			case <-deadline:
 				t.Fatalf("timed out waiting until %s; reaped %v", what, reaped)
 			}
