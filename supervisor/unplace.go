@@ -56,4 +56,5 @@ func (s *Supervisor) replace(d *daemon, old *config.Daemon) {
 		return
 	}
 	d.rec.Fencing, d.rec.Granted = false, false
+	s.touch(d)
 }

@@ -1,0 +1,140 @@
+package supervisor
+
+// This file keeps what the loop looks at in every pass small: which
+// daemons may have a start or a stop to schedule, and the earliest of the
+// daemons' deadlines. A pass then finds the daemons that need it in a
+// bitset and the deadline to arm in one field, instead of walking every
+// daemon's record, which cost the loop a few hundred microseconds a pass
+// with 500 daemons once the loop had slept and its data had left the
+// caches (docs/performance.md). Nothing here decides anything: schedule,
+// armTimer and fireDeadlines still read each daemon's record and feed step
+// as they did.
+
+import (
+	"math/bits"
+	"time"
+)
+
+// watchlist mirrors, by position in Supervisor.order, what the loop's
+// walks test first. It holds for every daemon in the order:
+//   - the bit of order[i] in due is set whenever order[i] awaits
+//     scheduling (it may be set when it does not: schedule clears it then);
+//   - deadlines[i] is order[i].deadline(), and first the earliest of them
+//     unless rescan says it must be found again.
+//
+// Both hold because a daemon's record and health change only in apply,
+// feedHealth and withdraw's callers, which call touch, and the order only
+// in install and forgetRemoved, which call reindex.
+type watchlist struct {
+	due       []uint64
+	deadlines []time.Time
+	first     time.Time
+	rescan    bool
+	// removed counts the daemons a reload removed that are still in
+	// the order (forgetRemoved).
+	removed int
+}
+
+// awaitsSchedule reports whether schedule has something to decide for d:
+// a stop that waits for its dependents, or a start that waits for its
+// dependencies.
+func (d *daemon) awaitsSchedule() bool {
+	return d.rec.StopDue || (d.rec.State == Starting && d.rec.PID == 0)
+}
+
+// touch brings d's entries up to date after its record or health changed.
+// A daemon no longer in the order (forgotten) has none.
+func (s *Supervisor) touch(d *daemon) {
+	if d.pos >= len(s.order) || s.order[d.pos] != d {
+		return
+	}
+	if d.awaitsSchedule() {
+		s.watch.setDue(d.pos)
+	}
+	s.watch.setDeadline(d.pos, d.deadline())
+}
+
+// reindex numbers the daemons in their order and rebuilds the watchlist
+// from their records, every daemon due.
+func (s *Supervisor) reindex() {
+	w := &s.watch
+	n := len(s.order)
+	w.due = make([]uint64, (n+63)/64)
+	w.deadlines = make([]time.Time, n)
+	w.first, w.rescan, w.removed = time.Time{}, true, 0
+	for i, d := range s.order {
+		d.pos = i
+		w.setDue(i)
+		w.deadlines[i] = d.deadline()
+		if d.removed {
+			w.removed++
+		}
+	}
+}
+
+func (w *watchlist) setDue(i int)   { w.due[i/64] |= 1 << (i % 64) }
+func (w *watchlist) clearDue(i int) { w.due[i/64] &^= 1 << (i % 64) }
+
+// nextDue returns the first position at or after i whose bit is set, or
+// -1. It reads the bitset as it is now, so a walk sees the bits set by
+// what it applied to daemons before.
+func (w *watchlist) nextDue(i int) int {
+	if i < 0 {
+		i = 0
+	}
+	for wi := i / 64; wi < len(w.due); wi++ {
+		word := w.due[wi]
+		if wi == i/64 {
+			word &= ^uint64(0) << (i % 64)
+		}
+		if word != 0 {
+			return wi*64 + bits.TrailingZeros64(word)
+		}
+	}
+	return -1
+}
+
+// prevDue returns the last position at or before i whose bit is set, or
+// -1.
+func (w *watchlist) prevDue(i int) int {
+	if i >= len(w.due)*64 {
+		i = len(w.due)*64 - 1
+	}
+	for wi := i / 64; wi >= 0 && i >= 0; wi-- {
+		word := w.due[wi]
+		if wi == i/64 {
+			word &= ^uint64(0) >> (63 - i%64)
+		}
+		if word != 0 {
+			return wi*64 + 63 - bits.LeadingZeros64(word)
+		}
+	}
+	return -1
+}
+
+// setDeadline records dl as the deadline at position i, keeping first.
+func (w *watchlist) setDeadline(i int, dl time.Time) {
+	old := w.deadlines[i]
+	if old.Equal(dl) {
+		return
+	}
+	w.deadlines[i] = dl
+	switch {
+	case w.rescan:
+	case !old.IsZero() && !w.first.Before(old):
+		w.rescan = true // the earliest moved: find it again
+	case !dl.IsZero() && (w.first.IsZero() || dl.Before(w.first)):
+		w.first = dl
+	}
+}
+
+// earliestDeadline returns the earliest deadline of any daemon, or zero.
+func (w *watchlist) earliestDeadline() time.Time {
+	if w.rescan {
+		w.first, w.rescan = time.Time{}, false
+		for _, dl := range w.deadlines {
+			w.first = earliest(w.first, dl)
+		}
+	}
+	return w.first
+}
