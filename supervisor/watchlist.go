@@ -1,9 +1,9 @@
 package supervisor
 
 // This file keeps what the loop looks at in every pass small: which
-// daemons may have a start or a stop to schedule, and the earliest of the
-// daemons' deadlines. A pass then finds the daemons that need it in a
-// bitset and the deadline to arm in one field, instead of walking every
+// daemons may have a start or a stop to schedule, and the daemons'
+// deadlines in a heap. A pass then finds the daemons that need it in a
+// bitset and the deadline to arm at the heap's top, instead of walking every
 // daemon's record, which cost the loop a few hundred microseconds a pass
 // with 500 daemons once the loop had slept and its data had left the
 // caches (docs/performance.md). Nothing here decides anything: schedule,
@@ -11,6 +11,7 @@ package supervisor
 // as they did.
 
 import (
+	"container/heap"
 	"math/bits"
 	"time"
 )
@@ -19,8 +20,8 @@ import (
 // walks test first. It holds for every daemon in the order:
 //   - the bit of order[i] in due is set whenever order[i] awaits
 //     scheduling (it may be set when it does not: schedule clears it then);
-//   - deadlines[i] is order[i].deadline(), and first the earliest of them
-//     unless rescan says it must be found again.
+//   - deadlines[i] is order[i].deadline(), and soonest holds the
+//     positions whose deadline is set, earliest first.
 //
 // Both hold because a daemon's record and health change only in apply,
 // feedHealth and withdraw's callers, which call touch, and the order only
@@ -28,8 +29,7 @@ import (
 type watchlist struct {
 	due       []uint64
 	deadlines []time.Time
-	first     time.Time
-	rescan    bool
+	soonest   deadlineHeap
 	// removed counts the daemons a reload removed that are still in
 	// the order (forgetRemoved).
 	removed int
@@ -61,11 +61,13 @@ func (s *Supervisor) reindex() {
 	n := len(s.order)
 	w.due = make([]uint64, (n+63)/64)
 	w.deadlines = make([]time.Time, n)
-	w.first, w.rescan, w.removed = time.Time{}, true, 0
+	w.soonest = deadlineHeap{deadlines: w.deadlines, at: make([]int, n)}
+	w.removed = 0
 	for i, d := range s.order {
 		d.pos = i
 		w.setDue(i)
-		w.deadlines[i] = d.deadline()
+		w.soonest.at[i] = -1
+		w.setDeadline(i, d.deadline())
 		if d.removed {
 			w.removed++
 		}
@@ -112,29 +114,52 @@ func (w *watchlist) prevDue(i int) int {
 	return -1
 }
 
-// setDeadline records dl as the deadline at position i, keeping first.
+// setDeadline records dl as the deadline at position i.
 func (w *watchlist) setDeadline(i int, dl time.Time) {
-	old := w.deadlines[i]
-	if old.Equal(dl) {
-		return
-	}
+	h := &w.soonest
 	w.deadlines[i] = dl
-	switch {
-	case w.rescan:
-	case !old.IsZero() && !w.first.Before(old):
-		w.rescan = true // the earliest moved: find it again
-	case !dl.IsZero() && (w.first.IsZero() || dl.Before(w.first)):
-		w.first = dl
+	switch at := h.at[i]; {
+	case at >= 0 && dl.IsZero():
+		heap.Remove(h, at)
+	case at >= 0:
+		heap.Fix(h, at)
+	case !dl.IsZero():
+		heap.Push(h, i)
 	}
 }
 
 // earliestDeadline returns the earliest deadline of any daemon, or zero.
 func (w *watchlist) earliestDeadline() time.Time {
-	if w.rescan {
-		w.first, w.rescan = time.Time{}, false
-		for _, dl := range w.deadlines {
-			w.first = earliest(w.first, dl)
-		}
+	if len(w.soonest.pos) == 0 {
+		return time.Time{}
 	}
-	return w.first
+	return w.deadlines[w.soonest.pos[0]]
+}
+
+// deadlineHeap is a heap (container/heap) of positions by their deadline,
+// which knows where each position is in it.
+type deadlineHeap struct {
+	pos       []int
+	deadlines []time.Time // by position
+	at        []int       // by position: its index in pos, or -1
+}
+
+func (h *deadlineHeap) Len() int { return len(h.pos) }
+func (h *deadlineHeap) Less(i, j int) bool {
+	return h.deadlines[h.pos[i]].Before(h.deadlines[h.pos[j]])
+}
+func (h *deadlineHeap) Swap(i, j int) {
+	h.pos[i], h.pos[j] = h.pos[j], h.pos[i]
+	h.at[h.pos[i]], h.at[h.pos[j]] = i, j
+}
+func (h *deadlineHeap) Push(x any) {
+	p := x.(int)
+	h.at[p] = len(h.pos)
+	h.pos = append(h.pos, p)
+}
+func (h *deadlineHeap) Pop() any {
+	p := h.pos[len(h.pos)-1]
+	h.pos = h.pos[:len(h.pos)-1]
+	h.at[p] = -1
+	return p
 }

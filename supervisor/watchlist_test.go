@@ -13,7 +13,11 @@ func TestWatchlistMatchesAWalk(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	base := time.Now()
 	for _, n := range []int{1, 63, 64, 65, 130, 500} {
-		w := watchlist{due: make([]uint64, (n+63)/64), deadlines: make([]time.Time, n), rescan: true}
+		w := watchlist{due: make([]uint64, (n+63)/64), deadlines: make([]time.Time, n)}
+		w.soonest = deadlineHeap{deadlines: w.deadlines, at: make([]int, n)}
+		for i := range w.soonest.at {
+			w.soonest.at[i] = -1
+		}
 		due := make([]bool, n)
 		for range 2000 {
 			i := r.IntN(n)
