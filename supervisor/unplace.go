@@ -42,6 +42,7 @@ func (s *Supervisor) unplace(d *daemon) {
 	if placed { // else it withdrew already (it came to rest stopped)
 		s.withdraw(d, a)
 	}
+	s.touch(d)
 }
 
 // replace is for a singleton waiting for a fence whose placement_labels

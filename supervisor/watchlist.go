@@ -24,8 +24,8 @@ import (
 //     positions whose deadline is set, earliest first.
 //
 // Both hold because a daemon's record and health change only in apply,
-// feedHealth and withdraw's callers, which call touch, and the order only
-// in install and forgetRemoved, which call reindex.
+// feedHealth, unplace and replace, which call touch, and the order only in
+// install and forgetRemoved, which call reindex.
 type watchlist struct {
 	due       []uint64
 	deadlines []time.Time
