@@ -28,6 +28,11 @@ import (
 // had to kill a daemon or left processes. Run may be called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
+	defer func() {
+		if s.life.restoreGC != nil {
+			s.life.restoreGC()
+		}
+	}()
 	defer s.closeWaiters()
 	s.takeEarlySubscribers()
 	defer s.closeSubscribers()
@@ -267,6 +272,9 @@ func (s *Supervisor) shutdown() {
 		s.log.Info("shutting down")
 		if s.opts.Manager != nil {
 			s.opts.Manager.Stopping()
+		}
+		if s.opts.NoGCAtShutdown {
+			s.life.restoreGC = pauseGC()
 		}
 		s.rt.StopAll()
 	}

@@ -81,6 +81,14 @@ type Options struct {
 	// WatchdogInterval, with Manager, is how often the loop calls
 	// Manager.Watchdog; 0: never.
 	WatchdogInterval time.Duration
+	// NoGCAtShutdown turns the garbage collector off from the start of
+	// the shutdown until Run returns, for a process that exits once Run
+	// has returned: collecting the garbage of the last milliseconds of its
+	// life is only work, done on the way out (exitgc.go). Memory may still
+	// grow by 64 MiB before the collector runs all the same. The setting
+	// is the process's (runtime/debug.SetGCPercent); Run restores it.
+	// Default false.
+	NoGCAtShutdown bool
 	// DaemonSockets, if not nil, gives each daemon that runs as another
 	// user a control socket of its own (usersocket.go). Default: none;
 	// such daemons get the supervisor's socket, which they cannot open.
@@ -156,6 +164,9 @@ type lifecycle struct {
 	waiters waiterList
 	// mgr is the service manager's side (Options.Manager; manager.go).
 	mgr managerState
+	// restoreGC, if not nil, turns the garbage collector back on
+	// (Options.NoGCAtShutdown); Run calls it when it returns.
+	restoreGC func()
 }
 
 // daemon is the loop's record of one daemon.

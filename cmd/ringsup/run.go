@@ -99,6 +99,8 @@ func runAction(c *cli.Context) error {
 		Manager:          manager,
 		WatchdogInterval: notifier.WatchdogInterval(),
 		DaemonSockets:    userSockets,
+		// The process exits once Run returns.
+		NoGCAtShutdown: true,
 	})
 	if err != nil {
 		return err
