@@ -47,8 +47,7 @@ type Runtime interface {
 	// max of them, or every one when max <= 0. With fewer than max, none
 	// of the processes it started is left; the exit of an adopted orphan
 	// may be left for a later call, which Exited announces (osRuntime:
-	// within walkDelay; after StopAll, any exit, once its Reaper has
-	// reaped it).
+	// within walkDelay).
 	Reap(max int) ([]procexec.Exit, error)
 	// AwaitOutput waits until the output of every process reaped so far
 	// has been copied to its writer, or timeout has passed; it reports
@@ -69,14 +68,9 @@ type osRuntime struct {
 	// watcher, if not nil, reaps the daemons, probes and hooks by their
 	// pidfds, so that a restart does not wait for wait4's walk over
 	// every child; SIGCHLD and the walk still catch the rest. StopAll
-	// stops it and closes its pidfds on a goroutine of its own, which
-	// closes unwatched when it is done.
-	watcher   *procexec.Watcher
-	unwatched chan struct{}
-	walks     walkPolicy
-	// reaper, from StopAll on, reaps on a goroutine of its own while the
-	// loop signals and the daemons die; Reap takes what it reaped.
-	reaper *procexec.Reaper
+	// stops it and moves it to stopped, whose pidfds Close closes.
+	watcher, stopped *procexec.Watcher
+	walks            walkPolicy
 	// outputs holds, by PID, the end of the output of each process
 	// started and not yet reaped; draining, that of the processes reaped
 	// whose output had not yet ended.
@@ -212,12 +206,9 @@ func (rt *osRuntime) Exited() <-chan os.Signal { return rt.sigchld }
 func (rt *osRuntime) Reap(max int) ([]procexec.Exit, error) {
 	var exits []procexec.Exit
 	var err error
-	switch {
-	case rt.reaper != nil:
-		exits, err = rt.reaper.Take(max)
-	case rt.watcher == nil:
+	if rt.watcher == nil {
 		exits, err = procexec.ReapUpTo(max)
-	default:
+	} else {
 		exits, err = rt.walks.reap(rt.watcher, max, rt.exited)
 	}
 	if len(exits) > 0 {
@@ -258,50 +249,31 @@ func closed(done <-chan struct{}) bool {
 	}
 }
 
-// StopAll stops the watcher, in one step, and starts a procexec.Reaper:
-// from then on the children are reaped by wait4(-1) on the Reaper's
-// goroutine as they die, while the loop signals the others, and Reap takes
-// those exits (an exit not yet reaped is announced by Exited once it is). A stop of
-// 1000 daemons reaped by their pidfds wakes the Go poller, the watcher's
-// goroutine and the loop for nearly every exit, and closes a pidfd
-// registered with epoll at each; the walk reaps a burst of exits in one
-// pass; and reaping on the loop, between its passes, left most of the
-// reaping (10-30 µs an exit, in the kernel) until after the last daemon
-// had died (docs/performance.md, B5). The pidfds are closed on a goroutine
-// of their own; Close waits for it.
+// StopAll stops the watcher, in one step: from then on every Reap walks,
+// as it does without pidfds, and the pidfds are closed by Close, once the
+// stop is over. A stop of 1000 daemons reaped by their pidfds wakes the Go
+// poller, the watcher's goroutine and the loop for nearly every exit, and
+// closes a pidfd registered with epoll at each; the walk reaps a burst of
+// exits in one pass (docs/performance.md, B5).
 func (rt *osRuntime) StopAll() {
-	if rt.reaper == nil {
-		rt.reaper = procexec.StartReaper(rt.exited)
-	}
 	if rt.watcher == nil {
 		return
 	}
-	w := rt.watcher
-	w.Stop()
-	rt.watcher, rt.unwatched = nil, make(chan struct{})
-	// A thousand pidfds take 1-3 ms to close: beside the stop, while the
-	// daemons are being signalled, not after the last one is reaped.
-	go func() {
-		w.Close()
-		close(rt.unwatched)
-	}()
-	rt.exited() // what it reported and was not reaped is left to the reaper
+	rt.watcher.Stop()
+	rt.watcher, rt.stopped = nil, rt.watcher
+	rt.exited() // what it reported and was not reaped is left to the walk
 }
 
 func (rt *osRuntime) Close() {
-	if rt.reaper != nil {
-		rt.reaper.Stop()
-	}
 	signal.Stop(rt.sigchld)
 	if rt.walks.stop != nil {
 		signal.Stop(rt.walks.signals)
 		rt.walks.close()
 	}
-	if rt.watcher != nil {
-		rt.watcher.Close()
-	}
-	if rt.unwatched != nil {
-		<-rt.unwatched
+	for _, w := range []*procexec.Watcher{rt.watcher, rt.stopped} {
+		if w != nil {
+			w.Close()
+		}
 	}
 	rt.spawner.Close()
 }
