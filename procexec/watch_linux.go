@@ -240,7 +240,8 @@ func (w *Watcher) Stop() {
 
 // Close stops the Watcher (see [Watcher.Stop]) and closes its descriptors;
 // the processes are not affected. notify is not called once Close has
-// returned.
+// returned. After Stop, the owning goroutine may hand the Watcher to
+// another for Close, provided it calls nothing more itself.
 func (w *Watcher) Close() {
 	w.Stop()
 	for pid := range w.pidfds {
