@@ -240,8 +240,7 @@ func (w *Watcher) Stop() {
 
 // Close stops the Watcher (see [Watcher.Stop]) and closes its descriptors;
 // the processes are not affected. notify is not called once Close has
-// returned. After Stop, the owning goroutine may hand the Watcher to
-// another for Close, provided it calls nothing more itself.
+// returned.
 func (w *Watcher) Close() {
 	w.Stop()
 	for pid := range w.pidfds {

@@ -68,11 +68,9 @@ type osRuntime struct {
 	// watcher, if not nil, reaps the daemons, probes and hooks by their
 	// pidfds, so that a restart does not wait for wait4's walk over
 	// every child; SIGCHLD and the walk still catch the rest. StopAll
-	// stops it and closes its pidfds on a goroutine of its own, which
-	// closes unwatched when it is done.
-	watcher   *procexec.Watcher
-	unwatched chan struct{}
-	walks     walkPolicy
+	// stops it and moves it to stopped, whose pidfds Close closes.
+	watcher, stopped *procexec.Watcher
+	walks            walkPolicy
 	// outputs holds, by PID, the end of the output of each process
 	// started and not yet reaped; draining, that of the processes reaped
 	// whose output had not yet ended.
@@ -252,26 +250,17 @@ func closed(done <-chan struct{}) bool {
 }
 
 // StopAll stops the watcher, in one step: from then on every Reap walks,
-// as it does without pidfds, and the pidfds are closed on a goroutine of
-// their own, which Close waits for. A stop of 1000 daemons reaped by their
-// pidfds wakes the Go poller, the watcher's goroutine and the loop for
-// nearly every exit, and closes a pidfd registered with epoll at each; the
-// walk reaps a burst of exits in one pass (docs/performance.md, B5).
-// Closed by Close, on the loop, the 1000 pidfds were 1-3 ms of its work
-// after the last daemon had died.
+// as it does without pidfds, and the pidfds are closed by Close, once the
+// stop is over. A stop of 1000 daemons reaped by their pidfds wakes the Go
+// poller, the watcher's goroutine and the loop for nearly every exit, and
+// closes a pidfd registered with epoll at each; the walk reaps a burst of
+// exits in one pass (docs/performance.md, B5).
 func (rt *osRuntime) StopAll() {
 	if rt.watcher == nil {
 		return
 	}
-	w := rt.watcher
-	w.Stop()
-	rt.watcher, rt.unwatched = nil, make(chan struct{})
-	// A thousand pidfds take 1-3 ms to close: beside the stop, not on
-	// the loop after the last daemon is reaped.
-	go func() {
-		w.Close()
-		close(rt.unwatched)
-	}()
+	rt.watcher.Stop()
+	rt.watcher, rt.stopped = nil, rt.watcher
 	rt.exited() // what it reported and was not reaped is left to the walk
 }
 
@@ -281,11 +270,10 @@ func (rt *osRuntime) Close() {
 		signal.Stop(rt.walks.signals)
 		rt.walks.close()
 	}
-	if rt.watcher != nil {
-		rt.watcher.Close()
-	}
-	if rt.unwatched != nil {
-		<-rt.unwatched
+	for _, w := range []*procexec.Watcher{rt.watcher, rt.stopped} {
+		if w != nil {
+			w.Close()
+		}
 	}
 	rt.spawner.Close()
 }
