@@ -44,6 +44,8 @@ type fakeRuntime struct {
 	// stdin): pid -> a duplicate of the read end of the pipe it is fed
 	// D over (liveGuards).
 	guards map[int]int
+	// onStopAll, if not nil, is called by StopAll.
+	onStopAll func()
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -213,7 +215,11 @@ func (f *fakeRuntime) Reap(max int) ([]procexec.Exit, error) {
 
 func (f *fakeRuntime) AwaitOutput(time.Duration) bool { return true }
 
-func (f *fakeRuntime) StopAll() {}
+func (f *fakeRuntime) StopAll() {
+	if f.onStopAll != nil {
+		f.onStopAll()
+	}
+}
 
 func (f *fakeRuntime) Close() {}
 
