@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,22 +60,11 @@ func TestStopOfManyKeepsLastWordsAndEvents(t *testing.T) {
 			t.Errorf("log of %s after ringsup exited = %q, want its last words", name, log)
 		}
 	}
-	stdout, stderr, code := ev.wait(t, 10*time.Second)
-	if code != 0 || stderr != "" {
-		t.Errorf("ctl events after the shutdown: exit %d, stderr %q; want 0", code, stderr)
-	}
-	stopped := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(stdout))
-	for sc.Scan() {
-		var e struct {
-			Type   string `json:"type"`
-			Daemon string `json:"daemon_type"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("event line %q: %v", sc.Text(), err)
-		}
-		if e.Type == "DAEMON_STOPPED" {
-			stopped[e.Daemon] = true
+	stdout, events := ctlEventsToTheEnd(t, ev)
+	stopped := map[any]bool{}
+	for _, e := range events {
+		if e["type"] == "DAEMON_STOPPED" {
+			stopped[e["daemon_type"]] = true
 		}
 	}
 	for i := range n {
