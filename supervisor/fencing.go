@@ -1,7 +1,9 @@
 package supervisor
 
 import (
+	"errors"
 	"os"
+	"syscall"
 
 	"github.com/ringrift/ringsup/guard"
 	"github.com/ringrift/ringsup/internal/boottime"
@@ -120,7 +122,11 @@ func (s *Supervisor) releaseGuard(d *daemon) {
 	if d.guard == nil {
 		return
 	}
-	s.feedGuard(d, guard.Release)
+	// A guard that killed the copy at D has exited: its pipe is broken,
+	// and there is nothing left to release.
+	if _, err := d.guard.WriteString(guard.Release); err != nil && !errors.Is(err, syscall.EPIPE) {
+		s.log.Warn("cannot release the singleton's guard", "daemon", d.name, "error", err)
+	}
 	d.guard.Close()
 	d.guard = nil
 }

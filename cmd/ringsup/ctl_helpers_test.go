@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,4 +209,24 @@ func ctlFails(t testing.TB, dir string, args ...string) string {
 		t.Errorf("ringsup ctl %s: stdout %q, want nothing", strings.Join(args, " "), out)
 	}
 	return strings.TrimSuffix(errOut, "\n")
+}
+
+// ctlEventsToTheEnd waits for a `ctl events` to end with its stream (the
+// supervisor gone), checks that it exited 0 with nothing on stderr, and
+// returns its output and its events, decoded.
+func ctlEventsToTheEnd(t testing.TB, ev *ctlProc) (stdout string, events []map[string]any) {
+	t.Helper()
+	stdout, stderr, code := ev.wait(t, 10*time.Second)
+	if code != 0 || stderr != "" {
+		t.Errorf("ctl events after the shutdown: exit %d, stderr %q; want 0", code, stderr)
+	}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		var e map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("event line %q: %v", sc.Text(), err)
+		}
+		events = append(events, e)
+	}
+	return stdout, events
 }

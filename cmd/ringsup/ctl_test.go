@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -351,26 +350,18 @@ func TestCtlEventsAndShutdown(t *testing.T) {
 			t.Errorf("%s (pid %d) outlived ctl shutdown", name, pid)
 		}
 	}
-	stdout, stderr, code := ev.wait(t, 10*time.Second)
-	if code != 0 || stderr != "" {
-		t.Errorf("ctl events after shutdown: exit %d, stderr %q; want 0", code, stderr)
-	}
+	stdout, events := ctlEventsToTheEnd(t, ev)
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(stdout))
-	for sc.Scan() {
-		var e map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("event line %q: %v", sc.Text(), err)
-		}
+	for _, e := range events {
 		typ, _ := e["type"].(string)
 		if _, ok := e["timestamp"].(float64); !ok || typ == "" {
-			t.Errorf("event %q lacks type or a numeric timestamp", sc.Text())
+			t.Errorf("event %v lacks type or a numeric timestamp", e)
 		}
 		if strings.HasPrefix(typ, "DAEMON_") && e["daemon_type"] == nil {
-			t.Errorf("daemon event %q lacks daemon_type", sc.Text())
+			t.Errorf("daemon event %v lacks daemon_type", e)
 		}
 		if typ == "DAEMON_STARTED" && e["pid"] == nil {
-			t.Errorf("DAEMON_STARTED %q lacks pid", sc.Text())
+			t.Errorf("DAEMON_STARTED %v lacks pid", e)
 		}
 		seen[typ+" "+fmt.Sprint(e["daemon_type"])] = true
 	}
