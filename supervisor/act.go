@@ -28,6 +28,7 @@ func (s *Supervisor) apply(d *daemon, in input) {
 		s.do(d, a, now)
 	}
 	s.unplace(d)
+	s.touch(d)
 }
 
 // do carries out one action of step.
@@ -74,6 +75,7 @@ func (s *Supervisor) do(d *daemon, a action, now time.Time) {
 func (s *Supervisor) feedHealth(d *daemon, in healthInput, now time.Time) {
 	var v verdict
 	d.health, v = healthStep(d.health, healthCheckOf(d.cfg), in, now)
+	s.touch(d)
 	if v.DropProbe {
 		s.probes.drop(d.health.Incarnation)
 	}

@@ -232,8 +232,12 @@ func rlimits(named map[string]uint64) map[int]procexec.Rlimit {
 // dependents are down (dependents first), then starts whose dependencies are
 // running (dependencies first). Walking the topological order makes one pass
 // enough for each.
+//
+// Only the daemons the watchlist marks due are looked at; one found with
+// nothing left to schedule is unmarked.
 func (s *Supervisor) schedule() {
-	for i := len(s.order) - 1; i >= 0; i-- {
+	w := &s.watch // the order does not change during a pass
+	for i := w.prevDue(len(s.order) - 1); i >= 0; i = w.prevDue(i - 1) {
 		d := s.order[i]
 		if d.rec.StopDue && !hasLiveDependent(d) {
 			s.apply(d, input{kind: inStop, reason: d.rec.DueReason})
@@ -242,7 +246,12 @@ func (s *Supervisor) schedule() {
 	// The processes a pass starts are spawned together; a daemon that is
 	// running once spawned lets its dependents start in the next pass.
 	for again := true; again; again = s.spawnQueued() {
-		for _, d := range s.order {
+		for i := w.nextDue(0); i >= 0; i = w.nextDue(i + 1) {
+			d := s.order[i]
+			if !d.awaitsSchedule() {
+				w.clearDue(i)
+				continue
+			}
 			if d.rec.State != Starting || d.rec.PID != 0 || d.rec.StopDue {
 				continue
 			}
@@ -409,9 +418,7 @@ func (s *Supervisor) awaitGroups(timeout time.Duration) {
 // or nil when no daemon has a deadline.
 func (s *Supervisor) armTimer(timer *time.Timer) <-chan time.Time {
 	first := earliest(earliest(s.hooks.deadline(), s.dropsDeadline()), s.life.mgr.watchdogDeadline())
-	for _, d := range s.order {
-		first = earliest(first, d.deadline())
-	}
+	first = earliest(first, s.watch.earliestDeadline())
 	timer.Stop()
 	if first.IsZero() {
 		return nil
@@ -440,8 +447,8 @@ func (s *Supervisor) fireDeadlines() {
 	s.life.mgr.fireWatchdog(s.opts.Manager, s.opts.WatchdogInterval, now)
 	s.hooks.killLate(now)
 	s.reportDrops(now)
-	for _, d := range s.order {
-		if dl := d.deadline(); dl.IsZero() || now.Before(dl) {
+	for i, d := range s.order {
+		if dl := s.watch.deadlines[i]; dl.IsZero() || now.Before(dl) {
 			continue
 		}
 		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {
@@ -520,6 +527,10 @@ func (s *Supervisor) noticeReceived(n notice) {
 
 // forgetRemoved drops the daemons a reload removed once they are down.
 func (s *Supervisor) forgetRemoved() {
+	if s.watch.removed == 0 {
+		return
+	}
+	forgot := false
 	for i := 0; i < len(s.order); i++ {
 		d := s.order[i]
 		if !d.removed || d.rec.PID != 0 || d.rec.StopDue {
@@ -535,6 +546,10 @@ func (s *Supervisor) forgetRemoved() {
 		delete(s.daemons, d.name)
 		s.order = slices.Delete(s.order, i, i+1)
 		i--
+		forgot = true
+	}
+	if forgot {
+		s.reindex()
 	}
 }
 

@@ -107,6 +107,7 @@ type Supervisor struct {
 
 	daemons map[string]*daemon
 	order   []*daemon // dependencies before dependents
+	watch   watchlist // what each pass tests first, by position in order
 	byPID   map[int]*daemon
 	events  eventHub // the event stream
 	emits   emitter  // what daemons publish themselves (emit.go)
@@ -161,6 +162,7 @@ type lifecycle struct {
 // daemon is the loop's record of one daemon.
 type daemon struct {
 	name       string
+	pos        int // its index in Supervisor.order
 	cfg        *config.Daemon
 	pol        policy
 	rec        record
@@ -270,6 +272,7 @@ func (s *Supervisor) install(cfg *config.Config, removed []*daemon) error {
 		s.order = append(s.order, d)
 	}
 	s.cfg, s.daemons, s.sel = cfg, daemons, sel
+	s.reindex()
 	return nil
 }
 

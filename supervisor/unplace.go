@@ -42,6 +42,7 @@ func (s *Supervisor) unplace(d *daemon) {
 	if placed { // else it withdrew already (it came to rest stopped)
 		s.withdraw(d, a)
 	}
+	s.touch(d)
 }
 
 // replace is for a singleton waiting for a fence whose placement_labels
@@ -56,4 +57,5 @@ func (s *Supervisor) replace(d *daemon, old *config.Daemon) {
 		return
 	}
 	d.rec.Fencing, d.rec.Granted = false, false
+	s.touch(d)
 }

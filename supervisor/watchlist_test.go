@@ -1,0 +1,67 @@
+package supervisor
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestWatchlistMatchesAWalk checks the watchlist's bitset and earliest
+// deadline against a plain walk of the same positions, through random
+// changes that cross word boundaries and move the earliest deadline.
+func TestWatchlistMatchesAWalk(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	base := time.Now()
+	for _, n := range []int{1, 63, 64, 65, 130, 500} {
+		w := watchlist{due: make([]uint64, (n+63)/64), deadlines: make([]time.Time, n)}
+		w.soonest = deadlineHeap{deadlines: w.deadlines, at: make([]int, n)}
+		for i := range w.soonest.at {
+			w.soonest.at[i] = -1
+		}
+		due := make([]bool, n)
+		for range 2000 {
+			i := r.IntN(n)
+			switch r.IntN(4) {
+			case 0:
+				w.setDue(i)
+				due[i] = true
+			case 1:
+				w.clearDue(i)
+				due[i] = false
+			case 2:
+				w.setDeadline(i, time.Time{})
+			default:
+				w.setDeadline(i, base.Add(time.Duration(r.IntN(1000))*time.Millisecond))
+			}
+			var want time.Time
+			for _, dl := range w.deadlines {
+				want = earliest(want, dl)
+			}
+			if got := w.earliestDeadline(); !got.Equal(want) {
+				t.Fatalf("n=%d: earliest deadline %v, a walk finds %v", n, got, want)
+			}
+			j := r.IntN(n+2) - 1
+			if got, want := w.nextDue(j), walkDue(due, j, 1); got != want {
+				t.Fatalf("n=%d: nextDue(%d) = %d, a walk finds %d", n, j, got, want)
+			}
+			if got, want := w.prevDue(j), walkDue(due, j, -1); got != want {
+				t.Fatalf("n=%d: prevDue(%d) = %d, a walk finds %d", n, j, got, want)
+			}
+		}
+	}
+}
+
+// walkDue returns the first set position from i in direction dir, or -1.
+func walkDue(due []bool, i, dir int) int {
+	if dir > 0 {
+		i = max(i, 0)
+	} else {
+		i = min(i, len(due)-1)
+	}
+	for ; i >= 0 && i < len(due); i += dir {
+		if due[i] {
+			return i
+		}
+	}
+	return -1
+}
