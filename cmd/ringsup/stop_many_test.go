@@ -11,9 +11,9 @@ import (
 )
 
 // TestStopOfManyKeepsLastWordsAndEvents: when ringsup stops many daemons
-// at once on SIGTERM (their exits reaped beside the loop, the collector
-// off), every daemon's last line, written as it stops, is in its log by
-// the time ringsup has exited, a connected `ctl events` gets every
+// at once on SIGTERM (their exits reaped by the walk once the watcher is
+// stopped), every daemon's last line, written as it stops, is in its log
+// by the time ringsup has exited, a connected `ctl events` gets every
 // daemon's DAEMON_STOPPED, and ringsup exits 0 leaving nothing behind.
 func TestStopOfManyKeepsLastWordsAndEvents(t *testing.T) {
 	const n = 30
