@@ -535,7 +535,11 @@ func (s *Server) send(conn *net.UnixConn, r Response) error {
 func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.StatusList, req Request) error {
 	bp, _ := s.texts.Get().(*[]byte)
 	if bp == nil {
+		// The pool is emptied by the garbage collector: a new buffer
+		// has the size a daemon's JSON usually takes (about 300 bytes),
+		// not doubled from nothing while appending.
 		bp = new([]byte)
+		*bp = make([]byte, 0, 64+320*len(st.Daemons))
 	}
 	defer func() {
 		if cap(*bp) <= maxPooledText {

@@ -134,6 +134,9 @@ func appendDaemonText(b []byte, d *supervisor.DaemonStatus) ([]byte, error) {
 // but with exponents only below 1e-6 and from 1e21 on, not padded to two
 // digits.
 func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if f == 0 && !math.Signbit(f) { // backoff_s of all but a restarting daemon
+		return append(b, '0'), nil
+	}
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return b, fmt.Errorf("cannot encode %v as JSON", f)
 	}
