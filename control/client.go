@@ -231,7 +231,7 @@ func (cl *Client) StatusTable(ctx context.Context, w io.Writer, color bool, name
 			if err := json.Unmarshal(raw, &st); err != nil {
 				return err
 			}
-			out.Write(appendStatusTable(nil, st, color))
+			out.Write(appendStatusTable(nil, st.List(), color))
 			return nil
 		})
 }

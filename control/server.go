@@ -343,13 +343,14 @@ func (s *Server) serve(conn *net.UnixConn, req Request, p peer) {
 	case CmdPing:
 		s.send(conn, Response{V: Version, OK: true, PID: os.Getpid()})
 	case CmdStatus:
-		st, err := s.sup.Status(req.Names...)
+		st, err := s.sup.StatusList(req.Names...)
 		if err != nil {
 			s.send(conn, errorResponse(err))
 			return
 		}
 		if !req.Text && !req.Table {
-			s.send(conn, Response{V: Version, OK: true, Status: &st})
+			full := st.Status()
+			s.send(conn, Response{V: Version, OK: true, Status: &full})
 			return
 		}
 		s.sendStatusText(conn, st, req)
@@ -531,10 +532,14 @@ func (s *Server) send(conn *net.UnixConn, r Response) error {
 // sendStatusText answers a status request with Text or Table: the answer
 // line with the text's length, then the text, in one write within
 // WriteTimeout.
-func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.Status, req Request) error {
+func (s *Server) sendStatusText(conn *net.UnixConn, st supervisor.StatusList, req Request) error {
 	bp, _ := s.texts.Get().(*[]byte)
 	if bp == nil {
+		// The pool is emptied by the garbage collector: a new buffer
+		// has the size a daemon's JSON usually takes (about 300 bytes),
+		// not doubled from nothing while appending.
 		bp = new([]byte)
+		*bp = make([]byte, 0, 64+320*len(st.Daemons))
 	}
 	defer func() {
 		if cap(*bp) <= maxPooledText {

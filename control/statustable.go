@@ -35,13 +35,17 @@ const colorReset = "\x1b[0m"
 // time left before a pending restart and, for a singleton, "owner: NODE".
 // With color, STATE is coloured by
 // stateColors; the alignment counts only the visible characters.
-func appendStatusTable(b []byte, st supervisor.Status, color bool) []byte {
-	names := st.Names()
-	slices.SortFunc(names, config.CompareNames) // selfplay@2 before selfplay@10
-	rows := make([][len(tableColumns)]string, 0, len(names)+1)
+func appendStatusTable(b []byte, st supervisor.StatusList, color bool) []byte {
+	ds := make([]*supervisor.NamedDaemonStatus, len(st.Daemons))
+	for i := range st.Daemons {
+		ds[i] = &st.Daemons[i]
+	}
+	// selfplay@2 before selfplay@10
+	slices.SortFunc(ds, func(a, b *supervisor.NamedDaemonStatus) int { return config.CompareNames(a.Name, b.Name) })
+	rows := make([][len(tableColumns)]string, 0, len(ds)+1)
 	rows = append(rows, tableColumns)
-	for _, name := range names {
-		rows = append(rows, tableRow(name, st.Daemons[name]))
+	for _, d := range ds {
+		rows = append(rows, tableRow(d.Name, d.DaemonStatus))
 	}
 	var width [len(tableColumns)]int
 	for _, row := range rows {

@@ -49,12 +49,12 @@ func tableStatus() supervisor.Status {
 
 func TestStatusTableMatchesTabwriter(t *testing.T) {
 	for _, st := range []supervisor.Status{tableStatus(), {Daemons: map[string]supervisor.DaemonStatus{}}} {
-		got, want := string(appendStatusTable(nil, st, false)), tabwriterTable(st)
+		got, want := string(appendStatusTable(nil, st.List(), false)), tabwriterTable(st)
 		if got != want {
 			t.Errorf("appendStatusTable =\n%s\nwant (tabwriter)\n%s", got, want)
 		}
 	}
-	table := string(appendStatusTable(nil, tableStatus(), false))
+	table := string(appendStatusTable(nil, tableStatus().List(), false))
 	if i, j := strings.Index(table, "selfplay@2 "), strings.Index(table, "selfplay@10 "); i < 0 || j < 0 || i > j {
 		t.Errorf("instances not in their order (selfplay@2 before selfplay@10):\n%s", table)
 	}
@@ -64,8 +64,8 @@ var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 func TestStatusTableColors(t *testing.T) {
 	st := tableStatus()
-	plain := string(appendStatusTable(nil, st, false))
-	colored := string(appendStatusTable(nil, st, true))
+	plain := string(appendStatusTable(nil, st.List(), false))
+	colored := string(appendStatusTable(nil, st.List(), true))
 	if strings.Contains(plain, "\x1b") {
 		t.Errorf("table without color has escapes:\n%q", plain)
 	}

@@ -17,7 +17,7 @@ import (
 //
 // TestStatusTextMatchesMarshalIndent fills every field of the status types
 // by reflection: a field added to them and not here fails it.
-func appendStatusText(b []byte, st supervisor.Status) ([]byte, error) {
+func appendStatusText(b []byte, st supervisor.StatusList) ([]byte, error) {
 	b = append(b, "{\n  \"profile\": "...)
 	b = appendJSONString(b, st.Profile)
 	b = append(b, ",\n  \"config\": "...)
@@ -32,16 +32,17 @@ func appendStatusText(b []byte, st supervisor.Status) ([]byte, error) {
 		b = append(b, "{}"...)
 	default:
 		b = append(b, '{')
-		for i, name := range st.Names() {
+		for i := range st.Daemons {
+			d := &st.Daemons[i]
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, "\n    "...)
-			b = appendJSONString(b, name)
+			b = appendJSONString(b, d.Name)
 			b = append(b, ": "...)
 			var err error
-			if b, err = appendDaemonText(b, st.Daemons[name]); err != nil {
-				return b, fmt.Errorf("daemon %q: %w", name, err)
+			if b, err = appendDaemonText(b, &d.DaemonStatus); err != nil {
+				return b, fmt.Errorf("daemon %q: %w", d.Name, err)
 			}
 		}
 		b = append(b, "\n  }"...)
@@ -51,7 +52,7 @@ func appendStatusText(b []byte, st supervisor.Status) ([]byte, error) {
 
 // appendDaemonText appends one daemon's entry of appendStatusText, whose
 // lines are indented by six spaces.
-func appendDaemonText(b []byte, d supervisor.DaemonStatus) ([]byte, error) {
+func appendDaemonText(b []byte, d *supervisor.DaemonStatus) ([]byte, error) {
 	var err error
 	b = append(b, "{\n      \"daemon\": "...)
 	b = appendJSONString(b, d.Daemon)
@@ -133,6 +134,9 @@ func appendDaemonText(b []byte, d supervisor.DaemonStatus) ([]byte, error) {
 // but with exponents only below 1e-6 and from 1e21 on, not padded to two
 // digits.
 func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if f == 0 && !math.Signbit(f) { // backoff_s of all but a restarting daemon
+		return append(b, '0'), nil
+	}
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return b, fmt.Errorf("cannot encode %v as JSON", f)
 	}

@@ -57,7 +57,7 @@ func checkStatusText(t *testing.T, st supervisor.Status) {
 		t.Fatalf("json.MarshalIndent: %v", err)
 	}
 	want = append(want, '\n')
-	got, err := appendStatusText([]byte("prefix"), st)
+	got, err := appendStatusText([]byte("prefix"), st.List())
 	if err != nil {
 		t.Fatalf("appendStatusText(%+v) = %v, want %q", st, err, want)
 	}
@@ -147,7 +147,7 @@ func TestStatusTextRefusesWhatMarshalRefuses(t *testing.T) {
 		if _, err := json.Marshal(st); err == nil {
 			t.Fatalf("json.Marshal(backoff_s %v) = nil error", f)
 		}
-		if _, err := appendStatusText(nil, st); err == nil {
+		if _, err := appendStatusText(nil, st.List()); err == nil {
 			t.Errorf("appendStatusText(backoff_s %v) = nil error, want one", f)
 		}
 	}
@@ -185,7 +185,7 @@ func FuzzStatusText(f *testing.F) {
 		}
 		st := supervisor.Status{Profile: profile, Config: text, PID: pid, Daemons: map[string]supervisor.DaemonStatus{name: d, text: {}}}
 		if _, err := json.Marshal(st); err != nil {
-			if _, err := appendStatusText(nil, st); err == nil {
+			if _, err := appendStatusText(nil, st.List()); err == nil {
 				t.Fatalf("appendStatusText(%+v) = nil error, json.Marshal refuses it", st)
 			}
 			return

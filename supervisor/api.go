@@ -262,7 +262,7 @@ type statusRequest struct {
 }
 
 type statusReply struct {
-	st  Status
+	st  StatusList
 	err error
 }
 
@@ -274,31 +274,47 @@ func (r *statusRequest) handle(s *Supervisor) {
 // Status reports the named daemons, or all of them when names is empty.
 // An unknown name gives an *UnknownDaemonError.
 func (s *Supervisor) Status(names ...string) (Status, error) {
+	st, err := s.StatusList(names...)
+	if err != nil {
+		return Status{}, err
+	}
+	return st.Status(), nil
+}
+
+// StatusList is Status with the daemons in a slice sorted by name, as
+// `ctl status` prints them: the loop makes it without building a map, and
+// a printer walks it without sorting.
+func (s *Supervisor) StatusList(names ...string) (StatusList, error) {
 	r := &statusRequest{names: names, reply: make(chan statusReply, 1)}
 	if err := s.call(r); err != nil {
-		return Status{}, err
+		return StatusList{}, err
 	}
 	rep := <-r.reply
 	return rep.st, rep.err
 }
 
-func (s *Supervisor) status(names []string) (Status, error) {
-	ds := s.order
+func (s *Supervisor) status(names []string) (StatusList, error) {
+	var ds []*daemon
 	if len(names) > 0 {
 		var err error
 		if ds, err = s.lookup(names); err != nil {
-			return Status{}, err
+			return StatusList{}, err
 		}
+	} else {
+		ds = slices.Clone(s.order)
 	}
+	ds = sortedByName(ds)
 	now := time.Now()
-	st := Status{
+	st := StatusList{
 		Profile: s.sel.name,
 		Config:  s.opts.Config.Path,
 		PID:     os.Getpid(),
-		Daemons: make(map[string]DaemonStatus, len(ds)),
+		Daemons: make([]NamedDaemonStatus, len(ds)),
 	}
-	for _, d := range ds {
-		ds := DaemonStatus{
+	for i, d := range ds {
+		ds := &st.Daemons[i].DaemonStatus
+		st.Daemons[i].Name = d.name
+		*ds = DaemonStatus{
 			Daemon:       d.cfg.Template,
 			Instance:     instanceOf(d),
 			State:        shownState(d),
@@ -323,7 +339,6 @@ func (s *Supervisor) status(names []string) (Status, error) {
 				ds.LastExit.Signal = procexec.SignalName(x.Signal)
 			}
 		}
-		st.Daemons[d.name] = ds
 	}
 	return st, nil
 }

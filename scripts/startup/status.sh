@@ -2,10 +2,13 @@
 # B6 by hand: the whole-command time of `ringsup ctl status --json` for each
 # given ringsup binary, and of runit's `sv status`, over the same N daemons.
 #
-#   scripts/startup/status.sh [-n N] [-rounds R] [-r RUNS] [-config] [-floor CTLFLOOR] BINARY...
+#   scripts/startup/status.sh [-n N] [-rounds R] [-r RUNS] [-config] [-own] [-floor CTLFLOOR] BINARY...
 #
 # The first BINARY supervises N `/bin/sleep` daemons; runsvdir supervises N
-# service directories of the same. Once all are up, each round runs
+# service directories of the same. With -own, every BINARY supervises N
+# daemons of its own (the same config, each with its own socket) and its
+# ctl asks its own supervisor: the whole command of each build, the
+# supervisor's answer included (the floors ask the first one's). Once all are up, each round runs
 # `perf stat -r RUNS` of every command in turn (interleaved, so a busy
 # machine slows them alike) and prints each round's mean wall time and CPU
 # time (task-clock: what the command itself spent, which a busy machine
@@ -18,7 +21,7 @@
 # to `sv status`'s come last. Needs perf (Debian linux-perf) and runit.
 # Everything it starts is stopped on exit.
 set -eu
-n=500 rounds=5 runs=20 floors= via=socket
+n=500 rounds=5 runs=20 floors= via=socket own=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) n=$2; shift 2 ;;
@@ -26,49 +29,76 @@ while [ $# -gt 0 ]; do
 	-r) runs=$2; shift 2 ;;
 	-floor) floors="$floors $2"; shift 2 ;;
 	-config) via=config; shift ;;
+	-own) own=1; shift ;;
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-rounds R] [-r RUNS] [-config] [-floor CTLFLOOR] BINARY..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [-n N] [-rounds R] [-r RUNS] [-config] [-own] [-floor CTLFLOOR] BINARY..." >&2; exit 2; }
 dir=$(mktemp -d /tmp/rsstatus.XXXXXX)
-sup= svd=
+sups= svd=
 cleanup() {
 	set +e # a supervisor's exit status must not stop the cleanup
-	[ -n "$sup" ] && kill -TERM "$sup" 2>/dev/null && wait "$sup"
+	for sup in $sups; do
+		kill -TERM "$sup" 2>/dev/null && wait "$sup"
+	done
 	[ -n "$svd" ] && kill -HUP "$svd" 2>/dev/null && wait "$svd"
-	rm -rf "$dir"
+	# runsv processes may still be leaving their supervise directories.
+	rm -rf "$dir" 2>/dev/null || { sleep 1; rm -rf "$dir"; }
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)"
 
-mkdir -p "$dir/conf" "$dir/sv"
-{
-	printf '[supervisor]\nsocket = "%s/ringsup.sock"\nlog_dir = "%s/logs"\n\n' "$dir" "$dir"
-	i=0
-	while [ $i -lt "$n" ]; do
-		printf '[daemons.d%04d]\ncommand = ["/bin/sleep", "100000"]\n' $i
-		s=$dir/sv/$(printf d%04d $i)
-		mkdir -p "$s"
-		printf '#!/bin/sh\nexec /bin/sleep 100000\n' >"$s/run"
-		chmod +x "$s/run"
-		i=$((i + 1))
-	done
-} >"$dir/conf/ringsup.toml"
-"$1" --config "$dir/conf/ringsup.toml" --log-level warn &
-sup=$!
+mkdir -p "$dir/sv"
+i=0
+while [ $i -lt "$n" ]; do
+	s=$dir/sv/$(printf d%04d $i)
+	mkdir -p "$s"
+	printf '#!/bin/sh\nexec /bin/sleep 100000\n' >"$s/run"
+	chmod +x "$s/run"
+	i=$((i + 1))
+done
+# supervise K BINARY: BINARY supervises N daemons from $dir/confK, its
+# socket $dir/ringsupK.sock.
+supervise() {
+	mkdir -p "$dir/conf$1"
+	{
+		printf '[supervisor]\nsocket = "%s/ringsup%s.sock"\nlog_dir = "%s/logs%s"\n\n' "$dir" "$1" "$dir" "$1"
+		i=0
+		while [ $i -lt "$n" ]; do
+			printf '[daemons.d%04d]\ncommand = ["/bin/sleep", "100000"]\n' $i
+			i=$((i + 1))
+		done
+	} >"$dir/conf$1/ringsup.toml"
+	"$2" --config "$dir/conf$1/ringsup.toml" --log-level warn &
+	sups="$sups $!"
+}
+# The K of each BINARY's supervisor: 1, or with -own its position.
+k=1
+for b in "$@"; do
+	[ $k = 1 ] || [ -n "$own" ] || break
+	supervise $k "$b"
+	k=$((k + 1))
+done
 runsvdir "$dir/sv" >/dev/null 2>&1 &
 svd=$!
 svs=$(ls -d "$dir"/sv/d*)
 
-# Wait (up to 60 s) for every daemon of both to be up.
+# Wait (up to 60 s) for every daemon of them all to be up.
 deadline=$(($(date +%s) + 60))
 while :; do
-	up=$("$1" ctl --socket "$dir/ringsup.sock" status --json 2>/dev/null | grep -o '"state": *"running"' | wc -l) || up=0
+	up=0 k=1
+	for b in "$@"; do
+		[ -S "$dir/ringsup$k.sock" ] || { up=-1; break; }
+		u=$("$b" ctl --socket "$dir/ringsup$k.sock" status --json 2>/dev/null | grep -o '"state": *"running"' | wc -l) || u=0
+		[ "$u" -eq "$n" ] || up=-1
+		[ -n "$own" ] || break
+		k=$((k + 1))
+	done
 	# shellcheck disable=SC2086
 	svup=$(sv status $svs 2>/dev/null | grep -c '^run: ') || svup=0
-	[ "$up" -eq "$n" ] && [ "$svup" -eq "$n" ] && break
-	[ "$(date +%s)" -lt "$deadline" ] || { echo "only $up ringsup and $svup runit daemons up of $n" >&2; exit 1; }
+	[ "$up" -eq 0 ] && [ "$svup" -eq "$n" ] && break
+	[ "$(date +%s)" -lt "$deadline" ] || { echo "not every ringsup daemon up, or only $svup runit daemons up of $n" >&2; exit 1; }
 	sleep 0.2
 done
 
@@ -80,15 +110,17 @@ mean() { # perf stat -r's mean wall time and CPU time (task-clock), in ms
 out=$dir/means
 r=1
 while [ $r -le "$rounds" ]; do
+	k=1
 	for b in "$@"; do
 		if [ $via = socket ]; then
-			printf '%s ctl --socket S status --json\t%s\n' "$b" "$(mean "$b" ctl --socket "$dir/ringsup.sock" status --json)" >>"$out"
+			printf '%s ctl --socket S status --json\t%s\n' "$b" "$(mean "$b" ctl --socket "$dir/ringsup$k.sock" status --json)" >>"$out"
 		else
-			printf '%s ctl --config F status --json\t%s\n' "$b" "$(mean "$b" ctl --config "$dir/conf/ringsup.toml" status --json)" >>"$out"
+			printf '%s ctl --config F status --json\t%s\n' "$b" "$(mean "$b" ctl --config "$dir/conf$k/ringsup.toml" status --json)" >>"$out"
 		fi
+		[ -z "$own" ] || k=$((k + 1))
 	done
 	for f in $floors; do
-		printf '%s SOCKET\t%s\n' "$f" "$(mean "$f" "$dir/ringsup.sock")" >>"$out"
+		printf '%s SOCKET\t%s\n' "$f" "$(mean "$f" "$dir/ringsup1.sock")" >>"$out"
 	done
 	# shellcheck disable=SC2086
 	printf 'sv status\t%s\n' "$(mean sv status $svs)" >>"$out"
