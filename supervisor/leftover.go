@@ -37,6 +37,11 @@ type groupTracker struct {
 	leftovers map[string][]int
 	// scanDue says that processes exited since the last scan.
 	scanDue bool
+	// orphans is how many children the last scan found. spare,
+	// sparedGroups: the group kills spared during the shutdown (spare.go).
+	orphans      int
+	spare        bool
+	sparedGroups []sparedGroup
 }
 
 func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
@@ -51,6 +56,9 @@ func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
 // killGroup sends SIGKILL to what is left of process group pgid, whose
 // leader (of daemon name) has exited, and follows it until it is empty.
 func (g *groupTracker) killGroup(name string, pgid int) {
+	if g.spared(name, pgid) {
+		return
+	}
 	g.follow(g.lingering, pgid, g.rt.Signal(pgid, syscall.SIGKILL), "cannot kill process group", "daemon", name, "pgid", pgid)
 }
 
@@ -97,7 +105,9 @@ func (g *groupTracker) settled() bool { return len(g.lingering) == 0 && len(g.dy
 func (g *groupTracker) scan(known func(pid int) bool, isDaemon func(name string) bool) {
 	g.scanDue = false
 	found := make(map[string][]int, len(g.leftovers))
-	for _, pid := range g.rt.Children() {
+	children := g.rt.Children()
+	g.orphans = len(children)
+	for _, pid := range children {
 		if known(pid) {
 			continue
 		}
