@@ -59,19 +59,20 @@ func (g *groupTracker) killGroup(name string, pgid int) {
 	if g.spared(name, pgid) {
 		return
 	}
-	g.follow(g.lingering, pgid, g.rt.Signal(pgid, syscall.SIGKILL), "cannot kill process group", "daemon", name, "pgid", pgid)
+	if err := g.rt.Signal(pgid, syscall.SIGKILL); failed(g.lingering, pgid, err) {
+		g.log.Error("cannot kill process group", "daemon", name, "pgid", pgid, "error", err)
+	}
 }
 
-// follow adds id to set, to be followed until it is gone, when err (of
-// the SIGKILL sent to it) is nil; it logs msg with args when err says
-// more than that id is gone already.
-func (g *groupTracker) follow(set map[int]struct{}, id int, err error, msg string, args ...any) {
-	switch {
-	case err == nil:
+// failed adds id to set, to be followed until it is gone, when err (of
+// the SIGKILL sent to it) is nil; it reports whether err says more than
+// that id is gone already. (The log line's arguments are made only then:
+// a group kill follows every exit.)
+func failed(set map[int]struct{}, id int, err error) bool {
+	if err == nil {
 		set[id] = struct{}{}
-	case !errors.Is(err, procexec.ErrNoProcess):
-		g.log.Error(msg, append(args, "error", err)...)
 	}
+	return err != nil && !errors.Is(err, procexec.ErrNoProcess)
 }
 
 // lingers reports whether pgid is a killed group not yet known to be
@@ -141,7 +142,9 @@ func (g *groupTracker) leftoversOf(name string) []int { return g.leftovers[name]
 // until they are gone.
 func (g *groupTracker) killLeftovers(name string) {
 	for _, pid := range g.leftovers[name] {
-		g.follow(g.dying, pid, g.rt.Kill(pid, syscall.SIGKILL), "cannot kill leftover process", "daemon", name, "pid", pid)
+		if err := g.rt.Kill(pid, syscall.SIGKILL); failed(g.dying, pid, err) {
+			g.log.Error("cannot kill leftover process", "daemon", name, "pid", pid, "error", err)
+		}
 	}
 	delete(g.leftovers, name)
 }
