@@ -37,6 +37,12 @@ type groupTracker struct {
 	leftovers map[string][]int
 	// scanDue says that processes exited since the last scan.
 	scanDue bool
+	// orphans is how many children the last scan found, -1 when it could
+	// not read them. spare,
+	// sparedGroups: the group kills spared during the shutdown (spare.go).
+	orphans      int
+	spare        bool
+	sparedGroups []sparedGroup
 }
 
 func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
@@ -51,19 +57,23 @@ func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
 // killGroup sends SIGKILL to what is left of process group pgid, whose
 // leader (of daemon name) has exited, and follows it until it is empty.
 func (g *groupTracker) killGroup(name string, pgid int) {
-	g.follow(g.lingering, pgid, g.rt.Signal(pgid, syscall.SIGKILL), "cannot kill process group", "daemon", name, "pgid", pgid)
+	if g.spared(name, pgid) {
+		return
+	}
+	if err := g.rt.Signal(pgid, syscall.SIGKILL); failed(g.lingering, pgid, err) {
+		g.log.Error("cannot kill process group", "daemon", name, "pgid", pgid, "error", err)
+	}
 }
 
-// follow adds id to set, to be followed until it is gone, when err (of
-// the SIGKILL sent to it) is nil; it logs msg with args when err says
-// more than that id is gone already.
-func (g *groupTracker) follow(set map[int]struct{}, id int, err error, msg string, args ...any) {
-	switch {
-	case err == nil:
+// failed adds id to set, to be followed until it is gone, when err (of
+// the SIGKILL sent to it) is nil; it reports whether err says more than
+// that id is gone already. (The log line's arguments are made only then:
+// a group kill follows every exit.)
+func failed(set map[int]struct{}, id int, err error) bool {
+	if err == nil {
 		set[id] = struct{}{}
-	case !errors.Is(err, procexec.ErrNoProcess):
-		g.log.Error(msg, append(args, "error", err)...)
 	}
+	return err != nil && !errors.Is(err, procexec.ErrNoProcess)
 }
 
 // lingers reports whether pgid is a killed group not yet known to be
@@ -97,7 +107,12 @@ func (g *groupTracker) settled() bool { return len(g.lingering) == 0 && len(g.dy
 func (g *groupTracker) scan(known func(pid int) bool, isDaemon func(name string) bool) {
 	g.scanDue = false
 	found := make(map[string][]int, len(g.leftovers))
-	for _, pid := range g.rt.Children() {
+	children, err := g.rt.Children()
+	g.orphans = len(children)
+	if err != nil {
+		g.orphans = -1 // unknown: killSpared must not take it for none
+	}
+	for _, pid := range children {
 		if known(pid) {
 			continue
 		}
@@ -131,7 +146,9 @@ func (g *groupTracker) leftoversOf(name string) []int { return g.leftovers[name]
 // until they are gone.
 func (g *groupTracker) killLeftovers(name string) {
 	for _, pid := range g.leftovers[name] {
-		g.follow(g.dying, pid, g.rt.Kill(pid, syscall.SIGKILL), "cannot kill leftover process", "daemon", name, "pid", pid)
+		if err := g.rt.Kill(pid, syscall.SIGKILL); failed(g.dying, pid, err) {
+			g.log.Error("cannot kill leftover process", "daemon", name, "pid", pid, "error", err)
+		}
 	}
 	delete(g.leftovers, name)
 }

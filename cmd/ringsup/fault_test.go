@@ -72,6 +72,22 @@ func faultDaemon(mode string) (code int, ok bool) {
 		}
 		writePID(name+".escaped.pid", child.Pid)
 		writePID(name+".pid", os.Getpid())
+	case "join-group":
+		// Starts a child deaf to SIGTERM, without RINGSUP_DAEMON, in the
+		// process group of daemon $JOIN_GROUP_OF (setpgid): a member of
+		// a group that is not of its parent's tree.
+		leader := waitPIDFile(os.Getenv("JOIN_GROUP_OF") + ".pid")
+		os.Unsetenv("RINGSUP_DAEMON")
+		child, err := startTestDaemon("deaf-quiet", &syscall.SysProcAttr{Setpgid: true, Pgid: leader})
+		if err != nil {
+			return fail(err)
+		}
+		writePID(name+".joined.pid", child.Pid)
+		writePID(name+".pid", os.Getpid())
+	case "deaf-quiet":
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(10 * time.Minute)
+		return 0, true
 	case "close-stdout":
 		// Says one line, closes its output and lives on; what it writes
 		// afterwards fails, which it ignores.
