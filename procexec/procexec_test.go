@@ -46,6 +46,8 @@ func TestSignalKill(t *testing.T) {
 	}
 	if err := SignalGroup(p.PID, 0); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("SignalGroup(%d, 0) after reaping = %v, want ErrNoProcess", p.PID, err)
+	} else if want := fmt.Sprintf("cannot signal process group %d: no such process", p.PID); err.Error() != want {
+		t.Errorf("SignalGroup(%d, 0) after reaping = %q, want %q", p.PID, err, want)
 	}
 }
 
@@ -597,6 +599,39 @@ func TestWatcher(t *testing.T) {
 		t.Errorf("Reap(0) = %v; want the exit of unwatched PID %d among them", exits, other.PID)
 	}
 	takenProcs.Store(other, true)
+}
+
+// TestWatcherReapsBeforeReport: an exit whose report the Watcher's
+// goroutine has not taken yet is reaped by its PID all the same, not left
+// to a walk (the supervisor woken by SIGCHLD before that goroutine ran).
+// The goroutine is started only after the reap, so it cannot take the
+// report first.
+func TestWatcherReapsBeforeReport(t *testing.T) {
+	notified, notify := notifier()
+	w, rc, err := newWatcher(notify)
+	if err != nil {
+		t.Fatalf("newWatcher() = %v", err)
+	}
+	defer w.Close()
+	defer func() { go w.serve(rc) }() // Close waits for it
+	p := start(t, testSpawner, helperSpec("exit", "5"))
+	if err := w.Watch(p.PID); err != nil {
+		t.Fatalf("Watch(%d) = %v", p.PID, err)
+	}
+	waitZombie(t, p.PID)
+	exits := w.ReapReported(1)
+	if len(exits) != 1 || exits[0].PID != p.PID || exits[0].Code != 5 {
+		t.Fatalf("ReapReported(1) = %v; want PID %d's exit status 5, reported by its pidfd before the goroutine ran", exits, p.PID)
+	}
+	takenProcs.Store(p, true)
+	if n := w.Watching(); n != 0 {
+		t.Errorf("Watching() after its exit = %d, want 0", n)
+	}
+	select {
+	case <-notified:
+		t.Errorf("notify called with no goroutine to call it")
+	default:
+	}
 }
 
 // TestWatcherExitOnce: a watched process whose exit the walk reaps before

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,25 +44,37 @@ type Watcher struct {
 	mu    sync.Mutex
 	ready []int // PIDs reported by the epoll instance, not yet reaped
 	done  chan struct{}
+	// events is collect's buffer, the owning goroutine's.
+	events [16]unix.EpollEvent
 }
 
 // NewWatcher starts a Watcher; notify is called, from the Watcher's
 // goroutine, each time watched processes have exited. It fails where the
 // kernel has no pidfds (before Linux 5.3), and the caller reaps as before.
 func NewWatcher(notify func()) (*Watcher, error) {
+	w, rc, err := newWatcher(notify)
+	if err != nil {
+		return nil, err
+	}
+	go w.serve(rc)
+	return w, nil
+}
+
+// newWatcher is NewWatcher without its goroutine, which serve(rc) is.
+func newWatcher(notify func()) (*Watcher, syscall.RawConn, error) {
 	// A process that cannot have a pidfd makes the Watcher useless.
 	if fd, err := unix.PidfdOpen(os.Getpid(), 0); err != nil {
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	} else {
 		unix.Close(fd)
 	}
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	}
 	if err := unix.SetNonblock(ep, true); err != nil {
 		unix.Close(ep)
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	}
 	w := &Watcher{ep: ep, poll: os.NewFile(uintptr(ep), "pidfds"), notify: notify,
 		pidfds: make(map[int]int), room: 512, done: make(chan struct{})}
@@ -72,10 +85,33 @@ func NewWatcher(notify func()) (*Watcher, error) {
 	rc, err := w.poll.SyscallConn()
 	if err != nil {
 		w.poll.Close()
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	}
-	go w.serve(rc)
-	return w, nil
+	return w, rc, nil
+}
+
+// collect takes the reports the epoll instance holds already, without
+// waiting for the Watcher's goroutine to be woken and run: a SIGCHLD may
+// bring the caller to Reap first, and without them Reap would walk. Each
+// report is taken once (one shot), here or by that goroutine.
+func (w *Watcher) collect() {
+	for {
+		n, err := unix.EpollWait(w.ep, w.events[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return
+		}
+		w.mu.Lock()
+		for _, ev := range w.events[:n] {
+			w.ready = append(w.ready, int(ev.Fd))
+		}
+		w.mu.Unlock()
+		if n < len(w.events) {
+			return
+		}
+	}
 }
 
 // serve waits until watched processes exit and reports them, until Close.
@@ -151,8 +187,15 @@ func (w *Watcher) Reap(max int) ([]Exit, error) {
 
 // ReapReported reaps the watched processes reported exited, at most max
 // (every one when max <= 0), each by its PID, without walking the list of
-// children, and forgets them.
+// children, and forgets them. The reports still in the epoll instance
+// count, whether or not the Watcher's goroutine has taken them yet.
 func (w *Watcher) ReapReported(max int) []Exit {
+	w.mu.Lock()
+	short := max <= 0 || len(w.ready) < max
+	w.mu.Unlock()
+	if short {
+		w.collect()
+	}
 	w.mu.Lock()
 	ready := w.ready
 	w.ready = nil
