@@ -634,6 +634,68 @@ func TestWatcherReapsBeforeReport(t *testing.T) {
 	}
 }
 
+// TestWatcherClosesPidfds: the pidfds of processes reaped one at a time
+// (ReapReported(1), a restart on its way) stay open until a reap of every
+// exit or the next Watch, and no longer.
+func TestWatcherClosesPidfds(t *testing.T) {
+	w, err := NewWatcher(func() {})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	before := pidfds(t)
+	var procs []*Proc
+	for range 3 {
+		p := start(t, testSpawner, helperSpec("exit", "6"))
+		if err := w.Watch(p.PID); err != nil {
+			t.Fatalf("Watch(%d) = %v", p.PID, err)
+		}
+		procs = append(procs, p)
+	}
+	if n := pidfds(t); n != before+3 {
+		t.Fatalf("%d pidfds open with 3 processes watched, want %d", n, before+3)
+	}
+	for _, p := range procs {
+		waitZombie(t, p.PID)
+		takenProcs.Store(p, true)
+	}
+	var got []Exit
+	for len(got) < 3 {
+		exits := w.ReapReported(1)
+		if len(exits) == 0 {
+			t.Fatalf("ReapReported(1) = none after %d of 3 exits, all ready", len(got))
+		}
+		got = append(got, exits...)
+	}
+	if n := pidfds(t); n != before+3 {
+		t.Errorf("%d pidfds open after 3 reaps of one exit, want %d (closed later)", n, before+3)
+	}
+	exits, err := w.Reap(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exitOfPID(exits, 0) // other tests' exits, kept for them
+	if n := pidfds(t); n != before {
+		t.Errorf("%d pidfds open after Reap(0), want %d", n, before)
+	}
+}
+
+// pidfds counts the process's open pidfds.
+func pidfds(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == "anon_inode:[pidfd]" {
+			n++
+		}
+	}
+	return n
+}
+
 // TestWatcherExitOnce: a watched process whose exit the walk reaps before
 // its report is reaped once and forgotten, report or not.
 func TestWatcherExitOnce(t *testing.T) {

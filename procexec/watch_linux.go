@@ -46,6 +46,8 @@ type Watcher struct {
 	done  chan struct{}
 	// events is collect's buffer, the owning goroutine's.
 	events [16]unix.EpollEvent
+	// forgotten holds the pidfds of the processes reaped, to close.
+	forgotten []int
 }
 
 // NewWatcher starts a Watcher; notify is called, from the Watcher's
@@ -152,6 +154,7 @@ func (w *Watcher) serve(rc interface {
 // so its number tells how many are open), rather than take descriptors the
 // pipes and logs need.
 func (w *Watcher) Watch(pid int) error {
+	w.closeForgotten()
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return fmt.Errorf("cannot watch process %d: %w", pid, err)
@@ -224,6 +227,9 @@ func (w *Watcher) ReapReported(max int) []Exit {
 			unix.EpollCtl(w.ep, unix.EPOLL_CTL_MOD, w.pidfds[pid], &ev)
 		}
 	}
+	if max <= 0 {
+		w.closeForgotten()
+	}
 	return exits
 }
 
@@ -233,6 +239,9 @@ func (w *Watcher) Walk(max int) ([]Exit, error) {
 	exits, err := ReapUpTo(max)
 	for _, e := range exits {
 		w.forget(e.PID)
+	}
+	if max <= 0 {
+		w.closeForgotten()
 	}
 	return exits, err
 }
@@ -255,12 +264,24 @@ func reapPID(pid int) (e Exit, ok bool, err error) {
 	}
 }
 
-// forget stops watching pid, once reaped.
+// forget stops watching pid, once reaped. Its pidfd is closed by the next
+// closeForgotten: a reap of one exit, the caller's restart on its way,
+// leaves the close for later.
 func (w *Watcher) forget(pid int) {
 	if fd, ok := w.pidfds[pid]; ok {
-		unix.Close(fd) // which takes it out of the epoll instance
+		w.forgotten = append(w.forgotten, fd)
 		delete(w.pidfds, pid)
 	}
+}
+
+// closeForgotten closes the pidfds of the processes forgotten, which
+// takes them out of the epoll instance. Watch, a Reap, ReapReported or
+// Walk of every exit (max <= 0), and Close call it.
+func (w *Watcher) closeForgotten() {
+	for _, fd := range w.forgotten {
+		unix.Close(fd)
+	}
+	w.forgotten = w.forgotten[:0]
 }
 
 // Watching reports how many processes are watched.
@@ -289,4 +310,5 @@ func (w *Watcher) Close() {
 	for pid := range w.pidfds {
 		w.forget(pid)
 	}
+	w.closeForgotten()
 }
