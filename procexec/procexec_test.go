@@ -46,6 +46,8 @@ func TestSignalKill(t *testing.T) {
 	}
 	if err := SignalGroup(p.PID, 0); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("SignalGroup(%d, 0) after reaping = %v, want ErrNoProcess", p.PID, err)
+	} else if want := fmt.Sprintf("cannot signal process group %d: no such process", p.PID); err.Error() != want {
+		t.Errorf("SignalGroup(%d, 0) after reaping = %q, want %q", p.PID, err, want)
 	}
 }
 
@@ -597,6 +599,101 @@ func TestWatcher(t *testing.T) {
 		t.Errorf("Reap(0) = %v; want the exit of unwatched PID %d among them", exits, other.PID)
 	}
 	takenProcs.Store(other, true)
+}
+
+// TestWatcherReapsBeforeReport: an exit whose report the Watcher's
+// goroutine has not taken yet is reaped by its PID all the same, not left
+// to a walk (the supervisor woken by SIGCHLD before that goroutine ran).
+// The goroutine is started only after the reap, so it cannot take the
+// report first.
+func TestWatcherReapsBeforeReport(t *testing.T) {
+	notified, notify := notifier()
+	w, rc, err := newWatcher(notify)
+	if err != nil {
+		t.Fatalf("newWatcher() = %v", err)
+	}
+	defer w.Close()
+	defer func() { go w.serve(rc) }() // Close waits for it
+	p := start(t, testSpawner, helperSpec("exit", "5"))
+	if err := w.Watch(p.PID); err != nil {
+		t.Fatalf("Watch(%d) = %v", p.PID, err)
+	}
+	waitZombie(t, p.PID)
+	exits := w.ReapReported(1)
+	if len(exits) != 1 || exits[0].PID != p.PID || exits[0].Code != 5 {
+		t.Fatalf("ReapReported(1) = %v; want PID %d's exit status 5, reported by its pidfd before the goroutine ran", exits, p.PID)
+	}
+	takenProcs.Store(p, true)
+	if n := w.Watching(); n != 0 {
+		t.Errorf("Watching() after its exit = %d, want 0", n)
+	}
+	select {
+	case <-notified:
+		t.Errorf("notify called with no goroutine to call it")
+	default:
+	}
+}
+
+// TestWatcherClosesPidfds: the pidfds of processes reaped one at a time
+// (ReapReported(1), a restart on its way) stay open until a reap of every
+// exit or the next Watch, and no longer.
+func TestWatcherClosesPidfds(t *testing.T) {
+	w, err := NewWatcher(func() {})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	before := pidfds(t)
+	var procs []*Proc
+	for range 3 {
+		p := start(t, testSpawner, helperSpec("exit", "6"))
+		if err := w.Watch(p.PID); err != nil {
+			t.Fatalf("Watch(%d) = %v", p.PID, err)
+		}
+		procs = append(procs, p)
+	}
+	if n := pidfds(t); n != before+3 {
+		t.Fatalf("%d pidfds open with 3 processes watched, want %d", n, before+3)
+	}
+	for _, p := range procs {
+		waitZombie(t, p.PID)
+		takenProcs.Store(p, true)
+	}
+	var got []Exit
+	for len(got) < 3 {
+		exits := w.ReapReported(1)
+		if len(exits) == 0 {
+			t.Fatalf("ReapReported(1) = none after %d of 3 exits, all ready", len(got))
+		}
+		got = append(got, exits...)
+	}
+	if n := pidfds(t); n != before+3 {
+		t.Errorf("%d pidfds open after 3 reaps of one exit, want %d (closed later)", n, before+3)
+	}
+	exits, err := w.Reap(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exitOfPID(exits, 0) // other tests' exits, kept for them
+	if n := pidfds(t); n != before {
+		t.Errorf("%d pidfds open after Reap(0), want %d", n, before)
+	}
+}
+
+// pidfds counts the process's open pidfds.
+func pidfds(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == "anon_inode:[pidfd]" {
+			n++
+		}
+	}
+	return n
 }
 
 // TestWatcherExitOnce: a watched process whose exit the walk reaps before

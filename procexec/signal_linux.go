@@ -23,8 +23,20 @@ func SignalGroup(pgid int, sig syscall.Signal) error {
 	case nil:
 		return nil
 	case unix.ESRCH:
-		return fmt.Errorf("cannot signal process group %d: %w", pgid, ErrNoProcess)
+		return noGroupError(pgid)
 	default:
 		return fmt.Errorf("cannot send %s to process group %d: %w", SignalName(sig), pgid, err)
 	}
 }
+
+// noGroupError is SignalGroup's error for a group that no longer exists,
+// which wraps [ErrNoProcess]. It is the common case (the group of a daemon
+// whose leader has exited, killed on the way to its restart), so its text
+// is made only when asked for: fmt.Errorf cost more than the kill.
+type noGroupError int
+
+func (e noGroupError) Error() string {
+	return fmt.Sprintf("cannot signal process group %d: %v", int(e), ErrNoProcess)
+}
+
+func (e noGroupError) Unwrap() error { return ErrNoProcess }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,20 +365,28 @@ func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
 		ready <- [2]int{-1, -1}
 	}
 	devNull, forked := -1, false
+	spare := noPipe // the next output pipe, made once the last reply is out
 	for {
 		select {
 		case req := <-w.reqs:
 			results := make([]spawnResult, len(req.plans))
 			for i, p := range req.plans {
 				if p != nil {
-					results[i] = fork(p, own, &devNull)
+					results[i] = fork(p, own, &devNull, &spare)
 					forked = forked || results[i].err == nil
 				}
 			}
 			req.reply <- results
+			if spare == noPipe && slices.ContainsFunc(req.plans, func(p *plan) bool { return p != nil && p.output }) {
+				spare, _ = outputPipe() // none: the next fork makes its own
+			}
 		case <-quit:
 			if devNull >= 0 {
 				unix.Close(devNull)
+			}
+			if spare != noPipe {
+				unix.Close(spare[0])
+				unix.Close(spare[1])
 			}
 			close(w.exited)
 			switch {
@@ -450,10 +459,30 @@ func privateTable() ([2]int, error) {
 	return [2]int{fds[0], fds[1]}, nil
 }
 
+// noPipe is no output pipe.
+var noPipe = [2]int{-1, -1}
+
+// outputPipe makes an output pipe: its read end (first) non-blocking for
+// the runtime's poller, its write end the child's.
+func outputPipe() ([2]int, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return noPipe, fmt.Errorf("cannot create output pipe: %w", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return noPipe, fmt.Errorf("cannot create output pipe: %w", err)
+	}
+	return fds, nil
+}
+
 // fork starts p from the Spawner's thread. own is the thread's end of the
 // socket pair (-1: none); *devNull is a descriptor of /dev/null, opened on
-// first use and shared by every child.
-func fork(p *plan, own int, devNull *int) spawnResult {
+// first use and shared by every child; *spare, if not noPipe, is an output
+// pipe made beforehand, which fork takes (a restart does not wait for
+// three system calls before its fork).
+func fork(p *plan, own int, devNull *int, spare *[2]int) spawnResult {
 	files := p.files
 	if p.passes(own) {
 		got, err := recvFDs(own, len(p.files))
@@ -476,14 +505,13 @@ func fork(p *plan, own int, devNull *int) spawnResult {
 	}
 	out, outW := -1, *devNull
 	if p.output {
-		var fds [2]int
-		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-			return spawnResult{err: fmt.Errorf("cannot create output pipe: %w", err)}
-		}
-		if err := unix.SetNonblock(fds[0], true); err != nil {
-			unix.Close(fds[0])
-			unix.Close(fds[1])
-			return spawnResult{err: fmt.Errorf("cannot create output pipe: %w", err)}
+		fds := *spare
+		*spare = noPipe
+		if fds == noPipe {
+			var err error
+			if fds, err = outputPipe(); err != nil {
+				return spawnResult{err: err}
+			}
 		}
 		out, outW = fds[0], fds[1]
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,25 +44,39 @@ type Watcher struct {
 	mu    sync.Mutex
 	ready []int // PIDs reported by the epoll instance, not yet reaped
 	done  chan struct{}
+	// events is collect's buffer, the owning goroutine's.
+	events [16]unix.EpollEvent
+	// forgotten holds the pidfds of the processes reaped, to close.
+	forgotten []int
 }
 
 // NewWatcher starts a Watcher; notify is called, from the Watcher's
 // goroutine, each time watched processes have exited. It fails where the
 // kernel has no pidfds (before Linux 5.3), and the caller reaps as before.
 func NewWatcher(notify func()) (*Watcher, error) {
+	w, rc, err := newWatcher(notify)
+	if err != nil {
+		return nil, err
+	}
+	go w.serve(rc)
+	return w, nil
+}
+
+// newWatcher is NewWatcher without its goroutine, which serve(rc) is.
+func newWatcher(notify func()) (*Watcher, syscall.RawConn, error) {
 	// A process that cannot have a pidfd makes the Watcher useless.
 	if fd, err := unix.PidfdOpen(os.Getpid(), 0); err != nil {
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	} else {
 		unix.Close(fd)
 	}
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	}
 	if err := unix.SetNonblock(ep, true); err != nil {
 		unix.Close(ep)
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	}
 	w := &Watcher{ep: ep, poll: os.NewFile(uintptr(ep), "pidfds"), notify: notify,
 		pidfds: make(map[int]int), room: 512, done: make(chan struct{})}
@@ -72,10 +87,33 @@ func NewWatcher(notify func()) (*Watcher, error) {
 	rc, err := w.poll.SyscallConn()
 	if err != nil {
 		w.poll.Close()
-		return nil, fmt.Errorf("cannot watch processes: %w", err)
+		return nil, nil, fmt.Errorf("cannot watch processes: %w", err)
 	}
-	go w.serve(rc)
-	return w, nil
+	return w, rc, nil
+}
+
+// collect takes the reports the epoll instance holds already, without
+// waiting for the Watcher's goroutine to be woken and run: a SIGCHLD may
+// bring the caller to Reap first, and without them Reap would walk. Each
+// report is taken once (one shot), here or by that goroutine.
+func (w *Watcher) collect() {
+	for {
+		n, err := unix.EpollWait(w.ep, w.events[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return
+		}
+		w.mu.Lock()
+		for _, ev := range w.events[:n] {
+			w.ready = append(w.ready, int(ev.Fd))
+		}
+		w.mu.Unlock()
+		if n < len(w.events) {
+			return
+		}
+	}
 }
 
 // serve waits until watched processes exit and reports them, until Close.
@@ -116,6 +154,7 @@ func (w *Watcher) serve(rc interface {
 // so its number tells how many are open), rather than take descriptors the
 // pipes and logs need.
 func (w *Watcher) Watch(pid int) error {
+	w.closeForgotten()
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return fmt.Errorf("cannot watch process %d: %w", pid, err)
@@ -151,8 +190,15 @@ func (w *Watcher) Reap(max int) ([]Exit, error) {
 
 // ReapReported reaps the watched processes reported exited, at most max
 // (every one when max <= 0), each by its PID, without walking the list of
-// children, and forgets them.
+// children, and forgets them. The reports still in the epoll instance
+// count, whether or not the Watcher's goroutine has taken them yet.
 func (w *Watcher) ReapReported(max int) []Exit {
+	w.mu.Lock()
+	short := max <= 0 || len(w.ready) < max
+	w.mu.Unlock()
+	if short {
+		w.collect()
+	}
 	w.mu.Lock()
 	ready := w.ready
 	w.ready = nil
@@ -181,6 +227,9 @@ func (w *Watcher) ReapReported(max int) []Exit {
 			unix.EpollCtl(w.ep, unix.EPOLL_CTL_MOD, w.pidfds[pid], &ev)
 		}
 	}
+	if max <= 0 {
+		w.closeForgotten()
+	}
 	return exits
 }
 
@@ -190,6 +239,9 @@ func (w *Watcher) Walk(max int) ([]Exit, error) {
 	exits, err := ReapUpTo(max)
 	for _, e := range exits {
 		w.forget(e.PID)
+	}
+	if max <= 0 {
+		w.closeForgotten()
 	}
 	return exits, err
 }
@@ -212,12 +264,24 @@ func reapPID(pid int) (e Exit, ok bool, err error) {
 	}
 }
 
-// forget stops watching pid, once reaped.
+// forget stops watching pid, once reaped. Its pidfd is closed by the next
+// closeForgotten: a reap of one exit, the caller's restart on its way,
+// leaves the close for later.
 func (w *Watcher) forget(pid int) {
 	if fd, ok := w.pidfds[pid]; ok {
-		unix.Close(fd) // which takes it out of the epoll instance
+		w.forgotten = append(w.forgotten, fd)
 		delete(w.pidfds, pid)
 	}
+}
+
+// closeForgotten closes the pidfds of the processes forgotten, which
+// takes them out of the epoll instance. Watch, a Reap, ReapReported or
+// Walk of every exit (max <= 0), and Close call it.
+func (w *Watcher) closeForgotten() {
+	for _, fd := range w.forgotten {
+		unix.Close(fd)
+	}
+	w.forgotten = w.forgotten[:0]
 }
 
 // Watching reports how many processes are watched.
@@ -246,4 +310,5 @@ func (w *Watcher) Close() {
 	for pid := range w.pidfds {
 		w.forget(pid)
 	}
+	w.closeForgotten()
 }

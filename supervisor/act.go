@@ -21,7 +21,7 @@ func (s *Supervisor) apply(d *daemon, in input) {
 	var acts []action
 	d.rec, acts = step(d.rec, d.pol, in, now)
 	s.life.unclean.noteExit(s.life.shuttingDown, d.name, prev, d.rec)
-	if prev.State != d.rec.State && s.log.IsDebug() {
+	if prev.State != d.rec.State && s.log.IsDebug() { // its arguments cost allocations
 		s.log.Debug("state", "daemon", d.name, "from", prev.State, "to", d.rec.State, "input", in.kind)
 	}
 	for _, a := range acts {

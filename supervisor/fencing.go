@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/ringrift/ringsup/guard"
 	"github.com/ringrift/ringsup/internal/boottime"
@@ -63,9 +64,12 @@ func (s *Supervisor) heldElsewhere(d *daemon) bool {
 // pass before this copy could stop. Each loses its fence (SINGLETON_LOST,
 // lease) and asks for a fresh one in the next pass of schedule.
 func (s *Supervisor) dropLateGrants(queue []*daemon) []*daemon {
-	now := boottime.Now()
+	var now time.Duration // read at the first singleton: a system call on every spawn otherwise
 	kept := queue[:0]
 	for _, d := range queue {
+		if d.pol.Singleton && now == 0 {
+			now = boottime.Now()
+		}
 		if d.pol.Singleton && now >= d.leaseDeadline-d.cfg.StopTimeout-FenceMargin {
 			s.log.Warn("a singleton's fence came too late to start its copy before the lease's deadline; asking again", "daemon", d.name)
 			s.apply(d, input{kind: inFenceLost, why: LostLease})

@@ -576,7 +576,7 @@ func beginStop(r record, p policy, after stopReason, now time.Time) (record, []a
 // spreads the restart delay by p.Jitter.
 func crashed(r record, p policy, now time.Time, exit *procexec.Exit, jitter float64) (record, []action) {
 	wasRunning := r.State == Running
-	var acts []action
+	acts := make([]action, 0, 6) // a crash's most: one allocation
 	if exit != nil && r.State != Stopping {
 		acts = append(acts, action{kind: actHealthStop}) // stopping: done already
 	}
