@@ -40,9 +40,6 @@ type fakeRuntime struct {
 	// escaped are processes that left their daemon's group and were
 	// re-parented to the supervisor: pid -> the RINGSUP_DAEMON they carry.
 	escaped map[int]string
-	// childrenErr, when set, is what Children returns: the list could
-	// not be read.
-	childrenErr error
 	// guards are the singletons' guards (commands of no daemon with a
 	// stdin): pid -> a duplicate of the read end of the pipe it is fed
 	// D over (liveGuards).
@@ -173,18 +170,15 @@ func (f *fakeRuntime) Getpgid(pid int) (int, error) {
 	return 0, syscall.ESRCH
 }
 
-func (f *fakeRuntime) Children() ([]int, error) {
+func (f *fakeRuntime) Children() []int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.childrenErr != nil {
-		return nil, f.childrenErr
-	}
 	var pids []int
 	for pid := range f.escaped {
 		pids = append(pids, pid)
 	}
 	slices.Sort(pids)
-	return pids, nil
+	return pids
 }
 
 func (f *fakeRuntime) DaemonOf(pid int) string {

@@ -37,12 +37,6 @@ type groupTracker struct {
 	leftovers map[string][]int
 	// scanDue says that processes exited since the last scan.
 	scanDue bool
-	// orphans is how many children the last scan found, -1 when it could
-	// not read them. spare,
-	// sparedGroups: the group kills spared during the shutdown (spare.go).
-	orphans      int
-	spare        bool
-	sparedGroups []sparedGroup
 }
 
 func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
@@ -57,9 +51,6 @@ func newGroupTracker(rt Runtime, log hclog.Logger) *groupTracker {
 // killGroup sends SIGKILL to what is left of process group pgid, whose
 // leader (of daemon name) has exited, and follows it until it is empty.
 func (g *groupTracker) killGroup(name string, pgid int) {
-	if g.spared(name, pgid) {
-		return
-	}
 	if err := g.rt.Signal(pgid, syscall.SIGKILL); failed(g.lingering, pgid, err) {
 		g.log.Error("cannot kill process group", "daemon", name, "pgid", pgid, "error", err)
 	}
@@ -107,12 +98,7 @@ func (g *groupTracker) settled() bool { return len(g.lingering) == 0 && len(g.dy
 func (g *groupTracker) scan(known func(pid int) bool, isDaemon func(name string) bool) {
 	g.scanDue = false
 	found := make(map[string][]int, len(g.leftovers))
-	children, err := g.rt.Children()
-	g.orphans = len(children)
-	if err != nil {
-		g.orphans = -1 // unknown: killSpared must not take it for none
-	}
-	for _, pid := range children {
+	for _, pid := range g.rt.Children() {
 		if known(pid) {
 			continue
 		}

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -82,76 +81,4 @@ func TestLeftoverKilledWhenItsDaemonStops(t *testing.T) {
 			t.Fatalf("leftovers of x after its stop = %v", got)
 		}
 	})
-}
-
-// TestGroupKillSparedOnlyWithNoOrphanKnown checks the shutdown's spared
-// group kills (spare.go): a group's SIGKILL is skipped only during the
-// shutdown and only when the supervisor's children are known to hold no
-// orphan; an orphan, or a list that cannot be read, keeps the SIGKILL, and
-// the groups spared are killed once every daemon is down if the last scan
-// did not find the supervisor alone.
-func TestGroupKillSparedOnlyWithNoOrphanKnown(t *testing.T) {
-	known := func(int) bool { return false }
-	isDaemon := func(string) bool { return true }
-	for _, tc := range []struct {
-		name         string
-		shuttingDown bool
-		orphan       bool
-		unreadable   bool
-		wantSpared   bool
-	}{
-		{"running", false, false, false, false},
-		{"shutdown, no orphan", true, false, false, true},
-		{"shutdown, an orphan", true, true, false, false},
-		{"shutdown, children unreadable", true, false, true, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rt := newFakeRuntime()
-			g := newGroupTracker(rt, hclog.NewNullLogger())
-			pid, _ := rt.Spawn(specFor("db")) // alive: its group takes a SIGKILL
-			rt.takeLog()
-			if tc.orphan {
-				rt.escape("web")
-			}
-			if tc.unreadable {
-				rt.childrenErr = errors.New("no /proc")
-			}
-			g.checkOrphans(tc.shuttingDown)
-			g.killGroup("db", pid)
-			g.endBatch()
-			killed := slices.Equal(rt.takeLog(), []string{"SIGKILL db"})
-			if killed == tc.wantSpared {
-				t.Fatalf("group SIGKILL sent: %v, want %v", killed, !tc.wantSpared)
-			}
-			if !tc.wantSpared {
-				return
-			}
-			// The last scan finds what joined the group from elsewhere.
-			rt.escape("web")
-			g.scan(known, isDaemon)
-			g.killSpared()
-			if log := rt.takeLog(); !slices.Equal(log, []string{"SIGKILL db"}) {
-				t.Fatalf("killSpared with an orphan did %q, want the spared group's SIGKILL", log)
-			}
-		})
-	}
-}
-
-func TestSparedGroupsKilledWhenChildrenUnreadable(t *testing.T) {
-	rt := newFakeRuntime()
-	g := newGroupTracker(rt, hclog.NewNullLogger())
-	pid, _ := rt.Spawn(specFor("db"))
-	rt.takeLog()
-	g.checkOrphans(true)
-	g.killGroup("db", pid) // spared: no orphan
-	g.endBatch()
-	if log := rt.takeLog(); len(log) != 0 {
-		t.Fatalf("spared group kill did %q", log)
-	}
-	rt.childrenErr = errors.New("no /proc")
-	g.scan(func(int) bool { return false }, func(string) bool { return true })
-	g.killSpared()
-	if log := rt.takeLog(); !slices.Equal(log, []string{"SIGKILL db"}) {
-		t.Fatalf("killSpared after an unreadable scan did %q, want the spared group's SIGKILL", log)
-	}
 }

@@ -83,7 +83,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			for _, name := range s.groups.owners() {
 				s.groups.killLeftovers(name)
 			}
-			s.groups.killSpared()
 			s.awaitGroups(groupDrainTimeout)
 			// What the last processes wrote before they exited is in
 			// their pipes still: their logs get it before they close.
@@ -327,7 +326,6 @@ func (s *Supervisor) reap(max int) int {
 		// An exit may have left an escaped process to the supervisor: the
 		// loop looks once the restarts are under way.
 		s.groups.scanDue = true
-		s.groups.checkOrphans(s.life.shuttingDown)
 	}
 	for _, x := range exits {
 		if r, counts, ok := s.probes.exited(x); ok {
@@ -347,7 +345,6 @@ func (s *Supervisor) reap(max int) int {
 		delete(s.byPID, x.PID)
 		s.apply(d, input{kind: inExit, exit: x})
 	}
-	s.groups.endBatch()
 	s.groups.prune()
 	return len(exits)
 }

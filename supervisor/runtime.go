@@ -36,9 +36,8 @@ type Runtime interface {
 	// Getpgid returns the process group of process pid.
 	Getpgid(pid int) (int, error)
 	// Children lists the processes re-parented to the supervisor: those
-	// whose parent died, for the subreaper to reap. An error means the
-	// list could not be read: nothing is known of them.
-	Children() ([]int, error)
+	// whose parent died, for the subreaper to reap.
+	Children() []int
 	// DaemonOf returns the RINGSUP_DAEMON variable of process pid's
 	// environment, or "".
 	DaemonOf(pid int) string
@@ -178,18 +177,15 @@ func (rt *osRuntime) Getpgid(pid int) (int, error) { return syscall.Getpgid(pid)
 // Spawner's thread instead, and reading their list, hundreds of pids
 // walked by the kernel for each read, cost about a millisecond per scan
 // with 500 daemons.
-func (rt *osRuntime) Children() ([]int, error) {
-	data, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the supervisor's children: %w", err)
-	}
+func (rt *osRuntime) Children() []int {
+	data, _ := os.ReadFile("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
 	var pids []int
 	for field := range strings.FieldsSeq(string(data)) {
 		if pid, err := strconv.Atoi(field); err == nil {
 			pids = append(pids, pid)
 		}
 	}
-	return pids, nil
+	return pids
 }
 
 func (rt *osRuntime) DaemonOf(pid int) string {

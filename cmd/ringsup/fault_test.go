@@ -84,6 +84,33 @@ func faultDaemon(mode string) (code int, ok bool) {
 		}
 		writePID(name+".joined.pid", child.Pid)
 		writePID(name+".pid", os.Getpid())
+	case "clone-parent":
+		// Starts a sibling (clone CLONE_PARENT, as runc's nsexec does):
+		// a member of its process group whose parent is ringsup itself,
+		// deaf to SIGTERM. It is never re-parented, so never an orphan.
+		env := []string{"RINGSUP_TEST_DAEMON=deaf-pid"}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "RINGSUP_TEST_DAEMON=") {
+				env = append(env, kv)
+			}
+		}
+		pid, err := syscall.ForkExec(os.Args[0], []string{os.Args[0]}, &syscall.ProcAttr{
+			Env: env, Files: []uintptr{0, 1, 2},
+			Sys: &syscall.SysProcAttr{Cloneflags: syscall.CLONE_PARENT},
+		})
+		if err != nil {
+			return fail(err)
+		}
+		if waitPIDFile(name+".deaf.pid") != pid {
+			return fail(fmt.Errorf("sibling %d not ready", pid))
+		}
+		writePID(name+".sibling.pid", pid)
+		writePID(name+".pid", os.Getpid())
+	case "deaf-pid":
+		signal.Ignore(syscall.SIGTERM)
+		writePID(name+".deaf.pid", os.Getpid())
+		time.Sleep(10 * time.Minute)
+		return 0, true
 	case "deaf-quiet":
 		signal.Ignore(syscall.SIGTERM)
 		time.Sleep(10 * time.Minute)

@@ -11,14 +11,14 @@ import (
 	"time"
 )
 
-// TestShutdownKillsAMemberFromAnotherTree: at the shutdown, the SIGKILL to
-// what is left of a daemon's group after its leader's exit is spared when
-// the supervisor has no orphan (supervisor/spare.go). A process that
-// joined the group from another daemon's tree, deaf to SIGTERM and without
-// RINGSUP_DAEMON, is not an orphan when the leader exits (its parent, the
-// other daemon, still runs), so the group's SIGKILL is spared then; once
-// every daemon is down it is an orphan, and the spared SIGKILL goes out.
-// ringsup exits cleanly and leaves nothing behind.
+// TestShutdownKillsAMemberFromAnotherTree: at the shutdown, a process
+// that joined a daemon's group from another daemon's tree (setpgid), deaf
+// to SIGTERM and without RINGSUP_DAEMON, dies with that group: it is not
+// an orphan of the supervisor when the group's leader exits (its parent,
+// the other daemon, still runs), and the group's SIGKILL reaches it all
+// the same. ringsup exits cleanly and leaves nothing behind. (Written for
+// a change, reverted, that spared the group SIGKILLs of a shutdown when
+// the supervisor had no orphan.)
 func TestShutdownKillsAMemberFromAnotherTree(t *testing.T) {
 	quickRaceExit(t)
 	dir := t.TempDir()
@@ -63,4 +63,27 @@ func waitPIDFile(file string) int {
 		}
 	}
 	return 0
+}
+
+// TestShutdownKillsASiblingInTheGroup: a daemon's group member made with
+// clone(CLONE_PARENT), as runc's nsexec does, is a child of ringsup itself
+// (of the thread that started the daemon), never an orphan; the group's
+// SIGKILL after the leader's exit at the shutdown must reach it. (From a
+// review of the reverted change above, which it failed.)
+func TestShutdownKillsASiblingInTheGroup(t *testing.T) {
+	quickRaceExit(t)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "ringsup.toml"), "[daemons.cp]\n"+testDaemonConfig("clone-parent"))
+	r := startRingsup(t, dir, "--log-level", "debug")
+	leader := readPID(t, filepath.Join(dir, "cp.pid"))
+	sibling := readPID(t, filepath.Join(dir, "cp.sibling.pid"))
+	t.Cleanup(func() { syscall.Kill(sibling, syscall.SIGKILL) })
+	if ppid, pgid := procParents(sibling); ppid != r.pid || pgid != leader {
+		t.Fatalf("sibling %d: parent %d, group %d; want ringsup %d, group %d", sibling, ppid, pgid, r.pid, leader)
+	}
+	syscall.Kill(r.pid, syscall.SIGTERM)
+	r.wait(30 * time.Second)
+	if !processGone(sibling) {
+		t.Errorf("the member %d of cp's group outlived ringsup\n%s", sibling, r.output)
+	}
 }
