@@ -447,10 +447,10 @@ func (s *Supervisor) fireDeadlines() {
 	s.life.mgr.fireWatchdog(s.opts.Manager, s.opts.WatchdogInterval, now)
 	s.hooks.killLate(now)
 	s.reportDrops(now)
-	for i, d := range s.order {
-		if dl := s.watch.deadlines[i]; dl.IsZero() || now.Before(dl) {
-			continue
-		}
+	// Only the daemons whose deadline has passed: applying an input may
+	// change any deadline (the heap), so they are listed first.
+	for _, i := range s.watch.passedBy(now) {
+		d := s.order[i]
 		if dl := d.rec.Deadline; !dl.IsZero() && !now.Before(dl) {
 			s.apply(d, input{kind: inDeadline})
 		}

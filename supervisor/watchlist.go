@@ -13,6 +13,7 @@ package supervisor
 import (
 	"container/heap"
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -54,19 +55,25 @@ func (s *Supervisor) touch(d *daemon) {
 	s.watch.setDeadline(d.pos, d.deadline())
 }
 
+// newWatchlist returns an empty watchlist of n positions: none due, no
+// deadline.
+func newWatchlist(n int) watchlist {
+	w := watchlist{due: make([]uint64, (n+63)/64), deadlines: make([]time.Time, n)}
+	w.soonest = deadlineHeap{deadlines: w.deadlines, at: make([]int, n)}
+	for i := range w.soonest.at {
+		w.soonest.at[i] = -1
+	}
+	return w
+}
+
 // reindex numbers the daemons in their order and rebuilds the watchlist
 // from their records, every daemon due.
 func (s *Supervisor) reindex() {
+	s.watch = newWatchlist(len(s.order))
 	w := &s.watch
-	n := len(s.order)
-	w.due = make([]uint64, (n+63)/64)
-	w.deadlines = make([]time.Time, n)
-	w.soonest = deadlineHeap{deadlines: w.deadlines, at: make([]int, n)}
-	w.removed = 0
 	for i, d := range s.order {
 		d.pos = i
 		w.setDue(i)
-		w.soonest.at[i] = -1
 		w.setDeadline(i, d.deadline())
 		if d.removed {
 			w.removed++
@@ -134,6 +141,25 @@ func (w *watchlist) earliestDeadline() time.Time {
 		return time.Time{}
 	}
 	return w.deadlines[w.soonest.pos[0]]
+}
+
+// passedBy returns, in order, the positions whose deadline is at or
+// before now. It looks at the heap's top and at the children of each
+// position found, no further: a child's deadline is never earlier.
+func (w *watchlist) passedBy(now time.Time) []int {
+	h := &w.soonest
+	var passed []int
+	for stack := []int{0}; len(stack) > 0; {
+		k := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if k >= len(h.pos) || now.Before(w.deadlines[h.pos[k]]) {
+			continue
+		}
+		passed = append(passed, h.pos[k])
+		stack = append(stack, 2*k+1, 2*k+2)
+	}
+	slices.Sort(passed)
+	return passed
 }
 
 // deadlineHeap is a heap (container/heap) of positions by their deadline,

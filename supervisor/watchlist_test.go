@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -13,11 +14,7 @@ func TestWatchlistMatchesAWalk(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	base := time.Now()
 	for _, n := range []int{1, 63, 64, 65, 130, 500} {
-		w := watchlist{due: make([]uint64, (n+63)/64), deadlines: make([]time.Time, n)}
-		w.soonest = deadlineHeap{deadlines: w.deadlines, at: make([]int, n)}
-		for i := range w.soonest.at {
-			w.soonest.at[i] = -1
-		}
+		w := newWatchlist(n)
 		due := make([]bool, n)
 		for range 2000 {
 			i := r.IntN(n)
@@ -39,6 +36,16 @@ func TestWatchlistMatchesAWalk(t *testing.T) {
 			}
 			if got := w.earliestDeadline(); !got.Equal(want) {
 				t.Fatalf("n=%d: earliest deadline %v, a walk finds %v", n, got, want)
+			}
+			now := base.Add(time.Duration(r.IntN(1100)) * time.Millisecond)
+			var passed []int
+			for i, dl := range w.deadlines {
+				if !dl.IsZero() && !now.Before(dl) {
+					passed = append(passed, i)
+				}
+			}
+			if got := w.passedBy(now); !slices.Equal(got, passed) {
+				t.Fatalf("n=%d: deadlines passed by %v at %v, a walk finds %v", n, now, got, passed)
 			}
 			j := r.IntN(n+2) - 1
 			if got, want := w.nextDue(j), walkDue(due, j, 1); got != want {
