@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestExtraFiles(t *testing.T) {
@@ -131,5 +133,50 @@ func TestSpawnerKeepsNoCopies(t *testing.T) {
 	r.SetReadDeadline(time.Now().Add(waitTimeout))
 	if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Fatalf("read from a pipe whose writer the process closed = %d, %v; want end of file", n, err)
+	}
+}
+
+// TestSpawnerKeepsNoInotifyCopy: an inotify instance (a config file's
+// watch) open when a Spawner is made must not live on in its threads'
+// tables: the last close of an inotify instance waits for the kernel to
+// destroy its marks, and a copy kept until the threads' end made the
+// supervisor's exit wait for that. Only the runtime's poller is kept.
+func TestSpawnerKeepsNoInotifyCopy(t *testing.T) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSpawner()
+	defer s.Close()
+	p := start(t, s, Spec{Argv: []string{"/bin/true"}, Output: io.Discard})
+	waitProc(t, p)
+	waitDone(t, p)
+	unix.Close(fd)
+	// Each thread's fd directory lists its own table; the spawner threads'
+	// tables are their own.
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pollers := 0
+	for _, task := range tasks {
+		dir := "/proc/self/task/" + task.Name() + "/fd/"
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, f := range fds {
+			link, err := os.Readlink(dir + f.Name())
+			switch {
+			case err != nil:
+			case link == "anon_inode:inotify":
+				t.Errorf("thread %s still has an inotify instance open as %s after the process closed it", task.Name(), f.Name())
+			case pollerFile(link):
+				pollers++
+			}
+		}
+	}
+	if pollers == 0 {
+		t.Error("no thread lists the runtime's poller: the test did not read the tables")
 	}
 }

@@ -403,12 +403,14 @@ func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
 
 // privateTable gives the calling thread a descriptor table of its own and
 // returns a socket pair: the first end for the process's table, the second
-// for the thread's. It closes in the thread's table the pipes, sockets and
-// files it copied from the process's, those marked close-on-exec, so that
-// they do not outlive their closing in the process (a pipe's writer left
-// open would hide its end from the reader). It keeps 0-2, the descriptors
-// without close-on-exec (handed down on purpose) and the anonymous ones
-// (the runtime's poller).
+// for the thread's. It closes in the thread's table what it copied from the
+// process's and marked close-on-exec, so that nothing outlives its closing
+// in the process: a pipe's writer left open would hide its end from the
+// reader, and an inotify instance (a config watch) kept open until the
+// thread's end would make the process's exit wait for the kernel to
+// destroy its marks (an SRCU grace period, 5-20 ms). It keeps 0-2, the
+// descriptors without close-on-exec (handed down on purpose) and the
+// runtime's poller (an epoll instance and its wake-up eventfd).
 //
 // The runtime's poller is made first, if it is not yet: the garbage
 // collector may poll from this thread too, through the descriptor numbers
@@ -451,12 +453,19 @@ func privateTable() ([2]int, error) {
 		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
 			continue
 		}
-		if n, err := unix.Readlinkat(dir, name, link); err == nil && strings.HasPrefix(string(link[:n]), "anon_inode:") {
+		if n, err := unix.Readlinkat(dir, name, link); err == nil && pollerFile(string(link[:n])) {
 			continue
 		}
 		unix.Close(fd)
 	}
 	return [2]int{fds[0], fds[1]}, nil
+}
+
+// pollerFile says whether a descriptor's link (its /proc/PID/fd entry)
+// names a kind of file the runtime's poller is made of: the poller may be
+// used from any thread, through the numbers it was made with.
+func pollerFile(link string) bool {
+	return link == "anon_inode:[eventpoll]" || link == "anon_inode:[eventfd]"
 }
 
 // noPipe is no output pipe.

@@ -197,6 +197,12 @@ func (s *Supervisor) Kill() error {
 	return nil
 }
 
+// ShuttingDown is closed when the shutdown begins (Shutdown, Kill, Run's
+// context done), before the first daemon is told to stop: what serves
+// only a running supervisor, such as the config file's watch, can end
+// while the daemons stop.
+func (s *Supervisor) ShuttingDown() <-chan struct{} { return s.stopping }
+
 // Done is closed when Run has returned.
 func (s *Supervisor) Done() <-chan struct{} { return s.done }
 

@@ -274,6 +274,7 @@ func (s *Supervisor) schedule() {
 func (s *Supervisor) shutdown() {
 	if !s.life.shuttingDown {
 		s.log.Info("shutting down")
+		close(s.stopping)
 		if s.opts.Manager != nil {
 			s.opts.Manager.Stopping()
 		}

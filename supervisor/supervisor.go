@@ -126,6 +126,7 @@ type Supervisor struct {
 	changes pendingChanges // reloads and scales (reload.go, scale.go)
 
 	requests chan request
+	stopping chan struct{}  // closed when the shutdown begins
 	done     chan struct{}  // closed when Run returns
 	place    *PlacementLink // singletons' fences (fence.go)
 
@@ -218,6 +219,7 @@ func New(opts Options) (*Supervisor, error) {
 		events:   eventHub{subs: make(map[*subscriber]struct{})},
 		notify:   notifier{notices: make(chan notice)},
 		requests: make(chan request),
+		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	s.place = newPlacementLink(s.done)

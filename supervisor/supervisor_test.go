@@ -390,6 +390,40 @@ func TestShutdownStopsDependentsFirst(t *testing.T) {
 	})
 }
 
+// TestShuttingDownIsClosedAsTheShutdownBegins: ShuttingDown is closed when
+// the shutdown begins, while a daemon is still stopping, and not before.
+func TestShuttingDownIsClosedAsTheShutdownBegins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, chain, "", func(f *fakeRuntime) { f.ignore["c"] = true })
+		defer h.stop()
+		closed := func(c <-chan struct{}) bool {
+			select {
+			case <-c:
+				return true
+			default:
+				return false
+			}
+		}
+		if closed(h.sup.ShuttingDown()) {
+			t.Fatal("ShuttingDown closed while every daemon runs")
+		}
+		h.cancel()
+		synctest.Wait()
+		if !closed(h.sup.ShuttingDown()) {
+			t.Fatal("ShuttingDown not closed once the shutdown began")
+		}
+		if closed(h.sup.Done()) {
+			t.Fatal("Done closed while c, deaf to SIGTERM, still runs")
+		}
+		h.wantState("c", Stopping)
+		sleep(10 * time.Second) // c's stop_timeout: killed, then all stop
+		<-h.runErr
+		if !closed(h.sup.Done()) {
+			t.Fatal("Done not closed after Run returned")
+		}
+	})
+}
+
 func TestStopKeepsDependentsDownUntilStarted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, chain, "")

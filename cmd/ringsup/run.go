@@ -141,11 +141,27 @@ func runAction(c *cli.Context) error {
 		if err != nil {
 			logger.Warn("cannot watch the config file; reload with SIGHUP or ringsup ctl reload", "error", err)
 		} else {
-			defer w.Close()
+			// The watch ends when the shutdown begins (reloads are
+			// refused from then on), so that its inotify instance is
+			// closed while the daemons stop: its last close waits for
+			// the kernel to destroy its marks (an SRCU grace period,
+			// 5-20 ms on a busy machine), which at the exit would delay
+			// it. Run's return without a shutdown ends it too.
+			closed := make(chan struct{})
+			defer func() { <-closed }()
 			go func() {
-				for range w.Changes() {
-					logger.Debug("config file changed; reloading", "config", cfg.Path)
-					requestReload(reloads)
+				defer close(closed)
+				defer w.Close()
+				for {
+					select {
+					case <-w.Changes():
+						logger.Debug("config file changed; reloading", "config", cfg.Path)
+						requestReload(reloads)
+					case <-sup.ShuttingDown():
+						return
+					case <-sup.Done():
+						return
+					}
 				}
 			}()
 		}
@@ -195,8 +211,16 @@ func reloader(reloads <-chan struct{}, sup *supervisor.Supervisor, path string, 
 	if envs != nil {
 		defer envs.close()
 	}
+	stopping := sup.ShuttingDown()
 	for {
 		select {
+		case <-stopping:
+			// Reloads are refused from now on: the env files' watches
+			// end while the daemons stop, as the config file's does.
+			if envs != nil {
+				envs.close()
+			}
+			stopping = nil
 		case <-sup.Done():
 			return
 		case <-reloads:
