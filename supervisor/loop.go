@@ -33,7 +33,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.closeSubscribers()
 	defer s.flushEvents() // before the subscribers are closed
 	if s.rt == nil {
-		rt, err := newOSRuntime()
+		rt, err := newOSRuntime(len(s.daemons))
 		if err != nil {
 			return err
 		}

@@ -78,9 +78,18 @@ type osRuntime struct {
 	draining []<-chan struct{}
 }
 
+// descriptorsPerProcess is what a daemon's process holds open in the
+// supervisor: its pidfd, its output pipe and its log file.
+const descriptorsPerProcess = 3
+
 // newOSRuntime makes the process a child subreaper, so that orphaned
-// grandchildren are reaped too, and starts listening for SIGCHLD.
-func newOSRuntime() (*osRuntime, error) {
+// grandchildren are reaped too, and starts listening for SIGCHLD. processes
+// is how many daemons it may run: their descriptors are reserved.
+func newOSRuntime(processes int) (*osRuntime, error) {
+	// Room for the descriptors of the processes to come, made at once,
+	// beside the start-up's first forks: see procexec.ReserveDescriptors.
+	// It only saves time, so its error is dropped.
+	go func() { _ = procexec.ReserveDescriptors(descriptorsPerProcess*processes + 64) }()
 	if err := procexec.SetSubreaper(); err != nil {
 		return nil, fmt.Errorf("cannot become a subreaper: %w", err)
 	}

@@ -135,7 +135,7 @@ func TestOSRuntimeStopAllReapsEveryExit(t *testing.T) {
 // at the end of the test.
 func newWatchedRuntime(t *testing.T) *osRuntime {
 	t.Helper()
-	rt, err := newOSRuntime()
+	rt, err := newOSRuntime(0)
 	if err != nil {
 		t.Fatal(err)
 	}
