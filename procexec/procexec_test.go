@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -299,6 +300,66 @@ func TestSpawnerClosed(t *testing.T) {
 		}
 		t.Errorf("Spawn after Close = %v, want ErrClosed", err)
 	}
+}
+
+// TestSpawnerCloseDuringSpawnAll: a Close while SpawnAll has requests
+// queued for its threads lets it return, every spec started or refused
+// with ErrClosed, and a Close before it makes it refuse them all.
+func TestSpawnerCloseDuringSpawnAll(t *testing.T) {
+	specs := make([]Spec, 200)
+	for i := range specs {
+		specs[i] = Spec{Name: "sleep" + strconv.Itoa(i), Argv: []string{"/bin/sleep", "60"}}
+	}
+	for round := range 3 {
+		s := NewSpawner()
+		var procs []*Proc
+		var errs []error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			procs, errs = s.SpawnAll(specs)
+		}()
+		if round > 0 { // round 0: Close at once, most likely before any request
+			pollUntil(t, "SpawnAll has forked", func() bool { return len(childrenOfThreads(t)) > 0 })
+		}
+		s.Close()
+		select {
+		case <-done:
+		case <-time.After(waitTimeout):
+			t.Fatalf("round %d: SpawnAll did not return after Close", round)
+		}
+		started := 0
+		for i := range specs {
+			switch {
+			case procs[i] != nil && errs[i] == nil:
+				started++
+				procs[i].Signal(syscall.SIGKILL)
+				waitProc(t, procs[i])
+			case procs[i] == nil && errors.Is(errs[i], ErrClosed):
+			default:
+				t.Errorf("round %d: spec %d: %v, %v; want a process or ErrClosed", round, i, procs[i], errs[i])
+			}
+		}
+		t.Logf("round %d: %d of %d started before the Close", round, started, len(specs))
+		if round > 0 && started == 0 {
+			t.Errorf("round %d: none started, though the Close came after a fork", round)
+		}
+	}
+}
+
+// childrenOfThreads lists the children of every thread of the process.
+func childrenOfThreads(t *testing.T) []string {
+	t.Helper()
+	lists, err := filepath.Glob("/proc/self/task/*/children")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, l := range lists {
+		data, _ := os.ReadFile(l) // a thread may have ended
+		pids = append(pids, strings.Fields(string(data))...)
+	}
+	return pids
 }
 
 func TestEnv(t *testing.T) {

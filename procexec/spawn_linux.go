@@ -37,7 +37,10 @@ import (
 // A Spawner has two such threads (one where GOMAXPROCS is 1): the fork of a
 // process returns only once the child has executed its command, and while
 // one thread waits for that the other forks the next. SpawnAll gives them
-// batches in turn and takes the results of one while they fork the next.
+// batches in turn, two at a time each (one forking, one queued), and takes
+// the results of one while they fork the next: a thread that finishes a
+// batch finds the next one ready instead of waiting for the caller to
+// take its results and prepare more.
 //
 // Spawn is safe for concurrent use; the calls are served one at a time.
 type Spawner struct {
@@ -47,12 +50,15 @@ type Spawner struct {
 	workers []*worker
 	quit    chan struct{}
 	once    sync.Once
+	closed  bool // the workers were told to end; mu is held
 	// env is the supervisor's environment, ready to build on.
 	env envBase
 }
 
 // worker is one of the Spawner's threads.
 type worker struct {
+	// reqs holds the request queued behind the one the thread forks; it
+	// is closed, by Close, to end the thread.
 	reqs   chan spawnRequest
 	exited chan struct{}
 	// conn is the process's end of the socket pair to the thread, or -1
@@ -78,13 +84,17 @@ type spawnResult struct {
 // maxWorkers is how many threads a Spawner forks from at most.
 const maxWorkers = 2
 
+// requestsPerWorker is how many requests of one SpawnAll a thread has at
+// once: the one it forks and the next.
+const requestsPerWorker = 2
+
 // NewSpawner starts the Spawner's goroutines, each locked to its OS thread.
 func NewSpawner() *Spawner {
 	s := &Spawner{quit: make(chan struct{})}
 	for range min(maxWorkers, max(runtime.GOMAXPROCS(0), 1)) {
-		w := &worker{reqs: make(chan spawnRequest), exited: make(chan struct{}), conn: -1}
+		w := &worker{reqs: make(chan spawnRequest, requestsPerWorker-1), exited: make(chan struct{}), conn: -1}
 		ready := make(chan [2]int)
-		go w.serve(ready, s.quit)
+		go w.serve(ready)
 		if pair := <-ready; pair[0] >= 0 {
 			// The thread's end lives on in its own table.
 			unix.Close(pair[1])
@@ -109,16 +119,20 @@ func NewSpawner() *Spawner {
 // nothing is freed (destroyed, when it has a descriptor table of its own,
 // which no other goroutine may run with).
 func (s *Spawner) Close() {
-	s.once.Do(func() { close(s.quit) })
+	s.once.Do(func() { close(s.quit) }) // a SpawnAll in progress sends no more
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, w := range s.workers {
+		if !s.closed {
+			close(w.reqs) // after what is queued, which is answered
+		}
 		<-w.exited
 		if w.conn >= 0 {
 			unix.Close(w.conn)
 			w.conn = -1
 		}
 	}
+	s.closed = true
 }
 
 // Spawn starts spec as the leader of a new process group, with Pdeathsig
@@ -150,12 +164,13 @@ func (s *Spawner) SpawnAll(specs []Spec) ([]*Proc, []error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.env.update(os.Environ())
-	// Each thread has a request in progress, in turn; the oldest is
-	// taken as soon as it is done, and its thread given the next.
+	// Each thread has up to requestsPerWorker requests, given in turn;
+	// the oldest is taken as soon as it is done, and its thread given the
+	// next.
 	size := min(spawnBatch, max(1, (len(specs)+len(s.workers)-1)/len(s.workers)))
 	var inFlight []*batch
 	for lo, next := 0, 0; lo < len(specs) || len(inFlight) > 0; {
-		if lo < len(specs) && len(inFlight) < len(s.workers) {
+		if lo < len(specs) && len(inFlight) < requestsPerWorker*len(s.workers) {
 			hi := min(lo+size, len(specs))
 			b := &batch{w: s.workers[next%len(s.workers)], specs: specs[lo:hi], procs: procs[lo:hi], errs: errs[lo:hi]}
 			if s.send(b) {
@@ -189,9 +204,15 @@ func (s *Spawner) send(b *batch) bool {
 		b.plans[i], b.errs[i] = prepare(spec, &s.env)
 	}
 	b.reply = make(chan []spawnResult, 1)
-	select {
-	case b.w.reqs <- spawnRequest{plans: b.plans, reply: b.reply}:
-	case <-s.quit:
+	closed := s.closed // the thread's queue is closed: no send on it
+	if !closed {
+		select {
+		case b.w.reqs <- spawnRequest{plans: b.plans, reply: b.reply}:
+		case <-s.quit:
+			closed = true
+		}
+	}
+	if closed {
 		for i, spec := range b.specs {
 			if b.errs[i] == nil {
 				b.errs[i] = fmt.Errorf("cannot start %q: %w", spec.Name, ErrClosed)
@@ -338,24 +359,25 @@ func prepare(spec Spec, env *envBase) (*plan, error) {
 // which must stay the process's, with the log files and sockets, not a
 // worker's own. When the goroutine starts there, it hands over to a new
 // goroutine, holding the main thread until that one has locked another.
-func (w *worker) serve(ready chan<- [2]int, quit <-chan struct{}) {
+func (w *worker) serve(ready chan<- [2]int) {
 	runtime.LockOSThread()
 	if unix.Gettid() == unix.Getpid() {
 		locked := make(chan struct{})
 		go func() {
 			runtime.LockOSThread()
 			close(locked)
-			w.serveLocked(ready, quit)
+			w.serveLocked(ready)
 		}()
 		<-locked
 		runtime.UnlockOSThread()
 		return
 	}
-	w.serveLocked(ready, quit)
+	w.serveLocked(ready)
 }
 
-// serveLocked is serve on the worker's thread, locked.
-func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
+// serveLocked is serve on the worker's thread, locked, until Close closes
+// its queue.
+func (w *worker) serveLocked(ready chan<- [2]int) {
 	own := -1
 	pair, err := privateTable()
 	if err == nil {
@@ -366,39 +388,34 @@ func (w *worker) serveLocked(ready chan<- [2]int, quit <-chan struct{}) {
 	}
 	devNull, forked := -1, false
 	spare := noPipe // the next output pipe, made once the last reply is out
-	for {
-		select {
-		case req := <-w.reqs:
-			results := make([]spawnResult, len(req.plans))
-			for i, p := range req.plans {
-				if p != nil {
-					results[i] = fork(p, own, &devNull, &spare)
-					forked = forked || results[i].err == nil
-				}
+	for req := range w.reqs {
+		results := make([]spawnResult, len(req.plans))
+		for i, p := range req.plans {
+			if p != nil {
+				results[i] = fork(p, own, &devNull, &spare)
+				forked = forked || results[i].err == nil
 			}
-			req.reply <- results
-			if spare == noPipe && slices.ContainsFunc(req.plans, func(p *plan) bool { return p != nil && p.output }) {
-				spare, _ = outputPipe() // none: the next fork makes its own
-			}
-		case <-quit:
-			if devNull >= 0 {
-				unix.Close(devNull)
-			}
-			if spare != noPipe {
-				unix.Close(spare[0])
-				unix.Close(spare[1])
-			}
-			close(w.exited)
-			switch {
-			case forked:
-				select {} // keep the thread alive: see Close
-			case own >= 0:
-				return // the thread, with its own table, ends with us
-			}
-			runtime.UnlockOSThread()
-			return
+		}
+		req.reply <- results
+		if spare == noPipe && slices.ContainsFunc(req.plans, func(p *plan) bool { return p != nil && p.output }) {
+			spare, _ = outputPipe() // none: the next fork makes its own
 		}
 	}
+	if devNull >= 0 {
+		unix.Close(devNull)
+	}
+	if spare != noPipe {
+		unix.Close(spare[0])
+		unix.Close(spare[1])
+	}
+	close(w.exited)
+	switch {
+	case forked:
+		select {} // keep the thread alive: see Close
+	case own >= 0:
+		return // the thread, with its own table, ends with us
+	}
+	runtime.UnlockOSThread()
 }
 
 // privateTable gives the calling thread a descriptor table of its own and
