@@ -18,7 +18,11 @@
 # ctl then finds the socket in the config). With -floor (which may be
 # repeated), also `CTLFLOOR SOCKET` (scripts/startup/ctlfloor and rawfloor,
 # built alike). The median of the rounds' means, per command, and its ratio
-# to `sv status`'s come last. Needs perf (Debian linux-perf) and runit.
+# to `sv status`'s come last; then, for each command, the median of its
+# rounds' ratios to the first BINARY's mean in the same round (a paired
+# comparison: a busy machine moves both halves of a ratio together, so it
+# varies less than a ratio of medians). Needs perf (Debian linux-perf) and
+# runit.
 # Everything it starts is stopped on exit.
 set -eu
 n=500 rounds=5 runs=20 floors= via=socket own=
@@ -131,8 +135,8 @@ awk -F'\t' '{ v[$1] = v[$1] " " $2 } END { for (k in v) print k ":" v[k] }' "$ou
 echo "the same rounds' mean CPU time (task-clock), ms:"
 awk -F'\t' '{ v[$1] = v[$1] " " $3 } END { for (k in v) print k ":" v[k] }' "$out" | sort
 echo "median of the rounds, wall and CPU (ms), and each ÷ sv status's:"
-median() { # COLUMN: per command, the median of that column
-	sort -t"$(printf '\t')" -k1,1 -k"$1","$1"n "$out" | awk -F'\t' -v col="$1" '
+median() { # COLUMN [FILE]: per command, the median of that column of FILE ($out)
+	sort -t"$(printf '\t')" -k1,1 -k"$1","$1"n "${2:-$out}" | awk -F'\t' -v col="$1" '
 		{ v[$1, ++c[$1]] = $col }
 		END { for (k in c) { m = int((c[k] + 1) / 2); printf "%s\t%s\n", k, v[k, m] } }' | sort
 }
@@ -141,3 +145,13 @@ median 3 >"$dir/cpu"
 join -t"$(printf '\t')" "$dir/wall" "$dir/cpu" | awk -F'\t' '
 	{ k[NR] = $1; w[NR] = $2; c[NR] = $3; if ($1 == "sv status") { sw = $2; sc = $3 } }
 	END { for (i = 1; i <= NR; i++) printf "%s\twall %.2f (%.2fx)\tcpu %.2f (%.2fx)\n", k[i], w[i], w[i] / sw, c[i], c[i] / sc }'
+# Round by round, each command's mean over the first BINARY's (its k-th line
+# over the first BINARY's k-th: every round writes each command once).
+first=$(head -n 1 "$out" | cut -f 1)
+awk -F'\t' -v first="$first" '
+	{ i = ++c[$1]; w[$1, i] = $2; u[$1, i] = $3; k[$1] = 1 }
+	END { for (x in k) for (i = 1; i <= c[x]; i++) printf "%s\t%.4f\t%.4f\n", x, w[x, i] / w[first, i], u[x, i] / u[first, i] }' "$out" >"$dir/paired"
+median 2 "$dir/paired" >"$dir/pwall"
+median 3 "$dir/paired" >"$dir/pcpu"
+echo "median of the rounds' ratios to $first's mean in the same round, wall and CPU:"
+join -t"$(printf '\t')" "$dir/pwall" "$dir/pcpu" | awk -F'\t' '{ printf "%s\twall %.3fx\tcpu %.3fx\n", $1, $2, $3 }'
