@@ -10,7 +10,8 @@
 # ctl asks its own supervisor: the whole command of each build, the
 # supervisor's answer included (the floors ask the first one's). Once all are up, each round runs
 # `perf stat -r RUNS` of every command in turn (interleaved, so a busy
-# machine slows them alike) and prints each round's mean wall time and CPU
+# machine slows them alike; each round starts one command further along the
+# list, so that none always runs right after the same one) and prints each round's mean wall time and CPU
 # time (task-clock: what the command itself spent, which a busy machine
 # disturbs less than the wall time). ringsup is given the socket
 # (`ctl --socket S`, as scripts/bench does); with -config, the config
@@ -18,7 +19,11 @@
 # ctl then finds the socket in the config). With -floor (which may be
 # repeated), also `CTLFLOOR SOCKET` (scripts/startup/ctlfloor and rawfloor,
 # built alike). The median of the rounds' means, per command, and its ratio
-# to `sv status`'s come last. Needs perf (Debian linux-perf) and runit.
+# to `sv status`'s come last; then, for each command, the median of its
+# rounds' ratios to the first BINARY's mean in the same round (a paired
+# comparison: a busy machine moves both halves of a ratio together, so it
+# varies less than a ratio of medians). Needs perf (Debian linux-perf) and
+# runit.
 # Everything it starts is stopped on exit.
 set -eu
 n=500 rounds=5 runs=20 floors= via=socket own=
@@ -108,22 +113,45 @@ mean() { # perf stat -r's mean wall time and CPU time (task-clock), in ms
 		/seconds time elapsed/ { printf "%.2f\t%.2f", $1 * 1000, cpu }'
 }
 out=$dir/means
+label() { # BINARY: its command's name in $out
+	if [ $via = socket ]; then
+		echo "$1 ctl --socket S status --json"
+	else
+		echo "$1 ctl --config F status --json"
+	fi
+}
+count=$(($# + $(echo $floors | wc -w) + 1))
+# Each round runs every command once: the BINARYs, the floors, then
+# `sv status`, round R starting at the R-th and going round the list, so
+# that no command always follows the same one (`sv status` walks N service
+# directories and leaves the caches colder for whatever runs next).
 r=1
 while [ $r -le "$rounds" ]; do
-	k=1
-	for b in "$@"; do
-		if [ $via = socket ]; then
-			printf '%s ctl --socket S status --json\t%s\n' "$b" "$(mean "$b" ctl --socket "$dir/ringsup$k.sock" status --json)" >>"$out"
-		else
-			printf '%s ctl --config F status --json\t%s\n' "$b" "$(mean "$b" ctl --config "$dir/conf$k/ringsup.toml" status --json)" >>"$out"
+	j=0
+	while [ $j -lt $count ]; do
+		i=$(((j + r - 1) % count + 1)) k=0
+		for b in "$@"; do
+			k=$((k + 1))
+			[ $k = $i ] || continue
+			s=1
+			[ -z "$own" ] || s=$k
+			if [ $via = socket ]; then
+				printf '%s\t%s\n' "$(label "$b")" "$(mean "$b" ctl --socket "$dir/ringsup$s.sock" status --json)" >>"$out"
+			else
+				printf '%s\t%s\n' "$(label "$b")" "$(mean "$b" ctl --config "$dir/conf$s/ringsup.toml" status --json)" >>"$out"
+			fi
+		done
+		for f in $floors; do
+			k=$((k + 1))
+			[ $k = $i ] || continue
+			printf '%s SOCKET\t%s\n' "$f" "$(mean "$f" "$dir/ringsup1.sock")" >>"$out"
+		done
+		if [ $i = $count ]; then
+			# shellcheck disable=SC2086
+			printf 'sv status\t%s\n' "$(mean sv status $svs)" >>"$out"
 		fi
-		[ -z "$own" ] || k=$((k + 1))
+		j=$((j + 1))
 	done
-	for f in $floors; do
-		printf '%s SOCKET\t%s\n' "$f" "$(mean "$f" "$dir/ringsup1.sock")" >>"$out"
-	done
-	# shellcheck disable=SC2086
-	printf 'sv status\t%s\n' "$(mean sv status $svs)" >>"$out"
 	r=$((r + 1))
 done
 echo "N=$n, $rounds rounds of perf stat -r $runs, interleaved; each round's mean wall time, ms:"
@@ -131,8 +159,8 @@ awk -F'\t' '{ v[$1] = v[$1] " " $2 } END { for (k in v) print k ":" v[k] }' "$ou
 echo "the same rounds' mean CPU time (task-clock), ms:"
 awk -F'\t' '{ v[$1] = v[$1] " " $3 } END { for (k in v) print k ":" v[k] }' "$out" | sort
 echo "median of the rounds, wall and CPU (ms), and each ÷ sv status's:"
-median() { # COLUMN: per command, the median of that column
-	sort -t"$(printf '\t')" -k1,1 -k"$1","$1"n "$out" | awk -F'\t' -v col="$1" '
+median() { # COLUMN [FILE]: per command, the median of that column of FILE ($out)
+	sort -t"$(printf '\t')" -k1,1 -k"$1","$1"n "${2:-$out}" | awk -F'\t' -v col="$1" '
 		{ v[$1, ++c[$1]] = $col }
 		END { for (k in c) { m = int((c[k] + 1) / 2); printf "%s\t%s\n", k, v[k, m] } }' | sort
 }
@@ -141,3 +169,13 @@ median 3 >"$dir/cpu"
 join -t"$(printf '\t')" "$dir/wall" "$dir/cpu" | awk -F'\t' '
 	{ k[NR] = $1; w[NR] = $2; c[NR] = $3; if ($1 == "sv status") { sw = $2; sc = $3 } }
 	END { for (i = 1; i <= NR; i++) printf "%s\twall %.2f (%.2fx)\tcpu %.2f (%.2fx)\n", k[i], w[i], w[i] / sw, c[i], c[i] / sc }'
+# Round by round, each command's mean over the first BINARY's (its k-th line
+# over the first BINARY's k-th: every round writes each command once).
+first=$(label "$1")
+awk -F'\t' -v first="$first" '
+	{ i = ++c[$1]; w[$1, i] = $2; u[$1, i] = $3; k[$1] = 1 }
+	END { for (x in k) for (i = 1; i <= c[x]; i++) printf "%s\t%.4f\t%.4f\n", x, w[x, i] / w[first, i], u[x, i] / u[first, i] }' "$out" >"$dir/paired"
+median 2 "$dir/paired" >"$dir/pwall"
+median 3 "$dir/paired" >"$dir/pcpu"
+echo "median of the rounds' ratios to $first's mean in the same round, wall and CPU:"
+join -t"$(printf '\t')" "$dir/pwall" "$dir/pcpu" | awk -F'\t' '{ printf "%s\twall %.3fx\tcpu %.3fx\n", $1, $2, $3 }'
