@@ -245,6 +245,28 @@ func TestFaultDoubleFork(t *testing.T) {
 	waitReaped(t, bg, "the background process of the stopped daemon")
 }
 
+// TestFaultDoubleForkRestartsAtOnce: TestFaultDoubleFork's crash with no
+// backoff. ringsup reads the leader's exit without reaping it and forks
+// the replacement first; the rest of the old group is killed all the
+// same, and the old leader is reaped, not left a zombie.
+func TestFaultDoubleForkRestartsAtOnce(t *testing.T) {
+	dir, r := faultNode(t, "[daemons.forker]\n"+testDaemonConfig("double-fork")+"backoff_min = \"0s\"\n")
+	pidFile, bgFile := filepath.Join(dir, "forker.pid"), filepath.Join(dir, "forker.bg.pid")
+	pid, bg := readPID(t, pidFile), readPID(t, bgFile)
+	if ppid, pgid := procParents(bg); ppid != r.pid || pgid != pid {
+		t.Fatalf("background process %d: parent %d, group %d; want ringsup %d and the daemon's group %d", bg, ppid, pgid, r.pid, pid)
+	}
+	os.Remove(pidFile)
+	os.Remove(bgFile)
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitReaped(t, bg, "the background process of the crashed daemon")
+	waitReaped(t, pid, "the crashed daemon")
+	if next := readPID(t, pidFile); next == pid {
+		t.Errorf("the restarted daemon has the crashed one's pid %d", pid)
+	}
+	waitCtlState(t, dir, "forker", "running")
+}
+
 // TestFaultSetsidEscapes: a process that calls setsid leaves its daemon's
 // process group, out of reach of the signals that stop the group. What
 // ringsup can and cannot do about it (docs/reliability.md):
