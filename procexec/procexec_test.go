@@ -741,6 +741,93 @@ func TestWatcherClosesPidfds(t *testing.T) {
 	}
 }
 
+// TestWatcherReleasesAfterWatch: a reap of one exit (a restart on its
+// way) reads the exit and leaves the process a zombie, so that the
+// kernel's teardown of its task does not delay the restart's fork; the
+// next Watch (the restart's) releases it, and no walk reports it again.
+func TestWatcherReleasesAfterWatch(t *testing.T) {
+	w, err := NewWatcher(func() {})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	for _, kill := range []bool{false, true} {
+		spec := helperSpec("exit", "7")
+		if kill {
+			spec = helperSpec("sleep")
+		}
+		p := start(t, testSpawner, spec)
+		if err := w.Watch(p.PID); err != nil {
+			t.Fatalf("Watch(%d) = %v", p.PID, err)
+		}
+		if kill {
+			p.Signal(syscall.SIGKILL)
+		}
+		waitZombie(t, p.PID)
+		takenProcs.Store(p, true)
+		exits := w.ReapReported(1)
+		want := Exit{PID: p.PID, Code: 7}
+		if kill {
+			want = Exit{PID: p.PID, Code: -1, Signal: syscall.SIGKILL}
+		}
+		if len(exits) != 1 || exits[0].PID != want.PID || exits[0].Code != want.Code || exits[0].Signal != want.Signal {
+			t.Fatalf("ReapReported(1) = %v; want %v", exits, want)
+		}
+		if err := unix.Kill(p.PID, 0); err != nil {
+			t.Fatalf("kill(%d, 0) after ReapReported(1) = %v; want the zombie still there", p.PID, err)
+		}
+		next := start(t, testSpawner, helperSpec("sleep"))
+		if err := w.Watch(next.PID); err != nil {
+			t.Fatalf("Watch(%d) = %v", next.PID, err)
+		}
+		if err := unix.Kill(p.PID, 0); err != unix.ESRCH {
+			t.Errorf("kill(%d, 0) after the next Watch = %v; want ESRCH, released", p.PID, err)
+		}
+		next.Signal(syscall.SIGKILL)
+		waitZombie(t, next.PID)
+		takenProcs.Store(next, true)
+		exits, err := w.Reap(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := exitOfPID(exits, p.PID); ok {
+			t.Errorf("Reap(0) = %v; PID %d's exit reported a second time", exits, p.PID)
+		}
+		if _, ok := exitOfPID(exits, next.PID); !ok {
+			t.Errorf("Reap(0) = %v; want PID %d's exit", exits, next.PID)
+		}
+	}
+}
+
+// TestWatcherWalkSkipsPeeked: a walk after a reap of one exit does not
+// report that exit again: it releases the zombie first.
+func TestWatcherWalkSkipsPeeked(t *testing.T) {
+	w, err := NewWatcher(func() {})
+	if err != nil {
+		t.Fatalf("NewWatcher() = %v", err)
+	}
+	defer w.Close()
+	p := start(t, testSpawner, helperSpec("exit", "3"))
+	if err := w.Watch(p.PID); err != nil {
+		t.Fatalf("Watch(%d) = %v", p.PID, err)
+	}
+	waitZombie(t, p.PID)
+	takenProcs.Store(p, true)
+	if exits := w.ReapReported(1); len(exits) != 1 || exits[0].PID != p.PID {
+		t.Fatalf("ReapReported(1) = %v; want PID %d's exit", exits, p.PID)
+	}
+	exits, err := w.Walk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := exitOfPID(exits, p.PID); ok {
+		t.Errorf("Walk(0) = %v; PID %d's exit reported a second time", exits, p.PID)
+	}
+	if err := unix.Kill(p.PID, 0); err != unix.ESRCH {
+		t.Errorf("kill(%d, 0) after Walk = %v; want ESRCH, released", p.PID, err)
+	}
+}
+
 // pidfds counts the process's open pidfds.
 func pidfds(t *testing.T) int {
 	t.Helper()

@@ -224,25 +224,48 @@ func TestFaultIgnoresSIGTERM(t *testing.T) {
 // process group, is re-parented to ringsup, and dies with the daemon when it
 // crashes or stops; ringsup reaps it.
 func TestFaultDoubleFork(t *testing.T) {
-	dir, r := faultNode(t, "[daemons.forker]\n"+testDaemonConfig("double-fork")+"backoff_min = \"100ms\"\n")
-	pidFile, bgFile := filepath.Join(dir, "forker.pid"), filepath.Join(dir, "forker.bg.pid")
-	pid, bg := readPID(t, pidFile), readPID(t, bgFile)
-	if ppid, pgid := procParents(bg); ppid != r.pid || pgid != pid {
-		t.Fatalf("background process %d: parent %d, group %d; want ringsup %d and the daemon's group %d", bg, ppid, pgid, r.pid, pid)
-	}
-
-	// The daemon crashes: what is left of its group is killed with it.
-	os.Remove(pidFile)
-	os.Remove(bgFile)
-	syscall.Kill(pid, syscall.SIGKILL)
-	waitReaped(t, bg, "the background process of the crashed daemon")
-	pid, bg = readPID(t, pidFile), readPID(t, bgFile)
+	dir, _ := crashForker(t, "100ms")
+	pid, bg := readPID(t, filepath.Join(dir, "forker.pid")), readPID(t, filepath.Join(dir, "forker.bg.pid"))
 
 	// The daemon stops: its whole group is signalled.
 	ctlOK(t, dir, "stop", "forker")
 	waitCtlState(t, dir, "forker", "stopped")
 	waitReaped(t, pid, "the daemon")
 	waitReaped(t, bg, "the background process of the stopped daemon")
+}
+
+// TestFaultDoubleForkRestartsAtOnce: TestFaultDoubleFork's crash with no
+// backoff. ringsup reads the leader's exit without reaping it and forks
+// the replacement first; the rest of the old group is killed all the
+// same, and the old leader is reaped, not left a zombie.
+func TestFaultDoubleForkRestartsAtOnce(t *testing.T) {
+	dir, pid := crashForker(t, "0s")
+	waitReaped(t, pid, "the crashed daemon")
+	if next := readPID(t, filepath.Join(dir, "forker.pid")); next == pid {
+		t.Errorf("the restarted daemon has the crashed one's pid %d", pid)
+	}
+	waitCtlState(t, dir, "forker", "running")
+}
+
+// crashForker runs a double-fork daemon with backoff_min backoff, checks
+// that the process it left in the background is ringsup's child in the
+// daemon's group, SIGKILLs the daemon and waits until that process is
+// killed and reaped too. It returns the node's directory and the crashed
+// daemon's pid.
+func crashForker(t *testing.T, backoff string) (dir string, pid int) {
+	t.Helper()
+	dir, r := faultNode(t, "[daemons.forker]\n"+testDaemonConfig("double-fork")+"backoff_min = \""+backoff+"\"\n")
+	pidFile, bgFile := filepath.Join(dir, "forker.pid"), filepath.Join(dir, "forker.bg.pid")
+	pid, bg := readPID(t, pidFile), readPID(t, bgFile)
+	if ppid, pgid := procParents(bg); ppid != r.pid || pgid != pid {
+		t.Fatalf("background process %d: parent %d, group %d; want ringsup %d and the daemon's group %d", bg, ppid, pgid, r.pid, pid)
+	}
+	// The daemon crashes: what is left of its group is killed with it.
+	os.Remove(pidFile)
+	os.Remove(bgFile)
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitReaped(t, bg, "the background process of the crashed daemon")
+	return dir, pid
 }
 
 // TestFaultSetsidEscapes: a process that calls setsid leaves its daemon's
