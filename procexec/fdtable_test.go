@@ -1,6 +1,7 @@
 package procexec
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -9,76 +10,81 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// tableSize returns the size of the process's descriptor table (FDSize in
-// /proc/self/status).
-func tableSize(t *testing.T) int {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "FDSize:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+// reserveHelper is the "reserve" helper: see helpers.
+func reserveHelper(args []string) int {
+	n, _ := strconv.Atoi(args[0])
+	if len(args) > 1 {
+		limit, _ := strconv.ParseUint(args[1], 10, 64)
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		lim.Cur = limit
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Println(err)
+			return 1
 		}
 	}
-	t.Fatal("no FDSize in /proc/self/status")
+	size, open := tableSize(), openDescriptors()
+	err := ReserveDescriptors(n)
+	fmt.Println(size, tableSize(), open, openDescriptors(), err)
 	return 0
 }
 
-// openDescriptors counts the process's open descriptors.
-func openDescriptors(t *testing.T) int {
-	t.Helper()
+// tableSize returns the size of the process's descriptor table (FDSize in
+// /proc/self/status), or -1.
+func tableSize() int {
+	data, _ := os.ReadFile("/proc/self/status")
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "FDSize:"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// openDescriptors counts the process's open descriptors, or -1.
+func openDescriptors() int {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Fatal(err)
+		return -1
 	}
 	return len(entries) - 1 // the directory's own
 }
 
-// TestReserveDescriptors: the table grows to hold what was reserved, and
-// nothing is left open or closed.
+// TestReserveDescriptors: the table grows in one step to hold what was
+// reserved, cut to RLIMIT_NOFILE, and nothing is left open or closed.
+// Each case runs in a process of its own, whose table starts small.
 func TestReserveDescriptors(t *testing.T) {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	want := tableSize(t) * 4
-	if uint64(want) > lim.Cur {
-		t.Skipf("RLIMIT_NOFILE %d is below the %d this test reserves", lim.Cur, want)
-	}
-	f, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	before := openDescriptors(t)
-	if err := ReserveDescriptors(want); err != nil {
-		t.Fatalf("ReserveDescriptors(%d) = %v", want, err)
-	}
-	if got := tableSize(t); got < want {
-		t.Errorf("table holds %d descriptors after ReserveDescriptors(%d)", got, want)
-	}
-	if got := openDescriptors(t); got != before {
-		t.Errorf("%d descriptors open after ReserveDescriptors, %d before", got, before)
-	}
-	if _, err := f.Stat(); err != nil {
-		t.Errorf("a file open before ReserveDescriptors: %v", err)
-	}
-	// More than the limit is cut to the limit, and less than the table
-	// already holds changes nothing.
-	if err := ReserveDescriptors(int(min(lim.Cur+1, 1<<30))); err != nil {
-		t.Errorf("ReserveDescriptors(above RLIMIT_NOFILE) = %v", err)
-	}
-	if err := ReserveDescriptors(10); err != nil {
-		t.Errorf("ReserveDescriptors(10) = %v", err)
-	}
-	if got := openDescriptors(t); got != before {
-		t.Errorf("%d descriptors open after ReserveDescriptors, %d before", got, before)
+	for _, tt := range []struct {
+		args     []string
+		min, max int // the table's size after
+	}{
+		{[]string{"4096"}, 4096, 8192},
+		{[]string{"1048576", "2048"}, 2048, 2048}, // cut to the limit
+		{[]string{"10"}, 0, startTableSize},       // the table it starts with
+	} {
+		out := newOutput()
+		spec := helperSpec(append([]string{"reserve"}, tt.args...)...)
+		spec.Output = out
+		p := start(t, testSpawner, spec)
+		if e := waitProc(t, p); e.Code != 0 {
+			t.Fatalf("reserve %v: %+v, output %q", tt.args, e, out.String())
+		}
+		waitDone(t, p)
+		f := strings.Fields(out.String())
+		if len(f) != 5 {
+			t.Fatalf("reserve %v printed %q", tt.args, out.String())
+		}
+		before, _ := strconv.Atoi(f[0])
+		after, _ := strconv.Atoi(f[1])
+		if f[4] != "<nil>" || after < max(tt.min, before) || after > max(tt.max, before) || f[2] != f[3] {
+			t.Errorf("ReserveDescriptors(%s) with RLIMIT_NOFILE %v: table %d -> %d, open %s -> %s, error %s; want a table of %d-%d, as many open, no error",
+				tt.args[0], tt.args[1:], before, after, f[2], f[3], f[4], tt.min, tt.max)
+		}
 	}
 }
 

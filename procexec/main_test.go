@@ -31,6 +31,10 @@ var helpers = map[string]func(args []string) int{
 	"sleep": func([]string) int { time.Sleep(time.Hour); return 0 },
 	// exit N: exit with status N.
 	"exit": func(args []string) int { n, _ := strconv.Atoi(args[0]); return n },
+	// reserve N [LIMIT]: with RLIMIT_NOFILE's soft limit set to LIMIT,
+	// ReserveDescriptors(N); print the table's size and the open
+	// descriptors before and after, and the error.
+	"reserve": reserveHelper,
 	// ignore-sigterm: ignore SIGTERM, say "ready", sleep.
 	"ignore-sigterm": func([]string) int {
 		signal.Ignore(syscall.SIGTERM)
