@@ -695,6 +695,21 @@ func TestWatcherReapsBeforeReport(t *testing.T) {
 	}
 }
 
+// reapReported returns what w.ReapReported(max) gives once it gives an
+// exit. A process can be a zombie while its report is in neither place
+// ReapReported looks: taken from the epoll instance by the Watcher's
+// goroutine and not yet on its ready list (the goroutine notifies once
+// it is, and the supervisor's loop calls again then).
+func reapReported(t *testing.T, w *Watcher, max int) []Exit {
+	t.Helper()
+	var exits []Exit
+	pollUntil(t, "ReapReported gives an exit", func() bool {
+		exits = w.ReapReported(max)
+		return len(exits) > 0
+	})
+	return exits
+}
+
 // TestWatcherClosesPidfds: the pidfds of processes reaped one at a time
 // (ReapReported(1), a restart on its way) stay open until a reap of every
 // exit or the next Watch, and no longer.
@@ -722,11 +737,7 @@ func TestWatcherClosesPidfds(t *testing.T) {
 	}
 	var got []Exit
 	for len(got) < 3 {
-		exits := w.ReapReported(1)
-		if len(exits) == 0 {
-			t.Fatalf("ReapReported(1) = none after %d of 3 exits, all ready", len(got))
-		}
-		got = append(got, exits...)
+		got = append(got, reapReported(t, w, 1)...)
 	}
 	if n := pidfds(t); n != before+3 {
 		t.Errorf("%d pidfds open after 3 reaps of one exit, want %d (closed later)", n, before+3)
@@ -765,7 +776,7 @@ func TestWatcherReleasesAfterWatch(t *testing.T) {
 		}
 		waitZombie(t, p.PID)
 		takenProcs.Store(p, true)
-		exits := w.ReapReported(1)
+		exits := reapReported(t, w, 1)
 		want := Exit{PID: p.PID, Code: 7}
 		if kill {
 			want = Exit{PID: p.PID, Code: -1, Signal: syscall.SIGKILL}
@@ -813,7 +824,7 @@ func TestWatcherWalkSkipsPeeked(t *testing.T) {
 	}
 	waitZombie(t, p.PID)
 	takenProcs.Store(p, true)
-	if exits := w.ReapReported(1); len(exits) != 1 || exits[0].PID != p.PID {
+	if exits := reapReported(t, w, 1); len(exits) != 1 || exits[0].PID != p.PID {
 		t.Fatalf("ReapReported(1) = %v; want PID %d's exit", exits, p.PID)
 	}
 	exits, err := w.Walk(0)
