@@ -308,7 +308,7 @@ func TestSpawnerClosed(t *testing.T) {
 func TestSpawnerCloseDuringSpawnAll(t *testing.T) {
 	specs := make([]Spec, 200)
 	for i := range specs {
-		specs[i] = Spec{Name: "sleep" + strconv.Itoa(i), Argv: []string{"/bin/sleep", "60"}}
+		specs[i] = Spec{Name: "sleep" + strconv.Itoa(i), Argv: []string{"/bin/sleep", "3601"}}
 	}
 	for round := range 3 {
 		s := NewSpawner()
@@ -320,7 +320,7 @@ func TestSpawnerCloseDuringSpawnAll(t *testing.T) {
 			procs, errs = s.SpawnAll(specs)
 		}()
 		if round > 0 { // round 0: Close at once, most likely before any request
-			pollUntil(t, "SpawnAll has forked", func() bool { return len(childrenOfThreads(t)) > 0 })
+			pollUntil(t, "SpawnAll has forked", func() bool { return childRuns(t, "/bin/sleep\x003601\x00") })
 		}
 		s.Close()
 		select {
@@ -347,19 +347,23 @@ func TestSpawnerCloseDuringSpawnAll(t *testing.T) {
 	}
 }
 
-// childrenOfThreads lists the children of every thread of the process.
-func childrenOfThreads(t *testing.T) []string {
+// childRuns reports whether a child of some thread of the process runs
+// the command line cmdline (its arguments each ended by a NUL).
+func childRuns(t *testing.T, cmdline string) bool {
 	t.Helper()
 	lists, err := filepath.Glob("/proc/self/task/*/children")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pids []string
 	for _, l := range lists {
 		data, _ := os.ReadFile(l) // a thread may have ended
-		pids = append(pids, strings.Fields(string(data))...)
+		for _, pid := range strings.Fields(string(data)) {
+			if got, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil && string(got) == cmdline {
+				return true
+			}
+		}
 	}
-	return pids
+	return false
 }
 
 func TestEnv(t *testing.T) {
