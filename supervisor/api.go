@@ -198,9 +198,10 @@ func (s *Supervisor) Kill() error {
 }
 
 // ShuttingDown is closed when the shutdown begins (Shutdown, Kill, Run's
-// context done), before the first daemon is told to stop: what serves
-// only a running supervisor, such as the config file's watch, can end
-// while the daemons stop.
+// context done), before the first daemon is told to stop, or when Run
+// returns without one, before Done: what serves only a running
+// supervisor, such as the config file's watch, can end while the daemons
+// stop.
 func (s *Supervisor) ShuttingDown() <-chan struct{} { return s.stopping }
 
 // Done is closed when Run has returned.

@@ -28,6 +28,11 @@ import (
 // had to kill a daemon or left processes. Run may be called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer close(s.done)
+	defer func() {
+		if !s.life.shuttingDown {
+			close(s.stopping) // Run ends without a shutdown: an error at its start
+		}
+	}()
 	defer s.closeWaiters()
 	s.takeEarlySubscribers()
 	defer s.closeSubscribers()

@@ -79,8 +79,13 @@ type osRuntime struct {
 }
 
 // descriptorsPerProcess is what a daemon's process holds open in the
-// supervisor: its pidfd, its output pipe and its log file.
-const descriptorsPerProcess = 3
+// supervisor: its pidfd, its output pipe and its log file; ownDescriptors
+// is room for the supervisor's own (sockets, its log, the poller, the
+// file watches).
+const (
+	descriptorsPerProcess = 3
+	ownDescriptors        = 64
+)
 
 // newOSRuntime makes the process a child subreaper, so that orphaned
 // grandchildren are reaped too, and starts listening for SIGCHLD. processes
@@ -89,7 +94,7 @@ func newOSRuntime(processes int) (*osRuntime, error) {
 	// Room for the descriptors of the processes to come, made at once,
 	// beside the start-up's first forks: see procexec.ReserveDescriptors.
 	// It only saves time, so its error is dropped.
-	go func() { _ = procexec.ReserveDescriptors(descriptorsPerProcess*processes + 64) }()
+	go func() { _ = procexec.ReserveDescriptors(descriptorsPerProcess*processes + ownDescriptors) }()
 	if err := procexec.SetSubreaper(); err != nil {
 		return nil, fmt.Errorf("cannot become a subreaper: %w", err)
 	}

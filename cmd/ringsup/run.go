@@ -146,7 +146,7 @@ func runAction(c *cli.Context) error {
 			// closed while the daemons stop: its last close waits for
 			// the kernel to destroy its marks (an SRCU grace period,
 			// 5-20 ms on a busy machine), which at the exit would delay
-			// it. Run's return without a shutdown ends it too.
+			// it.
 			closed := make(chan struct{})
 			defer func() { <-closed }()
 			go func() {
@@ -158,8 +158,6 @@ func runAction(c *cli.Context) error {
 						logger.Debug("config file changed; reloading", "config", cfg.Path)
 						requestReload(reloads)
 					case <-sup.ShuttingDown():
-						return
-					case <-sup.Done():
 						return
 					}
 				}
