@@ -13,7 +13,6 @@ package watch
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,6 +41,10 @@ type Options struct {
 	AnyContent bool
 }
 
+// gone is the content of a file that does not exist, unlike any a file can
+// have.
+const gone = "\x00gone"
+
 // Watcher watches one file. Create it with New; receive from Changes.
 type Watcher struct {
 	path    string
@@ -49,7 +52,7 @@ type Watcher struct {
 	fsw     *fsnotify.Watcher
 	dirs    map[string]bool
 	target  string // where path's symlinks led at the last look, or ""
-	last    [sha256.Size]byte
+	last    []byte // the content at the last look; nil until one was read
 	changes chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
@@ -86,9 +89,9 @@ func New(path string, opts Options) (*Watcher, error) {
 		return nil, err
 	}
 	if data, err := os.ReadFile(abs); err == nil {
-		w.last = sha256.Sum256(data)
+		w.last = data
 	} else if opts.AnyContent && errors.Is(err, fs.ErrNotExist) {
-		w.last = sha256.Sum256([]byte("\x00gone"))
+		w.last = []byte(gone)
 	}
 	go w.run()
 	return w, nil
@@ -178,7 +181,7 @@ func (w *Watcher) check() {
 	data, err := os.ReadFile(w.path)
 	if w.opts.AnyContent && errors.Is(err, fs.ErrNotExist) {
 		// Gone is a content of its own, unlike any a file can have.
-		data, err = []byte("\x00gone"), nil
+		data, err = []byte(gone), nil
 	}
 	switch {
 	case err == nil && w.opts.AnyContent:
@@ -194,11 +197,12 @@ func (w *Watcher) check() {
 		w.opts.Logger.Debug("config file is empty; waiting for content", "path", w.path)
 		return
 	}
-	sum := sha256.Sum256(data)
-	if sum == w.last {
+	// The content itself is kept, not a hash of it: a config file is small,
+	// and no change can go unseen.
+	if w.last != nil && bytes.Equal(data, w.last) {
 		return
 	}
-	w.last = sum
+	w.last = data
 	select {
 	case w.changes <- struct{}{}:
 	default:
