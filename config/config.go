@@ -273,6 +273,18 @@ func (c *Config) Names() []string {
 	return sortedKeys(c.Daemons)
 }
 
+// HTTPSCheck returns the first daemon, by name, whose health check is an
+// https:// URL, or "" if no daemon's is. Probing one takes TLS, which a
+// build may leave out (see health.TLS).
+func (c *Config) HTTPSCheck() string {
+	for _, name := range c.Names() {
+		if h := c.Daemons[name].Health; h != nil && strings.HasPrefix(h.HTTP, "https://") {
+			return name
+		}
+	}
+	return ""
+}
+
 // ProfileNames returns the names of all profiles, sorted.
 func (c *Config) ProfileNames() []string {
 	return sortedKeys(c.Profiles)

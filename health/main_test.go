@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -84,6 +85,15 @@ var helpers = map[string]func(args []string) int{
 			}
 			c.Close()
 		}
+	},
+	// http-probe URL: probe URL over http(s), say "ok" or the error.
+	"http-probe": func(args []string) int {
+		if err := NewProber().HTTP(context.Background(), args[0], waitTimeout); err != nil {
+			fmt.Println(err)
+			return 0
+		}
+		fmt.Println("ok")
+		return 0
 	},
 	// http-server: listen on 127.0.0.1, say "addr HOST:PORT", answer
 	// every request with 200 "ok".

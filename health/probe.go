@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"syscall"
@@ -18,8 +16,8 @@ import (
 // connection closed with unread data); a longer one is cut.
 const maxDrain = 4 << 10
 
-// Prober runs http and tcp probes. One Prober serves every daemon: it holds
-// one http.Client, whose connections are never kept alive or pooled, so that
+// Prober runs http and tcp probes. One Prober serves every daemon. Each
+// probe makes a connection of its own and closes it when done, so that
 // probes leave no idle connection behind however many daemons there are.
 //
 // Its methods are safe for concurrent use. Each blocks for at most its
@@ -27,55 +25,41 @@ const maxDrain = 4 << 10
 // result to its loop.
 type Prober struct {
 	dialer net.Dialer
-	client http.Client
 }
 
-// NewProber returns a Prober. Its http.Client sends every request on a new
+// NewProber returns a Prober. An http probe sends its request on a new
 // connection, without TCP keep-alive probes, with "Connection: close", and
-// closes it after the response (DisableKeepAlives: no connection is ever
-// idle, so MaxIdleConns, 0 for no limit, limits nothing). It ignores the
-// HTTP_PROXY variables (a health check talks to the daemon, not to a
-// proxy), does not follow redirects, and verifies https certificates
-// against the system's roots.
+// closes it after the response. It ignores the HTTP_PROXY variables (a
+// health check talks to the daemon, not to a proxy), does not follow
+// redirects, and verifies https certificates against the system's roots
+// (in a build with [TLS]).
 func NewProber() *Prober {
-	p := &Prober{dialer: net.Dialer{KeepAlive: -1}}
-	p.client = http.Client{
-		Transport: &http.Transport{
-			DialContext:            p.dialer.DialContext,
-			DisableKeepAlives:      true,
-			MaxIdleConns:           0,
-			MaxResponseHeaderBytes: 64 << 10,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return p
+	return &Prober{dialer: net.Dialer{KeepAlive: -1}}
 }
 
-// HTTP sends a GET request to url and returns nil if the response status is
+// HTTP sends a GET request to rawURL and returns nil if the response status is
 // 2xx (a redirect is not followed, and fails). The whole exchange, from
 // connecting to reading the status and up to 4 KiB of body, must end within
-// timeout and before ctx is done. The error names url and says why, briefly:
+// timeout and before ctx is done. The error names rawURL and says why, briefly:
 // `http://127.0.0.1:9000/health: status 503`,
 // `http://127.0.0.1:9000/health: connection refused`,
 // `http://127.0.0.1:9000/health: timed out after 5s`. A timeout matches
 // errors.Is(err, context.DeadlineExceeded), a refusal
-// errors.Is(err, syscall.ECONNREFUSED).
-func (p *Prober) HTTP(ctx context.Context, url string, timeout time.Duration) error {
+// errors.Is(err, syscall.ECONNREFUSED). An https URL in a build without
+// [TLS] fails at once.
+func (p *Prober) HTTP(ctx context.Context, rawURL string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	u, err := url.Parse(rawURL)
 	if err != nil {
-		return fmt.Errorf("%s: %w", url, err)
+		return fmt.Errorf("%s: %w", rawURL, brief(ctx, err, timeout))
 	}
-	req.Header.Set("User-Agent", "ringsup-health")
-	resp, err := p.client.Do(req)
+	code, err := p.get(ctx, u)
 	if err != nil {
-		return fmt.Errorf("%s: %w", url, brief(ctx, err, timeout))
+		return fmt.Errorf("%s: %w", rawURL, brief(ctx, err, timeout))
 	}
-	io.CopyN(io.Discard, resp.Body, maxDrain)
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s: status %d", url, resp.StatusCode)
+	if code < 200 || code > 299 {
+		return fmt.Errorf("%s: %w", rawURL, statusError{code})
 	}
 	return nil
 }
@@ -145,7 +129,7 @@ func (e timeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // brief returns the part of a probe's error worth showing: the errno of a
 // failed connect ("connection refused") rather than the whole chain of
-// `Get "http://...": dial tcp 127.0.0.1:9000: connect: connection refused`.
+// `dial tcp 127.0.0.1:9000: connect: connection refused`.
 // ctx is the probe's context, with its timeout.
 func brief(ctx context.Context, err error, timeout time.Duration) error {
 	switch cerr := ctx.Err(); {

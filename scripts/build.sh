@@ -6,14 +6,16 @@
 #
 #   OUTPUT        the lean build (-tags ringsup_lean), the `ringsup` users
 #                 type: every command, and the supervisor of a config
-#                 without [cluster] and [supervisor] metrics. It leaves out
-#                 the etcd client, gRPC, protobuf, client_golang and Bubble
-#                 Tea, whose package init every process would pay (Go
-#                 initialises every linked package before main).
+#                 without [cluster], [supervisor] metrics and https://
+#                 health checks. It leaves out the etcd client, gRPC,
+#                 protobuf, client_golang, Bubble Tea and crypto/tls, whose
+#                 package init every process would pay (Go initialises
+#                 every linked package before main).
 #   ringsup-full  the full build, what `go build ./cmd/ringsup` makes. The
 #                 lean one execs it (same pid, arguments and environment)
-#                 for a config with [cluster] or metrics, `ctl top` and
-#                 `ctl --cluster`, found as ringsup-full beside itself.
+#                 for a config with [cluster], metrics or an https://
+#                 health check, `ctl top` and `ctl --cluster`, found as
+#                 ringsup-full beside itself.
 #
 # Both differ from `go build ./cmd/ringsup` only in how they are built, and
 # are faster to start (every `ringsup ctl` command is a new process):

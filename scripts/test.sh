@@ -17,6 +17,8 @@ release=$(mktemp -d)
 trap 'rm -rf "$release"' EXIT
 scripts/build.sh "$release/ringsup"
 "$release/ringsup" version >/dev/null
+# health's probes as the lean build has them: without TLS.
+go test -race -tags ringsup_lean ./health
 # cmd/ringsup's real-etcd singleton and fault tests take 6-10 minutes on two
 # busy cores: past go test's default 10-minute limit a package panics.
 go test -race -timeout 30m "$@" ./...

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/ringrift/ringsup/config"
+	"github.com/ringrift/ringsup/health"
 )
 
 // Reload reads and validates the config file again and applies the
@@ -48,6 +49,17 @@ type reloadFailedRequest struct{ err error }
 
 func (r *reloadFailedRequest) handle(s *Supervisor) {
 	s.publishNow(Event{Type: ConfigReloadFailed, Error: r.err.Error()})
+}
+
+// checkBuild refuses a config that this build of ringsup cannot run: an
+// https:// health check where the probes have no TLS (the lean build; see
+// health.TLS), which the lean ringsup hands over to ringsup-full when it
+// starts, and so only a restart can bring in.
+func checkBuild(cfg *config.Config) error {
+	if name := cfg.HTTPSCheck(); name != "" && !health.TLS {
+		return fmt.Errorf("daemon %q: an https:// health check needs TLS, which this build of ringsup leaves out: restart ringsup to run the config as ringsup-full", name)
+	}
+	return nil
 }
 
 // busy reports whether a transition is under way that a reload must not
@@ -100,7 +112,11 @@ func (s *Supervisor) applyQueuedReload() {
 // applyReload makes cfg the running config and starts the transitions it
 // calls for; the loop's schedule carries them out.
 func (s *Supervisor) applyReload(cfg *config.Config) (ReloadSummary, error) {
-	if err := config.CheckReload(s.cfg, cfg); err != nil {
+	err := config.CheckReload(s.cfg, cfg)
+	if err == nil {
+		err = checkBuild(cfg)
+	}
+	if err != nil {
 		s.publishNow(Event{Type: ConfigReloadFailed, Error: err.Error()})
 		return ReloadSummary{}, err
 	}

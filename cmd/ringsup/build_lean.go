@@ -20,9 +20,9 @@ import (
 )
 
 // The lean build (tag ringsup_lean, made by scripts/build.sh as the
-// `ringsup` users type) leaves out cluster mode, the metrics exporter and
-// `ctl top`: the etcd client, gRPC, protobuf, client_golang and Bubble
-// Tea. Go initialises every package a binary links before main runs,
+// `ringsup` users type) leaves out cluster mode, the metrics exporter,
+// `ctl top` and TLS for https:// health checks: the etcd client, gRPC,
+// protobuf, client_golang, Bubble Tea and crypto/tls. Go initialises every package a binary links before main runs,
 // whatever the command, so leaving them out is what makes each `ringsup
 // ctl` start quickly. What needs them runs as ringsup-full, the build
 // without the tag, installed beside this one: the process execs it with
@@ -32,7 +32,8 @@ import (
 // binary.
 const fullName = "ringsup-full"
 
-// handOverRun runs a config with [cluster] or [supervisor] metrics as
+// handOverRun runs a config with [cluster], [supervisor] metrics or an
+// https:// health check (this build has no TLS: see health.TLS) as
 // ringsup-full; any other config runs here, and handOverRun returns nil.
 func handOverRun(cfg *config.Config) error {
 	switch {
@@ -40,6 +41,8 @@ func handOverRun(cfg *config.Config) error {
 		return execFull("a config with [cluster]")
 	case cfg.Supervisor.Metrics != "":
 		return execFull("a config with [supervisor] metrics")
+	case cfg.HTTPSCheck() != "":
+		return execFull("a config with an https:// health check")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,6 +93,13 @@ func TestLeanBuild(t *testing.T) {
 				t.Errorf("the lean build imports github.com/ringrift/ringsup/%s", p)
 			}
 		}
+		// Nor TLS, net/http or a hash from crypto: their package init
+		// (x509, the FIPS tables) would be every ctl command's.
+		for _, p := range []string{"crypto/tls", "crypto/sha256", "net/http"} {
+			if strings.Contains(pkgs, "\n"+p+"\n") {
+				t.Errorf("the lean build imports %s", p)
+			}
+		}
 	})
 
 	dir := t.TempDir()
@@ -108,6 +116,8 @@ func TestLeanBuild(t *testing.T) {
 	metricsAddr := freePort(t)
 	metricsCfg := write("metrics.toml", fmt.Sprintf("[supervisor]\nmetrics = %q\n", metricsAddr)+daemon)
 	plainCfg := write("plain.toml", daemon)
+	httpsCheck := "[daemons.a.health]\nhttp = \"https://127.0.0.1:9/health\"\n"
+	httpsCfg := write("https.toml", daemon+httpsCheck)
 
 	// With a stand-in ringsup-full that writes down its pid and arguments:
 	// the hand-over is an exec, same pid, same arguments.
@@ -124,10 +134,12 @@ func TestLeanBuild(t *testing.T) {
 		}{
 			{[]string{"--config", clusterCfg}, true},
 			{[]string{"--config", metricsCfg, "--log-level", "warn"}, true},
+			{[]string{"--config", httpsCfg}, true},
 			{[]string{"ctl", "--socket", sock, "top"}, true},
 			{[]string{"ctl", "--cluster", "--etcd", "127.0.0.1:9", "status", "--json"}, true},
 			{[]string{"ctl", "--config", clusterCfg, "--cluster", "events"}, true},
 			{[]string{"check", "--config", clusterCfg}, false},
+			{[]string{"check", "--config", httpsCfg}, false},
 			{[]string{"ctl", "--socket", sock, "status", "--json"}, false},
 			{[]string{"version"}, false},
 		} {
@@ -202,6 +214,40 @@ func TestLeanBuild(t *testing.T) {
 		out, code := runBinary(t, dir, 30*time.Second, nil, lean, "ctl", "--socket", sock, "status", "--json")
 		if code != 0 || !strings.Contains(out, `"daemon": "a"`) {
 			t.Errorf("ctl status --json: exit %d, output %q", code, out)
+		}
+		syscall.Kill(r.pid, syscall.SIGTERM)
+		if x := r.wait(30 * time.Second); x.Code != 0 {
+			t.Errorf("ringsup exited %v after SIGTERM:\n%s", x, r.output)
+		}
+	})
+
+	// The lean build has no TLS: a reload that brings in an https:// health
+	// check is refused, and changes nothing, until a restart hands the
+	// config to ringsup-full.
+	t.Run("https check needs a restart", func(t *testing.T) {
+		cfg := write("grows-https.toml", daemon)
+		r := startBinary(t, dir, lean, "--config", cfg, "--log-level", "warn")
+		waitListening(t, r, sock)
+		status := func() map[string]any {
+			out, code := runBinary(t, dir, 30*time.Second, nil, lean, "ctl", "--socket", sock, "status", "--json")
+			var st map[string]any
+			if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+				t.Fatalf("ctl status --json: exit %d, %v, output %q", code, err, out)
+			}
+			return st
+		}
+		before := status()
+		write("grows-https.toml", daemon+httpsCheck)
+		out, code := runBinary(t, dir, 30*time.Second, nil, lean, "ctl", "--socket", sock, "reload")
+		want := `daemon "a": an https:// health check needs TLS, which this build of ringsup leaves out: restart ringsup to run the config as ringsup-full`
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("ctl reload with an https:// check: exit %d, output %q; want exit 1 and %q", code, out, want)
+		}
+		after := status()
+		for _, field := range []string{"pid", "health"} {
+			if b, a := daemonField(before, "a", field), daemonField(after, "a", field); b == nil || a != b {
+				t.Errorf("daemon a's %s was %v before the refused reload, %v after", field, b, a)
+			}
 		}
 		syscall.Kill(r.pid, syscall.SIGTERM)
 		if x := r.wait(30 * time.Second); x.Code != 0 {

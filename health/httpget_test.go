@@ -1,0 +1,221 @@
+package health
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/pem"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawServer listens on 127.0.0.1 and answers each connection with
+// response, as bytes, after reading the request's head, which it sends on
+// the returned channel. With keepOpen it then leaves the connection open
+// until the test ends, as a server that keeps connections alive would: a
+// probe must know the end of the response from its framing, not from the
+// connection's end.
+func rawServer(t *testing.T, response string, keepOpen bool) (addr string, requests <-chan string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := make(chan string, 16)
+	var open []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			var head strings.Builder
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadString('\n')
+				head.WriteString(line)
+				if err != nil || line == "\r\n" {
+					break
+				}
+			}
+			reqs <- head.String()
+			c.Write([]byte(response))
+			if keepOpen {
+				open = append(open, c)
+			} else {
+				c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range open {
+			c.Close()
+		}
+	})
+	return l.Addr().String(), reqs
+}
+
+// probeHTTP runs p.HTTP with a timeout of an hour, so that a probe waiting
+// for the connection's end would never return by itself, and fails the test
+// if it has not returned within waitTimeout.
+func probeHTTP(t *testing.T, p *Prober, url string) error {
+	t.Helper()
+	result := make(chan error, 1)
+	go func() { result <- p.HTTP(t.Context(), url, time.Hour) }()
+	select {
+	case err := <-result:
+		return err
+	case <-time.After(waitTimeout):
+		t.Fatalf("HTTP(%s) has not returned after %v", url, waitTimeout)
+		return nil
+	}
+}
+
+// TestHTTPResponses: the probe reads the status and as much of the body as
+// its framing says (up to 4 KiB), so a server that keeps the connection
+// open after its response is answered at once; what is not HTTP fails with
+// a short reason.
+func TestHTTPResponses(t *testing.T) {
+	p := NewProber()
+	for _, tt := range []struct {
+		name, response string
+		keepOpen       bool
+		want           string // the error after the URL and ": ", or "" for healthy
+	}{
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true, ""},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n", true, ""},
+		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", true, ""},
+		{"continue first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, ""},
+		{"body over 4 KiB", "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + strings.Repeat("x", 5000), true, ""},
+		{"chunks over 4 KiB", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n" + strings.Repeat("x", 5000), true, ""},
+		{"until the end", "HTTP/1.0 200 OK\r\n\r\nbody", false, ""},
+		{"bare line ends", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", true, ""},
+		{"unavailable", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", true, "status 503"},
+		{"switching", "HTTP/1.1 101 Switching Protocols\r\n\r\n", true, "status 101"},
+		{"not http", "SSH-2.0-OpenSSH_9.2\r\n", false, `malformed HTTP status line "SSH-2.0-OpenSSH_9.2"`},
+		{"no code", "HTTP/1.1 OK\r\n\r\n", false, `malformed HTTP status line "HTTP/1.1 OK"`},
+		{"bad header", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", false, `malformed header line "no colon"`},
+		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, `malformed Content-Length "-1"`},
+		{"head too long", "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("x", 70<<10) + "\r\n\r\n", false, "response headers exceed 65536 bytes"},
+		{"closed in the head", "HTTP/1.1 200 OK\r\nContent-Len", false, "unexpected EOF"},
+		{"closed at once", "", false, "unexpected EOF"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, _ := rawServer(t, tt.response, tt.keepOpen)
+			url := "http://" + addr + "/health"
+			err := probeHTTP(t, p, url)
+			want := ""
+			if tt.want != "" {
+				want = url + ": " + tt.want
+			}
+			if got := errText(err); got != orNil(want) {
+				t.Errorf("HTTP(%s) = %s, want %s", url, got, orNil(want))
+			}
+		})
+	}
+}
+
+// TestHTTPRequest: the request is a GET of the URL's path and query, with
+// its host, "Connection: close", and its user and password as basic
+// authorization.
+func TestHTTPRequest(t *testing.T) {
+	addr, requests := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true)
+	for _, tt := range []struct{ url, want string }{
+		{"http://" + addr + "/health?deep=1", "GET /health?deep=1 HTTP/1.1\r\nHost: " + addr + "\r\n" +
+			"User-Agent: ringsup-health\r\nConnection: close\r\n\r\n"},
+		{"http://" + addr, "GET / HTTP/1.1\r\nHost: " + addr + "\r\n" +
+			"User-Agent: ringsup-health\r\nConnection: close\r\n\r\n"},
+		{"http://probe:s%20cret@" + addr + "/a%20b", "GET /a%20b HTTP/1.1\r\nHost: " + addr + "\r\n" +
+			"User-Agent: ringsup-health\r\nAuthorization: Basic cHJvYmU6cyBjcmV0\r\nConnection: close\r\n\r\n"},
+	} {
+		if err := probeHTTP(t, NewProber(), tt.url); err != nil {
+			t.Fatalf("HTTP(%s) = %v, want nil", tt.url, err)
+		}
+		if got := <-requests; got != tt.want {
+			t.Errorf("HTTP(%s) sent %q, want %q", tt.url, got, tt.want)
+		}
+	}
+}
+
+// TestHTTPBadURL: a URL the probe cannot use fails at once, with the
+// reason.
+func TestHTTPBadURL(t *testing.T) {
+	for url, want := range map[string]string{
+		"ftp://127.0.0.1/x": `ftp://127.0.0.1/x: unsupported scheme "ftp": want http or https`,
+		"http:///x":         "http:///x: no host in URL",
+		"http://[::1/x":     `http://[::1/x: missing ']' in host`,
+	} {
+		if got := errText(NewProber().HTTP(t.Context(), url, time.Minute)); got != want {
+			t.Errorf("HTTP(%s) = %s, want %s", url, got, want)
+		}
+	}
+}
+
+// TestHTTPS: in a build with TLS, an https probe verifies the server's
+// certificate against the system's roots: a server whose certificate they
+// do not hold fails, and the same server passes in a process whose roots
+// ($SSL_CERT_FILE) hold it. In the lean build an https probe fails at once
+// and says why.
+func TestHTTPS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	srv.StartTLS()
+	defer srv.Close()
+	err := NewProber().HTTP(t.Context(), srv.URL, time.Minute)
+	if !TLS {
+		if got, want := errText(err), srv.URL+": "+errNoTLS.Error(); got != want {
+			t.Fatalf("HTTP(%s) = %s, want %s", srv.URL, got, want)
+		}
+		return
+	}
+	if got, want := errText(err), "certificate signed by unknown authority"; !strings.Contains(got, want) {
+		t.Errorf("HTTP(%s), certificate not among the roots = %s, want an error with %q", srv.URL, got, want)
+	}
+
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(roots, cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := newOutput()
+	spec := helperSpec(t, "http-probe", srv.URL)
+	spec.Env["SSL_CERT_FILE"] = roots
+	spec.Env["SSL_CERT_DIR"] = t.TempDir()
+	spec.Output = out
+	waitExit(t, start(t, spec))
+	if got := out.String(); got != "ok\n" {
+		t.Errorf("HTTP(%s), certificate among the roots: %q, want %q", srv.URL, got, "ok\n")
+	}
+}
+
+// FuzzReadResponse: no response, however malformed, makes the probe panic
+// or read more than its limits, and a status it returns has three digits.
+func FuzzReadResponse(f *testing.F) {
+	for _, seed := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"HTTP/1.0 503 x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		code, err := readResponse(bufio.NewReaderSize(r, 4<<10))
+		if err == nil && (code < 100 || code > 999) {
+			t.Errorf("readResponse(%q) = %d, nil", data, code)
+		}
+	})
+}
