@@ -910,7 +910,7 @@ func TestWatcherStop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewWatcher() = %v", err)
 	}
-	defer w.Close()
+	defer w.Close() // again: Close and Stop may be called twice
 	p := start(t, testSpawner, helperSpec("exit", "4"))
 	if err := w.Watch(p.PID); err != nil {
 		t.Fatalf("Watch(%d) = %v", p.PID, err)
@@ -929,6 +929,13 @@ func TestWatcherStop(t *testing.T) {
 	}
 	if e, ok := exitOfPID(exits, p.PID); !ok || e.Code != 4 {
 		t.Errorf("ReapUpTo(0) after Stop = %v; want PID %d's exit status 4", exits, p.PID)
+	}
+	// Stop leaves the epoll instance's close to a goroutine; Close waits
+	// for it.
+	ep := fmt.Sprintf("/proc/self/fd/%d", w.ep)
+	w.Close()
+	if link, err := os.Readlink(ep); err == nil && link == "anon_inode:[eventpoll]" {
+		t.Errorf("after Close, %s is still %s", ep, link)
 	}
 }
 
