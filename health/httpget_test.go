@@ -3,7 +3,9 @@ package health
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -124,6 +126,40 @@ func TestHTTPResponses(t *testing.T) {
 			}
 			if got := errText(err); got != orNil(want) {
 				t.Errorf("HTTP(%s) = %s, want %s", url, got, orNil(want))
+			}
+		})
+	}
+}
+
+// TestHTTPCancelledMidResponse: a probe whose context is cancelled while
+// it waits for the rest of a response returns at once, and says so, however
+// long its timeout (the supervisor cancels its probes when it stops).
+func TestHTTPCancelledMidResponse(t *testing.T) {
+	for name, response := range map[string]string{
+		"no answer":    "",
+		"in the head":  "HTTP/1.1 200 OK\r\nContent-Le",
+		"the 1xx only": "HTTP/1.1 100 Continue\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr, requests := rawServer(t, response, true)
+			url := "http://" + addr + "/health"
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			result := make(chan error, 1)
+			go func() { result <- NewProber().HTTP(ctx, url, time.Hour) }()
+			select {
+			case <-requests:
+			case <-time.After(waitTimeout):
+				t.Fatalf("HTTP(%s) sent no request within %v", url, waitTimeout)
+			}
+			cancel()
+			select {
+			case err := <-result:
+				if got, want := errText(err), url+": context canceled"; got != want || !errors.Is(err, context.Canceled) {
+					t.Errorf("HTTP(%s), cancelled = %s, want %s (errors.Is context.Canceled)", url, got, want)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatalf("HTTP(%s) has not returned %v after its context was cancelled", url, waitTimeout)
 			}
 		})
 	}
