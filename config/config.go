@@ -14,6 +14,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"syscall"
@@ -274,12 +275,15 @@ func (c *Config) Names() []string {
 }
 
 // HTTPSCheck returns the first daemon, by name, whose health check is an
-// https:// URL, or "" if no daemon's is. Probing one takes TLS, which a
-// build may leave out (see health.TLS).
+// https:// URL (the scheme in any case, as the probe reads it), or "" if no
+// daemon's is. Probing one takes TLS, which a build may leave out (see
+// health.TLS).
 func (c *Config) HTTPSCheck() string {
 	for _, name := range c.Names() {
-		if h := c.Daemons[name].Health; h != nil && strings.HasPrefix(h.HTTP, "https://") {
-			return name
+		if h := c.Daemons[name].Health; h != nil && h.HTTP != "" {
+			if u, err := url.Parse(h.HTTP); err == nil && u.Scheme == "https" {
+				return name
+			}
 		}
 	}
 	return ""

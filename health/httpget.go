@@ -125,6 +125,19 @@ func readResponse(r *bufio.Reader) (int, error) {
 			if len(line) == 0 {
 				break
 			}
+			// A line that starts with a space or a tab continues the one
+			// before it (obs-fold, RFC 9112 5.2), which a client reads as
+			// one space.
+			for {
+				if next, err := r.Peek(1); err != nil || (next[0] != ' ' && next[0] != '\t') {
+					break
+				}
+				more, err := readLine(r, &budget)
+				if err != nil {
+					return 0, err
+				}
+				line += " " + strings.TrimSpace(more)
+			}
 			name, value, ok := strings.Cut(line, ":")
 			if !ok {
 				return 0, fmt.Errorf("malformed header line %q", line)
@@ -183,7 +196,7 @@ func readLine(r *bufio.Reader, budget *int) (string, error) {
 // as "HTTP/1.1 200 OK".
 func parseStatusLine(line string) (int, error) {
 	proto, rest, _ := strings.Cut(line, " ")
-	codeText, _, _ := strings.Cut(rest, " ")
+	codeText, _, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
 	code, err := strconv.Atoi(codeText)
 	if !strings.HasPrefix(proto, "HTTP/1.") || len(codeText) != 3 || err != nil || code < 100 {
 		return 0, fmt.Errorf("malformed HTTP status line %q", truncate(line, 40))

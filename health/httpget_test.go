@@ -3,7 +3,9 @@ package health
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -101,6 +103,9 @@ func TestHTTPResponses(t *testing.T) {
 		{"chunks over 4 KiB", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n" + strings.Repeat("x", 5000), true, ""},
 		{"until the end", "HTTP/1.0 200 OK\r\n\r\nbody", false, ""},
 		{"bare line ends", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", true, ""},
+		{"folded header", "HTTP/1.1 200 OK\r\nX-Note: a\r\n b\r\n\tc\r\nContent-Length: 2\r\n\r\nok", true, ""},
+		{"folded framing", "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", true, ""},
+		{"spaces before the code", "HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", true, ""},
 		{"unavailable", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", true, "status 503"},
 		{"switching", "HTTP/1.1 101 Switching Protocols\r\n\r\n", true, "status 101"},
 		{"not http", "SSH-2.0-OpenSSH_9.2\r\n", false, `malformed HTTP status line "SSH-2.0-OpenSSH_9.2"`},
@@ -121,6 +126,40 @@ func TestHTTPResponses(t *testing.T) {
 			}
 			if got := errText(err); got != orNil(want) {
 				t.Errorf("HTTP(%s) = %s, want %s", url, got, orNil(want))
+			}
+		})
+	}
+}
+
+// TestHTTPCancelledMidResponse: a probe whose context is cancelled while
+// it waits for the rest of a response returns at once, and says so, however
+// long its timeout: HTTP ends "before ctx is done", as it promises.
+func TestHTTPCancelledMidResponse(t *testing.T) {
+	for name, response := range map[string]string{
+		"no answer":    "",
+		"in the head":  "HTTP/1.1 200 OK\r\nContent-Le",
+		"the 1xx only": "HTTP/1.1 100 Continue\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr, requests := rawServer(t, response, true)
+			url := "http://" + addr + "/health"
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			result := make(chan error, 1)
+			go func() { result <- NewProber().HTTP(ctx, url, time.Hour) }()
+			select {
+			case <-requests:
+			case <-time.After(waitTimeout):
+				t.Fatalf("HTTP(%s) sent no request within %v", url, waitTimeout)
+			}
+			cancel()
+			select {
+			case err := <-result:
+				if got, want := errText(err), url+": context canceled"; got != want || !errors.Is(err, context.Canceled) {
+					t.Errorf("HTTP(%s), cancelled = %s, want %s (errors.Is context.Canceled)", url, got, want)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatalf("HTTP(%s) has not returned %v after its context was cancelled", url, waitTimeout)
 			}
 		})
 	}
@@ -199,23 +238,66 @@ func TestHTTPS(t *testing.T) {
 	}
 }
 
-// FuzzReadResponse: no response, however malformed, makes the probe panic
-// or read more than its limits, and a status it returns has three digits.
-func FuzzReadResponse(f *testing.F) {
-	for _, seed := range []string{
-		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-		"HTTP/1.0 503 x\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
-	} {
-		f.Add([]byte(seed))
+// endless is a server that never stops sending: after head, it repeats
+// rep without end. It counts what was read, and fails a read past
+// readLimit, so that a reader without a limit ends.
+type endless struct {
+	head, rep []byte
+	n         int64
+}
+
+func (r *endless) Read(p []byte) (int, error) {
+	if r.n > readLimit {
+		return 0, errors.New("read past the limit")
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bytes.NewReader(data)
-		code, err := readResponse(bufio.NewReaderSize(r, 4<<10))
+	for i := range p {
+		if at := r.n + int64(i); at < int64(len(r.head)) {
+			p[i] = r.head[at]
+		} else {
+			p[i] = r.rep[(at-int64(len(r.head)))%int64(len(r.rep))]
+		}
+	}
+	r.n += int64(len(p))
+	return len(p), nil
+}
+
+// readLimit is the most readResponse may take from a connection: the head's
+// budget and the chunk lines' each, the body it drains, and a buffer of
+// read-ahead and of the line that goes over a budget.
+const readLimit = 2*maxHeaderBytes + maxDrain + 2*(4<<10)
+
+// FuzzReadResponse: no response, however malformed, makes the probe panic,
+// and a status it returns has three digits; a response that never ends
+// (head, then rep repeated) is read only up to readLimit.
+func FuzzReadResponse(f *testing.F) {
+	for _, seed := range []struct{ head, rep string }{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ""},
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", ""},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", ""},
+		{"HTTP/1.0 503 x\r\n\r\n", ""},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", ""},
+		{"HTTP/1.1 200 OK\r\nX: a\r\n", " b\r\n"},
+		{"", "HTTP/1.1 100 Continue\r\n\r\n"},
+		{"HTTP/1.1 200 OK\r\n", "X: y\r\n"},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "1\r\nx\r\n"},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n", "T: x\r\n"},
+		{"HTTP/1.1 200 OK\r\n\r\n", "x"},
+	} {
+		f.Add([]byte(seed.head), []byte(seed.rep))
+	}
+	f.Fuzz(func(t *testing.T, head, rep []byte) {
+		data := append(head[:len(head):len(head)], rep...)
+		code, err := readResponse(bufio.NewReaderSize(bytes.NewReader(data), 4<<10))
 		if err == nil && (code < 100 || code > 999) {
 			t.Errorf("readResponse(%q) = %d, nil", data, code)
+		}
+		if len(rep) == 0 {
+			return
+		}
+		r := &endless{head: head, rep: rep}
+		readResponse(bufio.NewReaderSize(r, 4<<10))
+		if r.n > readLimit {
+			t.Errorf("readResponse(%q, then %q without end) read %d bytes, want at most %d", head, rep, r.n, readLimit)
 		}
 	})
 }

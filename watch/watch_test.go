@@ -166,3 +166,34 @@ func TestAnyContent(t *testing.T) {
 	write(t, path, "A=2\n")
 	wantChanges(t, w, 0)
 }
+
+// TestAnyContentFromEmptyOrMissing: an env file empty or missing when the
+// watch starts has that state as its baseline: an empty file written again
+// is no change, content is one, and so is a missing file appearing empty.
+func TestAnyContentFromEmptyOrMissing(t *testing.T) {
+	dir := t.TempDir()
+	empty, missing := filepath.Join(dir, "empty.env"), filepath.Join(dir, "missing.env")
+	write(t, empty, "")
+	we, err := New(empty, Options{Debounce: debounce, AnyContent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer we.Close()
+	wm, err := New(missing, Options{Debounce: debounce, AnyContent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wm.Close()
+
+	write(t, empty, "")
+	wantChanges(t, we, 0)
+	write(t, empty, "A=1\n")
+	wantChanges(t, we, 1)
+
+	write(t, missing, "")
+	wantChanges(t, wm, 1)
+	if err := os.Remove(missing); err != nil {
+		t.Fatal(err)
+	}
+	wantChanges(t, wm, 1)
+}

@@ -118,6 +118,7 @@ func TestLeanBuild(t *testing.T) {
 	plainCfg := write("plain.toml", daemon)
 	httpsCheck := "[daemons.a.health]\nhttp = \"https://127.0.0.1:9/health\"\n"
 	httpsCfg := write("https.toml", daemon+httpsCheck)
+	httpsUpperCfg := write("https-upper.toml", daemon+strings.Replace(httpsCheck, "https://", "HTTPS://", 1))
 
 	// With a stand-in ringsup-full that writes down its pid and arguments:
 	// the hand-over is an exec, same pid, same arguments.
@@ -135,6 +136,7 @@ func TestLeanBuild(t *testing.T) {
 			{[]string{"--config", clusterCfg}, true},
 			{[]string{"--config", metricsCfg, "--log-level", "warn"}, true},
 			{[]string{"--config", httpsCfg}, true},
+			{[]string{"--config", httpsUpperCfg}, true},
 			{[]string{"ctl", "--socket", sock, "top"}, true},
 			{[]string{"ctl", "--cluster", "--etcd", "127.0.0.1:9", "status", "--json"}, true},
 			{[]string{"ctl", "--config", clusterCfg, "--cluster", "events"}, true},
