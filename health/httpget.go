@@ -149,7 +149,9 @@ func readResponse(r *bufio.Reader) (int, error) {
 					return 0, fmt.Errorf("malformed Content-Length %q", value)
 				}
 			case strings.EqualFold(name, "Transfer-Encoding"):
-				chunked = strings.Contains(strings.ToLower(value), "chunked")
+				// chunked is the last coding, if it is there at all.
+				codings := strings.Split(value, ",")
+				chunked = strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked")
 			}
 		}
 		switch {

@@ -54,12 +54,16 @@ func (r *reloadFailedRequest) handle(s *Supervisor) {
 // checkBuild refuses a config that this build of ringsup cannot run: an
 // https:// health check where the probes have no TLS (the lean build; see
 // health.TLS), which the lean ringsup hands over to ringsup-full when it
-// starts, and so only a restart can bring in.
+// starts, and so only a restart can bring in. The error is at the
+// daemon's table.
 func checkBuild(cfg *config.Config) error {
-	if name := cfg.HTTPSCheck(); name != "" && !health.TLS {
-		return fmt.Errorf("daemon %q: an https:// health check needs TLS, which this build of ringsup leaves out: restart ringsup to run the config as ringsup-full", name)
+	name := cfg.HTTPSCheck()
+	if name == "" || health.TLS {
+		return nil
 	}
-	return nil
+	d := cfg.Daemons[name]
+	return &config.Error{File: cfg.Path, Line: d.Pos.Line, Col: d.Pos.Col, Msg: fmt.Sprintf(
+		"daemons.%s.health.http: an https:// health check needs TLS, which this build of ringsup leaves out: restart ringsup to run the config as ringsup-full", d.Template)}
 }
 
 // busy reports whether a transition is under way that a reload must not

@@ -241,7 +241,7 @@ func TestLeanBuild(t *testing.T) {
 		before := status()
 		write("grows-https.toml", daemon+httpsCheck)
 		out, code := runBinary(t, dir, 30*time.Second, nil, lean, "ctl", "--socket", sock, "reload")
-		want := `daemon "a": an https:// health check needs TLS, which this build of ringsup leaves out: restart ringsup to run the config as ringsup-full`
+		want := cfg + `:1:10: daemons.a.health.http: an https:// health check needs TLS, which this build of ringsup leaves out: restart ringsup to run the config as ringsup-full`
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("ctl reload with an https:// check: exit %d, output %q; want exit 1 and %q", code, out, want)
 		}
