@@ -118,25 +118,12 @@ func readResponse(r *bufio.Reader) (int, error) {
 		}
 		length, chunked := int64(-1), false
 		for {
-			line, err := readLine(r, &budget)
+			line, err := readField(r, &budget)
 			if err != nil {
 				return 0, err
 			}
 			if len(line) == 0 {
 				break
-			}
-			// A line that starts with a space or a tab continues the one
-			// before it (obs-fold, RFC 9112 5.2), which a client reads as
-			// one space.
-			for {
-				if next, err := r.Peek(1); err != nil || (next[0] != ' ' && next[0] != '\t') {
-					break
-				}
-				more, err := readLine(r, &budget)
-				if err != nil {
-					return 0, err
-				}
-				line += " " + strings.TrimSpace(more)
 			}
 			name, value, ok := strings.Cut(line, ":")
 			if !ok {
@@ -192,6 +179,24 @@ func readLine(r *bufio.Reader, budget *int) (string, error) {
 			return "", err
 		}
 	}
+}
+
+// readField reads one header field of a response's head, with the lines
+// that continue it: a line that starts with a space or a tab continues
+// the one before it (obs-fold, RFC 9112 5.2), which a client reads as one
+// space. It returns "" at the head's end.
+func readField(r *bufio.Reader, budget *int) (string, error) {
+	line, err := readLine(r, budget)
+	for err == nil && line != "" {
+		if next, perr := r.Peek(1); perr != nil || (next[0] != ' ' && next[0] != '\t') {
+			break
+		}
+		var more string
+		if more, err = readLine(r, budget); err == nil {
+			line += " " + strings.TrimSpace(more)
+		}
+	}
+	return line, err
 }
 
 // parseStatusLine returns the status code of an HTTP/1.x status line, such

@@ -233,7 +233,13 @@ func TestHTTPS(t *testing.T) {
 	spec.Env["SSL_CERT_FILE"] = roots
 	spec.Env["SSL_CERT_DIR"] = t.TempDir()
 	spec.Output = out
-	waitExit(t, start(t, spec))
+	p := start(t, spec)
+	waitExit(t, p)
+	select { // the exit can come before the output's last bytes are read
+	case <-p.OutputDone():
+	case <-time.After(waitTimeout):
+		t.Fatalf("the output of the http-probe helper did not end after %v", waitTimeout)
+	}
 	if got := out.String(); got != "ok\n" {
 		t.Errorf("HTTP(%s), certificate among the roots: %q, want %q", srv.URL, got, "ok\n")
 	}

@@ -22,9 +22,9 @@ import (
 // The lean build (tag ringsup_lean, made by scripts/build.sh as the
 // `ringsup` users type) leaves out cluster mode, the metrics exporter,
 // `ctl top` and TLS for https:// health checks: the etcd client, gRPC,
-// protobuf, client_golang, Bubble Tea and crypto/tls. Go initialises every package a binary links before main runs,
-// whatever the command, so leaving them out is what makes each `ringsup
-// ctl` start quickly. What needs them runs as ringsup-full, the build
+// protobuf, client_golang, Bubble Tea and crypto/tls. Go initialises
+// every package a binary links before main runs, whatever the command, so
+// leaving them out is what makes each `ringsup ctl` start quickly. What needs them runs as ringsup-full, the build
 // without the tag, installed beside this one: the process execs it with
 // the same arguments and environment and keeps its pid.
 
